@@ -1,0 +1,48 @@
+"""The verbs of the ``gridkit`` command, each registered by its own module."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from gridkit.errors import ParameterError
+
+Register = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
+
+
+def _not_built(verb: str, usage: str, issue: int, what: str) -> Register:
+    def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+        p = sub.add_parser(verb, help=f"{what} (not built yet: issue #{issue})", add_help=True)
+        p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        p.usage = usage
+
+        def run(args: argparse.Namespace) -> int:
+            raise ParameterError(f"'gridkit {verb}' is not built yet", hint=f"issue #{issue} brings it: {what}")
+
+        p.set_defaults(func=run)
+
+    return register
+
+
+def registry() -> list[Register]:
+    """Every verb's register function, in the order ``--help`` lists them."""
+    from gridkit_cli import demo_cmd, inspect_cmd, partition_cmd, synth_cmd
+
+    return [
+        partition_cmd.register,
+        _not_built("attach", "gridkit attach GRIDS POINTS --as components|incidents -o OUT", 5,
+                   "put components or incidents into their grids, per-grid statistics"),
+        _not_built("heatmap", "gridkit heatmap GRIDS INCIDENTS -o OUTDIR", 5,
+                   "incident density surfaces, hotspots and early warning"),
+        _not_built("patrol", "gridkit patrol plan|check GRIDS ...", 6,
+                   "patrol routes per grid and GPS track checks"),
+        _not_built("map", "gridkit map GRIDS [layers...] -o FILE.html", 7,
+                   "an interactive map of grids and their layers, offline"),
+        _not_built("board", "gridkit board GRIDS [--grid CODE] -o OUTDIR", 7,
+                   "notice-board pages (网格公示牌) per grid"),
+        _not_built("export", "gridkit export FILE --format gpkg|shp|geojson|parquet|kml -o OUT", 7,
+                   "write layers in the format a platform needs"),
+        synth_cmd.register,
+        demo_cmd.register,
+        inspect_cmd.register,
+    ]

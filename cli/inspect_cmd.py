@@ -1,0 +1,16 @@
+"""`gridkit inspect`."""
+
+from __future__ import annotations
+
+import argparse
+
+from gridkit.errors import ParameterError
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("inspect", help="(being built)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    raise ParameterError("'gridkit inspect' is being built")

@@ -1,0 +1,80 @@
+"""Entry point of the ``gridkit`` command.
+
+Exit codes: 0 success, 2 usage error, 3 bad input data (the message names the file,
+the features and the field). ``--debug`` shows the traceback as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+
+from gridkit import __version__
+from gridkit.errors import DependencyError, GridkitError, InputDataError, InputFileError, ParameterError
+
+from gridkit_cli import _commands
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_BAD_INPUT = 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, every verb of the command-line contract included."""
+    parser = _Parser(
+        prog="gridkit",
+        description="Grid management (网格化服务管理): household-balanced grids and the work built on them.",
+    )
+    parser.add_argument("--version", action="version", version=f"gridkit {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+    for register in _commands.registry():
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; return its exit code (the console script exits with it)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args) or EXIT_OK)
+    except (InputDataError, InputFileError) as err:
+        _report(err, args.debug)
+        return EXIT_BAD_INPUT
+    except (ParameterError, DependencyError) as err:
+        _report(err, args.debug)
+        return EXIT_USAGE
+    except GridkitError as err:
+        _report(err, args.debug)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("gridkit: interrupted", file=sys.stderr)
+        return 130
+
+
+def _report(err: Exception, debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
+    print(f"gridkit: error: {err}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
