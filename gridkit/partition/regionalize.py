@@ -1,0 +1,330 @@
+"""Balanced contiguous regions over a unit adjacency graph.
+
+The method is recursive bisection. A region that must hold ``k`` grids is cut in two
+parts holding ``k1 = k // 2`` and ``k - k1`` grids. Candidate cuts are sweeps: the units
+are ordered along one of several directions, block by block (units of one street block
+stay together in the order, so a cut between blocks runs along streets), and every
+prefix of that order whose households fit the window
+
+    max(k1 * min, H - k2 * max) <= H1 <= min(k1 * max, H - k2 * min)
+
+is a candidate. Cutting an edge costs its shared length, times ``inside_cost`` when the
+edge lies inside a block; a small balance term pulls towards ``H * k1 / k``. The
+cheapest candidates over all directions are tried in turn; a cut that leaves one side in
+several pieces is repaired (stray pieces join the other side, which they always touch)
+and kept if it still fits the window. Because the window guarantees that both sides can
+still be divided within the bounds, the leaves meet them whenever the units allow.
+
+The cost of one bisection is a sort and a pass over the edges per direction, so the whole
+run is O(D · n log n · log k).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+__all__ = ["Graph", "regions_from_graph", "grid_count"]
+
+log = logging.getLogger(__name__)
+
+_DIRECTIONS = 8
+_CANDIDATES_PER_DIRECTION = 3
+
+
+@dataclass
+class Graph:
+    """Units as nodes with households and positions; edges weighted by cut cost.
+
+    Attributes
+    ----------
+    households
+        Households per unit (integers >= 0).
+    x, y
+        A representative position per unit (metres).
+    block
+        Street block (enclosure) per unit; units of a block are kept together in sweeps.
+    u, v
+        Edge end points (unit indices).
+    cost
+        What cutting each edge costs.
+    """
+
+    households: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    block: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    cost: np.ndarray
+    _block_x: np.ndarray = field(init=False, repr=False)
+    _block_y: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        n_blocks = int(self.block.max()) + 1 if len(self.block) else 0
+        count = np.bincount(self.block, minlength=n_blocks).astype(float)
+        count[count == 0] = 1
+        self._block_x = np.bincount(self.block, weights=self.x, minlength=n_blocks) / count
+        self._block_y = np.bincount(self.block, weights=self.y, minlength=n_blocks) / count
+
+    @property
+    def n(self) -> int:
+        return len(self.households)
+
+
+def grid_count(households: int, *, min_households: int, max_households: int, target: int) -> int:
+    """How many grids a piece with ``households`` gets.
+
+    ``k = clamp(round(H / target), ceil(H / max), floor(H / min))``, at least 1; when no k
+    meets both bounds (H below the minimum), the smallest k meeting the maximum.
+
+    >>> grid_count(17000, min_households=200, max_households=500, target=300)
+    57
+    >>> grid_count(60, min_households=100, max_households=300, target=200)
+    1
+    """
+    if households <= 0:
+        return 1
+    lo = math.ceil(households / max_households)
+    hi = households // min_households
+    if lo > hi:
+        return max(1, lo)
+    return int(min(max(round(households / target), lo), hi))
+
+
+def _components(n: int, u: np.ndarray, v: np.ndarray) -> tuple[int, np.ndarray]:
+    m = coo_matrix((np.ones(len(u), dtype=np.int8), (u, v)), shape=(n, n)).tocsr()
+    return connected_components(m, directed=False)
+
+
+def regions_from_graph(
+    graph: Graph,
+    *,
+    min_households: int,
+    max_households: int,
+    target: int,
+) -> np.ndarray:
+    """A region label per unit: connected regions whose households meet the bounds where possible.
+
+    Units holding more than the maximum alone become regions of their own. Pieces of the
+    graph that are not connected (a community in several parts, or parts cut off by such
+    units) are divided separately. Regions left under the minimum join a neighbour when
+    the sum stays within the maximum.
+    """
+    n = graph.n
+    labels = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        return labels
+    h = graph.households
+    oversize = h > max_households
+    next_label = 0
+    for i in np.flatnonzero(oversize):
+        labels[i] = next_label
+        next_label += 1
+
+    keep = ~oversize[graph.u] & ~oversize[graph.v]
+    eu, ev, ec = graph.u[keep], graph.v[keep], graph.cost[keep]
+    rest = np.flatnonzero(~oversize)
+    if len(rest):
+        local = np.full(n, -1, dtype=np.int64)
+        local[rest] = np.arange(len(rest))
+        n_comp, comp = _components(len(rest), local[eu], local[ev])
+        edge_comp = comp[local[eu]]
+        order = np.argsort(edge_comp, kind="stable")
+        bounds = np.searchsorted(edge_comp[order], np.arange(n_comp + 1))
+        node_order = np.argsort(comp, kind="stable")
+        node_bounds = np.searchsorted(comp[node_order], np.arange(n_comp + 1))
+        bisector = _Bisector(graph, min_households, max_households)
+        for c in range(n_comp):
+            nodes = rest[node_order[node_bounds[c] : node_bounds[c + 1]]]
+            edges = order[bounds[c] : bounds[c + 1]]
+            k = grid_count(int(h[nodes].sum()), min_households=min_households,
+                           max_households=max_households, target=target)
+            for part in bisector.split(nodes, eu[edges], ev[edges], ec[edges], k):
+                labels[part] = next_label
+                next_label += 1
+    labels = _merge_small(labels, graph, min_households, max_households)
+    return labels
+
+
+class _Bisector:
+    def __init__(self, graph: Graph, min_households: int, max_households: int) -> None:
+        self.g = graph
+        self.lo = min_households
+        self.hi = max_households
+        angles = np.arange(_DIRECTIONS) * (np.pi / _DIRECTIONS)
+        self.cos = np.cos(angles)[:, None]
+        self.sin = np.sin(angles)[:, None]
+        self.local = np.full(graph.n, -1, dtype=np.int64)
+
+    def split(self, nodes: np.ndarray, u: np.ndarray, v: np.ndarray, c: np.ndarray, k: int) -> list[np.ndarray]:
+        """Divide a connected node set into k connected parts (iteratively, largest first)."""
+        out: list[np.ndarray] = []
+        stack = [(nodes, u, v, c, k)]
+        while stack:
+            nodes, u, v, c, k = stack.pop()
+            if k <= 1 or len(nodes) <= 1:
+                out.append(nodes)
+                continue
+            a_mask = self._bisect(nodes, u, v, c, k)
+            k1 = k // 2
+            self.local[nodes] = np.arange(len(nodes))
+            in_a_u = a_mask[self.local[u]]
+            in_a_v = a_mask[self.local[v]]
+            ea = in_a_u & in_a_v
+            eb = ~in_a_u & ~in_a_v
+            stack.append((nodes[~a_mask], u[eb], v[eb], c[eb], k - k1))
+            stack.append((nodes[a_mask], u[ea], v[ea], c[ea], k1))
+        return out
+
+    def _bisect(self, nodes: np.ndarray, u: np.ndarray, v: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
+        g = self.g
+        n = len(nodes)
+        k1 = k // 2
+        k2 = k - k1
+        h = g.households[nodes]
+        total = int(h.sum())
+        lo = max(k1 * self.lo, total - k2 * self.hi)
+        hi = min(k1 * self.hi, total - k2 * self.lo)
+        ideal = total * k1 / k
+        if lo > hi:  # cannot meet both bounds: aim at the proportional split
+            lo = hi = ideal
+
+        self.local[nodes] = np.arange(n)
+        lu, lv = self.local[u], self.local[v]
+        x, y = g.x[nodes], g.y[nodes]
+        blk = g.block[nodes]
+        bx, by = g._block_x[blk], g._block_y[blk]
+        # sweep order: block position first, then unit position (ties by index)
+        block_key = bx * self.cos + by * self.sin
+        unit_key = x * self.cos + y * self.sin
+        order = np.lexsort((np.broadcast_to(np.arange(n), block_key.shape), unit_key, block_key), axis=1)
+        rank = np.empty_like(order)
+        np.put_along_axis(rank, order, np.arange(n)[None, :], axis=1)
+        cum = np.cumsum(h[order], axis=1)  # households of the prefix ending at position i
+
+        # cut cost of the split after position i: edges with one end at or before i
+        ru, rv = rank[:, lu], rank[:, lv]
+        first = np.minimum(ru, rv)
+        last = np.maximum(ru, rv)
+        offset = (np.arange(_DIRECTIONS) * (n + 1))[:, None]
+        size = _DIRECTIONS * (n + 1)
+        cc = np.broadcast_to(c, first.shape).ravel()
+        diff = np.bincount((first + offset).ravel(), weights=cc, minlength=size)
+        diff -= np.bincount((last + offset).ravel(), weights=cc, minlength=size)
+        cut = np.cumsum(diff.reshape(_DIRECTIONS, n + 1), axis=1)[:, :n]
+
+        span = math.sqrt(max(np.ptp(x) * np.ptp(y), 1.0))
+        scale = total / k if total else 1.0
+        score = cut + 2.0 * span * ((cum - ideal) / scale) ** 2
+        feasible = (cum >= lo) & (cum <= hi)
+        feasible[:, n - 1] = False  # both sides non-empty
+        if not feasible.any():
+            # nothing fits: the split nearest the window
+            gap = np.maximum(lo - cum, cum - hi).astype(float)
+            gap[:, n - 1] = np.inf
+            score = gap * 1e9 + score
+            feasible = np.isfinite(gap)
+        score = np.where(feasible, score, np.inf)
+
+        best_mask: np.ndarray | None = None
+        best_gap = np.inf
+        for d, i in self._candidates(score):
+            a_mask = np.zeros(n, dtype=bool)
+            a_mask[order[d, : i + 1]] = True
+            a_mask = _repair(a_mask, lu, lv, h)
+            h1 = int(h[a_mask].sum())
+            gap = max(lo - h1, h1 - hi, 0)
+            if gap == 0:
+                return a_mask
+            if gap < best_gap:
+                best_gap, best_mask = gap, a_mask
+        if best_mask is None:  # pragma: no cover - a connected set of >= 2 nodes has a cut
+            best_mask = np.zeros(n, dtype=bool)
+            best_mask[0] = True
+        log.debug("no split within [%s, %s] for %d households in %d grids", lo, hi, total, k)
+        return best_mask
+
+    @staticmethod
+    def _candidates(score: np.ndarray) -> list[tuple[int, int]]:
+        """Best positions per direction, cheapest first."""
+        picks: list[tuple[float, int, int]] = []
+        per = min(_CANDIDATES_PER_DIRECTION, score.shape[1])
+        best = np.argpartition(score, per - 1, axis=1)[:, :per] if score.shape[1] > per else np.tile(
+            np.arange(score.shape[1]), (score.shape[0], 1))
+        for d in range(score.shape[0]):
+            for i in best[d]:
+                if np.isfinite(score[d, i]):
+                    picks.append((float(score[d, i]), d, int(i)))
+        picks.sort()
+        return [(d, i) for _, d, i in picks]
+
+
+def _repair(a_mask: np.ndarray, lu: np.ndarray, lv: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Make both sides connected: keep the main piece of A, the main piece of the rest as B.
+
+    The region is connected, so every other piece of the rest touches A's main piece
+    and can join it without breaking it.
+    """
+    comp_a = _pieces_of(a_mask, lu, lv)
+    if _pieces(comp_a, a_mask) > 1:
+        a_mask = comp_a == _main_piece(comp_a, a_mask, h)
+    rest = ~a_mask
+    comp_r = _pieces_of(rest, lu, lv)
+    if _pieces(comp_r, rest) > 1:
+        a_mask = comp_r != _main_piece(comp_r, rest, h)
+    return a_mask
+
+
+def _pieces_of(mask: np.ndarray, lu: np.ndarray, lv: np.ndarray) -> np.ndarray:
+    """Component id per node of the subgraph induced by ``mask`` (other nodes: singletons)."""
+    both = mask[lu] & mask[lv]
+    return _components(len(mask), lu[both], lv[both])[1]
+
+
+def _pieces(comp: np.ndarray, mask: np.ndarray) -> int:
+    return len(np.unique(comp[mask]))
+
+
+def _main_piece(comp: np.ndarray, mask: np.ndarray, h: np.ndarray) -> int:
+    """The piece of ``mask`` with the most households (most units on ties, then lowest id)."""
+    ids = comp[mask]
+    weight = np.bincount(ids, weights=h[mask].astype(float), minlength=comp.max() + 1)
+    size = np.bincount(ids, minlength=comp.max() + 1)
+    candidates = np.unique(ids)
+    order = np.lexsort((candidates, -size[candidates], -weight[candidates]))
+    return int(candidates[order[0]])
+
+
+def _merge_small(labels: np.ndarray, graph: Graph, min_households: int, max_households: int) -> np.ndarray:
+    """Let regions under the minimum join the smallest neighbour that stays within the maximum."""
+    labels = labels.copy()
+    while True:
+        n_reg = labels.max() + 1
+        totals = np.bincount(labels, weights=graph.households, minlength=n_reg)
+        lu, lv = labels[graph.u], labels[graph.v]
+        cross = lu != lv
+        a = np.concatenate([lu[cross], lv[cross]])
+        b = np.concatenate([lv[cross], lu[cross]])
+        small = totals[a] < min_households
+        fits = totals[a] + totals[b] <= max_households
+        ok = small & fits
+        if not ok.any():
+            break
+        a, b = a[ok], b[ok]
+        # smallest region first; it joins its smallest neighbour (ties: lowest label)
+        pick = np.lexsort((b, totals[b], a))
+        a, b = a[pick], b[pick]
+        first = np.ones(len(a), dtype=bool)
+        first[1:] = a[1:] != a[:-1]
+        a, b = a[first], b[first]
+        src = a[np.argmin(totals[a])]
+        dst = b[np.argmin(totals[a])]
+        labels[labels == src] = dst
+        labels = np.unique(labels, return_inverse=True)[1].ravel()
+    return labels
