@@ -1,16 +1,106 @@
-"""`gridkit partition`."""
+"""`gridkit partition`: grids from a boundary file and a buildings file."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+from typing import Any
 
 from gridkit.errors import ParameterError
 
+_HELP = """\
+Divide every community/village into household-balanced grids that follow streets.
+Defaults: city communities 200-500 households per grid (target 300), rural villages
+100-300 (target 200); --min/--max/--target override both kinds. Writes OUTDIR/grids.gpkg
+(layers grids, buildings, units, communities), report.json, report.md and map.html."""
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("partition", help="(being built)")
+    p = sub.add_parser("partition", help="divide communities into household-balanced grids",
+                       description=_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("boundaries", help="community/village polygons with a 12-digit division code")
+    p.add_argument("--buildings", required=True, help="building polygons or household points")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--streets", help="street lines (grids follow them)")
+    src.add_argument("--osm", help="an OSM XML file (.osm, .osm.bz2) to take streets from")
+    p.add_argument("--dedicated", help="polygons of dedicated compounds (专属网格), one grid each")
+    p.add_argument("--kind", choices=["auto", "city", "rural"], default="auto",
+                   help="auto reads a kind field, a class_code field or digits 10-12 of the code")
+    p.add_argument("--min", type=int, help="minimum households per grid")
+    p.add_argument("--max", type=int, help="maximum households per grid")
+    p.add_argument("--target", type=int, help="target households per grid (decides how many grids)")
+    p.add_argument("--households-field", default="households", help="households field of the buildings")
+    p.add_argument("--estimate-households", action="store_true",
+                   help="estimate households from footprint area x levels / 80 m2 per dwelling (residential "
+                        "buildings; levels from building:levels or a levels field, else 1 for houses and 4 for "
+                        "apartments); the report says so")
+    p.add_argument("--code-field", default="code", help="division-code field of the boundaries")
+    p.add_argument("--name-field", default="name", help="name field of the boundaries")
+    p.add_argument("--assume-crs", help="CRS for inputs that declare none (e.g. EPSG:4490)")
+    p.add_argument("--input-coords", choices=["wgs84", "gcj02", "bd09"], default="wgs84",
+                   help="lon/lat inputs taken from Amap (gcj02) or Baidu (bd09) maps are converted to WGS84")
+    p.add_argument("--seed", type=int, default=0, help="random seed (recorded in the report)")
+    p.add_argument("--workers", type=int, default=1, help="parallel workers (only 1 for now)")
+    p.add_argument("--scheduler", help="a Dask scheduler address (not built yet)")
+    p.add_argument("-o", "--outdir", required=True, help="output folder")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise ParameterError("'gridkit partition' is being built")
+    from gridkit.io import read_layer
+    from gridkit.partition.outputs import write_partition
+    from gridkit.partition.pipeline import partition
+
+    from gridkit_cli._progress import progress_bar
+
+    if args.workers != 1 or args.scheduler:
+        raise ParameterError("distributed partitioning (--workers, --scheduler) is not built yet",
+                             hint="run with one worker; the Dask path comes with the scale work")
+    common: dict[str, Any] = {"assume_crs": args.assume_crs, "input_coords": args.input_coords}
+    boundaries = read_layer(args.boundaries, geometry="polygon", role="boundaries",
+                            required_fields=[args.code_field], **common)
+    buildings = _buildings(args, common)
+    streets = None
+    if args.streets:
+        streets = read_layer(args.streets, geometry="line", role="streets", **common)
+    elif args.osm:
+        streets = read_layer(args.osm, osm_kind="streets", role="streets")
+    dedicated = read_layer(args.dedicated, geometry="polygon", role="dedicated", **common) if args.dedicated else None
+    with progress_bar(args.quiet) as progress:
+        result = partition(
+            boundaries, buildings, streets=streets, dedicated=dedicated, kind=args.kind,
+            min_households=args.min, max_households=args.max, target=args.target,
+            households_field=args.households_field, code_field=args.code_field, name_field=args.name_field,
+            rng=args.seed, progress=progress,
+        )
+    params = {k: v for k, v in vars(args).items() if k not in ("func",) and v is not None}
+    report = write_partition(result, args.outdir, parameters=params)
+    _summary(report, Path(args.outdir))
+    return 0
+
+
+def _buildings(args: argparse.Namespace, common: dict[str, Any]):
+    from gridkit.io import read_layer
+
+    if not args.estimate_households:
+        return read_layer(args.buildings, role="buildings", required_fields=[args.households_field], **common)
+    from gridkit.osm import estimate_households
+
+    layer = read_layer(args.buildings, role="buildings", osm_kind="buildings", **common)
+    layer[args.households_field] = estimate_households(layer).to_numpy()
+    return layer
+
+
+def _summary(report: dict, outdir: Path) -> None:
+    o = report["overall"]
+    print(f"{o['grids']} grids in {o['communities']} communities; "
+          f"{o['share_within_bounds_feasible']:.1%} within bounds (feasible communities), "
+          f"{o['share_one_piece']:.1%} one piece, mean compactness {o['mean_compactness']:.2f}, "
+          f"{o['share_boundary_on_streets']:.0%} of grid boundaries on streets")
+    print(f"households: {o['households_in']:,} in, {o['households_in_grids']:,} in grids, "
+          f"{o['households_outside']:,} outside every community")
+    n = len(report["rules_not_met"])
+    if n:
+        print(f"{n} rule exceptions, explained in {outdir / 'report.md'}", file=sys.stderr)
+    print(f"wrote {outdir / 'grids.gpkg'}, report.json, report.md, map.html")

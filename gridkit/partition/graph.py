@@ -8,7 +8,7 @@ import shapely
 from gridkit.partition.regionalize import Graph
 from gridkit.units import CommunityUnits
 
-__all__ = ["rook_edges", "graph_from_polygons", "graph_from_community"]
+__all__ = ["rook_edges", "graph_from_polygons", "graph_from_community", "subgraph"]
 
 #: cutting a shared edge inside a street block costs this many times cutting along a street
 INSIDE_BLOCK_COST = 6.0
@@ -57,3 +57,16 @@ def graph_from_community(cu: CommunityUnits, geoms: np.ndarray, *, inside_cost: 
         households=cu.unit_households, x=xy[:, 0], y=xy[:, 1], block=cu.unit_enclosure,
         u=e["u"].to_numpy(), v=e["v"].to_numpy(), cost=cost,
     )
+
+
+def subgraph(graph: Graph, keep: np.ndarray) -> tuple[Graph, np.ndarray]:
+    """The graph induced by the nodes where ``keep`` is True, and their original indices."""
+    nodes = np.flatnonzero(keep)
+    local = np.full(graph.n, -1, dtype=np.int64)
+    local[nodes] = np.arange(len(nodes))
+    e = keep[graph.u] & keep[graph.v]
+    sub = Graph(
+        households=graph.households[nodes], x=graph.x[nodes], y=graph.y[nodes], block=graph.block[nodes],
+        u=local[graph.u[e]], v=local[graph.v[e]], cost=graph.cost[e],
+    )
+    return sub, nodes

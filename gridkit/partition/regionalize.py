@@ -149,6 +149,7 @@ def regions_from_graph(
                 labels[part] = next_label
                 next_label += 1
     labels = _merge_small(labels, graph, min_households, max_households)
+    labels = _repair_bounds(labels, graph, min_households, max_households)
     return labels
 
 
@@ -327,4 +328,92 @@ def _merge_small(labels: np.ndarray, graph: Graph, min_households: int, max_hous
         dst = b[np.argmin(totals[a])]
         labels[labels == src] = dst
         labels = np.unique(labels, return_inverse=True)[1].ravel()
+    return labels
+
+
+def _violation(total: float, lo: int, hi: int) -> float:
+    return max(0.0, lo - total) + max(0.0, total - hi)
+
+
+def _repair_bounds(labels: np.ndarray, graph: Graph, lo: int, hi: int, *, max_moves: int = 10_000) -> np.ndarray:
+    """Move single boundary units between neighbouring regions while that reduces bound violations.
+
+    A move keeps the giving region connected and non-empty; it is taken only when the
+    summed violation of the two regions falls, so the pass always ends.
+    """
+    h = graph.households.astype(float)
+    totals = np.bincount(labels, weights=h, minlength=labels.max() + 1)
+    bad = [r for r in range(len(totals)) if _violation(totals[r], lo, hi) > 0]
+    if not bad:
+        return labels
+    labels = labels.copy()
+    n = graph.n
+    adj = coo_matrix((np.ones(2 * len(graph.u), dtype=np.int8),
+                      (np.r_[graph.u, graph.v], np.r_[graph.v, graph.u])), shape=(n, n)).tocsr()
+    indptr, indices = adj.indptr, adj.indices
+    members: dict[int, set[int]] = {}
+    for i, r in enumerate(labels):
+        members.setdefault(int(r), set()).add(i)
+
+    def neighbours(unit: int) -> set[int]:
+        return {int(b) for b in indices[indptr[unit]:indptr[unit + 1]]}
+
+    def connected_without(r: int, moved: frozenset[int]) -> bool:
+        rest = members[r] - moved
+        if not rest:
+            return False
+        start = next(iter(rest))
+        seen = {start}
+        stack = [start]
+        while stack:
+            for b in neighbours(stack.pop()):
+                if b in rest and b not in seen:
+                    seen.add(b)
+                    stack.append(b)
+        return len(seen) == len(rest)
+
+    def sets_around(unit: int, donor: int) -> list[frozenset[int]]:
+        """The unit alone, or with one neighbour of the same region (to pass a bottleneck)."""
+        out = [frozenset([unit])]
+        out += [frozenset([unit, w]) for w in sorted(neighbours(unit) & members[donor])]
+        return out
+
+    moves = 0
+    changed = True
+    while changed and moves < max_moves:
+        changed = False
+        for r in sorted(bad, key=lambda q: -_violation(totals[q], lo, hi)):
+            if _violation(totals[r], lo, hi) == 0:
+                continue
+            best = None
+            give = totals[r] > hi  # over the maximum: give units away; under the minimum: take some in
+            if give:
+                options = [(moved, r) for u in sorted(members[r]) for moved in sets_around(u, r)]
+            else:
+                edge = sorted(set().union(*(neighbours(a) for a in members[r])) - members[r])
+                options = [(moved, int(labels[u])) for u in edge for moved in sets_around(u, int(labels[u]))]
+            for moved, donor in options:
+                weight = float(sum(h[m] for m in moved))
+                if give:
+                    targets = sorted({int(labels[b]) for m in moved for b in neighbours(m)} - {r})
+                else:
+                    targets = [r]
+                for s in targets:
+                    before = _violation(totals[donor], lo, hi) + _violation(totals[s], lo, hi)
+                    after = _violation(totals[donor] - weight, lo, hi) + _violation(totals[s] + weight, lo, hi)
+                    if after < before and (best is None or (after - before, len(moved)) < best[0]):
+                        if connected_without(donor, moved):
+                            best = ((after - before, len(moved)), moved, donor, s, weight)
+            if best is not None:
+                _, moved, donor, s, weight = best
+                for m in moved:
+                    labels[m] = s
+                members[donor] -= moved
+                members[s] |= moved
+                totals[donor] -= weight
+                totals[s] += weight
+                bad = [q for q in range(len(totals)) if _violation(totals[q], lo, hi) > 0]
+                moves += 1
+                changed = True
+                break
     return labels

@@ -1,0 +1,425 @@
+"""From a boundary layer and buildings to grids: the whole partition job.
+
+:func:`partition` validates the inputs (collecting every problem), moves everything to
+the local metric CRS, cuts each community into units, divides the units into grids,
+numbers the grids and measures every rule. It returns plain GeoDataFrames and a report
+dictionary; writing them is :func:`gridkit.partition.outputs.write_partition`'s job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridkit import codes as division_codes
+from gridkit._progress import Progress, no_progress
+from gridkit._rng import RNGLike, as_rng
+from gridkit.crs import local_crs
+from gridkit.errors import GeometryTypeError, InputDataError, MissingFieldError, ParameterError
+from gridkit.partition.feasibility import packable
+from gridkit.partition.graph import graph_from_community, subgraph
+from gridkit.partition.regionalize import _components, regions_from_graph
+from gridkit.partition.rules import Bounds, bounds_for
+from gridkit.units import assign_to_polygons, generator_points, union_by_label, units_for_community
+
+__all__ = ["PartitionResult", "partition"]
+
+log = logging.getLogger(__name__)
+
+KindOption = Literal["auto", "city", "rural"]
+
+_KIND_WORDS = {"city": "city", "urban": "city", "社区": "city", "居委会": "city", "城市": "city",
+               "rural": "rural", "village": "rural", "村": "rural", "村委会": "rural", "农村": "rural"}
+
+
+@dataclass
+class PartitionResult:
+    """What :func:`partition` produces (all layers in the output CRS)."""
+
+    grids: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
+    units: gpd.GeoDataFrame
+    communities: gpd.GeoDataFrame
+    issues: pd.DataFrame
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def partition(
+    communities: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    *,
+    streets: gpd.GeoDataFrame | None = None,
+    dedicated: gpd.GeoDataFrame | None = None,
+    kind: KindOption = "auto",
+    min_households: int | None = None,
+    max_households: int | None = None,
+    target: int | None = None,
+    households_field: str = "households",
+    code_field: str = "code",
+    name_field: str = "name",
+    kind_field: str = "kind",
+    dedicated_name_field: str = "name",
+    output_crs: Any = None,
+    rng: RNGLike = None,
+    progress: Progress | None = None,
+) -> PartitionResult:
+    """Divide every community into household-balanced grids.
+
+    Parameters
+    ----------
+    communities
+        Community (社区) and village (村) polygons with a 12-digit division code.
+    buildings
+        Building polygons, or household points, with a households column.
+    streets
+        Street lines; grids then follow them. Without streets, units are the
+        tessellation of the whole community.
+    dedicated
+        Polygons of self-contained compounds (专属网格); each becomes one grid.
+    kind
+        ``"auto"`` reads the kind from a ``kind`` field, a ``class_code`` field
+        (城乡分类代码) or digits 10-12 of the code; or force ``"city"``/``"rural"``.
+    min_households, max_households, target
+        Override the bounds of every kind (defaults: city 200-500, target 300;
+        rural 100-300, target 200).
+    households_field, code_field, name_field, kind_field, dedicated_name_field
+        Field names in the inputs.
+    output_crs
+        CRS of the returned layers; default the communities' CRS.
+    rng
+        Seed or generator; the method is deterministic, the seed is recorded.
+    progress
+        ``progress(done, total, label)`` called per community.
+
+    Returns
+    -------
+    PartitionResult
+    """
+    started = time.perf_counter()
+    progress = progress or no_progress
+    as_rng(rng)
+    bounds = {k: bounds_for(k, min=min_households, max=max_households, target=target) for k in ("city", "rural")}
+    comm = _community_table(communities, code_field=code_field, name_field=name_field,
+                            kind=kind, kind_field=kind_field)
+    hh = _households(buildings, households_field)
+    _check_geometry(buildings, ("Polygon", "MultiPolygon", "Point", "MultiPoint"), "buildings")
+    if streets is not None:
+        _check_geometry(streets, ("LineString", "MultiLineString"), "streets")
+    if dedicated is not None:
+        _check_geometry(dedicated, ("Polygon", "MultiPolygon"), "dedicated")
+
+    metric = local_crs(communities)
+    out_crs = communities.crs if output_crs is None else output_crs
+    comm_m = comm.to_crs(metric)
+    bgeom = buildings.geometry.to_crs(metric).to_numpy()
+    sgeom = None if streets is None else shapely.get_parts(streets.geometry.to_crs(metric).to_numpy())
+    dgeom = None if dedicated is None else dedicated.geometry.to_crs(metric).to_numpy()
+
+    boundaries = comm_m.geometry.to_numpy()
+    building_comm = assign_to_polygons(bgeom, boundaries)
+    ded_comm = assign_to_polygons(dgeom, boundaries) if dgeom is not None else np.zeros(0, dtype=np.int64)
+    street_tree = shapely.STRtree(sgeom) if sgeom is not None and len(sgeom) else None
+
+    grid_parts: list[dict[str, Any]] = []
+    unit_parts: list[pd.DataFrame] = []
+    building_grid = np.full(len(bgeom), -1, dtype=np.int64)
+    issues: list[dict[str, Any]] = []
+    street_len = 0.0
+    cut_len = 0.0
+    grid_offset = 0
+    order = np.argsort(building_comm, kind="stable")
+    starts = np.searchsorted(building_comm[order], np.arange(len(comm_m) + 1))
+    for ci in range(len(comm_m)):
+        progress(ci, len(comm_m), f"community {comm_m['community_code'].iat[ci]}")
+        b_idx = order[starts[ci] : starts[ci + 1]]
+        boundary = boundaries[ci]
+        b = bounds[comm_m["kind"].iat[ci]]
+        near = None if street_tree is None else sgeom[street_tree.query(boundary, predicate="intersects")]
+        ded_idx = np.flatnonzero(ded_comm == ci)
+        ded_polys = None
+        if len(ded_idx):
+            ded_polys = shapely.intersection(dgeom[ded_idx], boundary)
+        gens = generator_points(bgeom[b_idx], np.full(len(b_idx), boundary, dtype=object))
+        cu = units_for_community(boundary, gens, hh[b_idx], np.ones(len(b_idx)), streets=near, dedicated=ded_polys)
+        unit_geoms = cu.unit_geometries()
+        graph = graph_from_community(cu, unit_geoms)
+        unit_grid, reasons = _grids_for_units(graph, cu.unit_dedicated, b, len(ded_idx))
+        k = int(unit_grid.max()) + 1
+        geoms = union_by_label(cu.faces, unit_grid[cu.face_unit], k)
+        households = np.bincount(unit_grid, weights=cu.unit_households, minlength=k).astype(np.int64)
+        n_buildings = np.bincount(unit_grid, weights=cu.unit_buildings, minlength=k).astype(np.int64)
+        is_ded = np.zeros(k, dtype=bool)
+        ded_name = np.full(k, "", dtype=object)
+        for j, d in enumerate(ded_idx):
+            is_ded[j] = True
+            ded_name[j] = str(dedicated[dedicated_name_field].iat[d]) if dedicated_name_field in dedicated else ""
+        grid_parts.append({
+            "community": np.full(k, ci), "households": households, "buildings": n_buildings,
+            "dedicated": is_ded, "dedicated_name": ded_name, "geometry": geoms, "reason": reasons,
+        })
+        building_grid[b_idx] = grid_offset + unit_grid[cu.generator_unit]
+        unit_parts.append(pd.DataFrame({
+            "community": ci, "block": cu.unit_enclosure, "households": cu.unit_households,
+            "buildings": cu.unit_buildings, "grid": grid_offset + unit_grid, "geometry": unit_geoms,
+        }))
+        lu, lv = unit_grid[graph.u], unit_grid[graph.v]
+        cross = lu != lv
+        e = cu.edges
+        cut_len += float(e["length"].to_numpy()[cross].sum())
+        street_len += float(e["length"].to_numpy()[cross & e["street"].to_numpy()].sum())
+        grid_offset += k
+    progress(len(comm_m), len(comm_m), "done")
+
+    grids_m = _grid_table(grid_parts, comm_m, bounds, metric)
+    codes = division_codes.codes_for_grids(
+        grids_m["community_code"], *shapely.get_coordinates(shapely.point_on_surface(grids_m.geometry.to_numpy())).T
+    )
+    grids_m.insert(0, "grid_code", codes.to_numpy())
+    issues = _issues(grids_m, bounds)
+
+    grid_code = grids_m["grid_code"].to_numpy()
+    out_buildings = buildings.copy()
+    inside = building_grid >= 0
+    out_buildings["grid_code"] = np.where(inside, grid_code[np.maximum(building_grid, 0)], "")
+    out_buildings["community_code"] = np.where(
+        inside, comm_m["community_code"].to_numpy()[np.maximum(building_comm, 0)], "")
+    outside_ids = list(buildings.index[~inside])
+    if outside_ids:
+        issues = pd.concat([issues, pd.DataFrame([{
+            "rule": "households_conserved", "community_code": "", "grid_code": "",
+            "reason": f"{int((~inside).sum())} buildings with {int(hh[~inside].sum())} households lie outside "
+                      f"every community boundary (features {division_codes_ids(outside_ids)})",
+        }])], ignore_index=True)
+
+    units = pd.concat(unit_parts, ignore_index=True)
+    units_gdf = gpd.GeoDataFrame({
+        "unit_id": np.arange(len(units)),
+        "community_code": comm_m["community_code"].to_numpy()[units["community"].to_numpy()],
+        "grid_code": grid_code[units["grid"].to_numpy()],
+        "block": units["block"].to_numpy(),
+        "households": units["households"].to_numpy(),
+        "buildings": units["buildings"].to_numpy(),
+    }, geometry=units["geometry"].to_numpy(), crs=metric)
+
+    comm_out = comm_m.copy()
+    per = grids_m.groupby("community_code")
+    comm_out["households"] = comm_out["community_code"].map(per["households"].sum()).fillna(0).astype(np.int64)
+    comm_out["grids"] = comm_out["community_code"].map(per.size()).fillna(0).astype(np.int64)
+    comm_out["min_households"] = comm_out["kind"].map(lambda k: bounds[k].min)
+    comm_out["max_households"] = comm_out["kind"].map(lambda k: bounds[k].max)
+
+    figures = {
+        "households_in": int(hh.sum()),
+        "households_in_grids": int(grids_m["households"].sum()),
+        "households_outside": int(hh[~inside].sum()),
+        "buildings_outside": len(outside_ids),
+        "grid_boundary_m": cut_len,
+        "grid_boundary_on_streets_m": street_len,
+        "metric_crs": metric.to_string(),
+        "bounds": {k: vars(v) for k, v in bounds.items()},
+        "seed": rng if isinstance(rng, int) or rng is None else "generator",
+        "seconds": time.perf_counter() - started,
+    }
+    log.info("partitioned %d communities into %d grids in %.1f s", len(comm_m), len(grids_m), figures["seconds"])
+    return PartitionResult(
+        grids=grids_m.to_crs(out_crs),
+        buildings=out_buildings,
+        units=units_gdf.to_crs(out_crs),
+        communities=comm_out.to_crs(out_crs),
+        issues=issues,
+        figures={**figures, "grids_metric": grids_m, "communities_metric": comm_m},
+    )
+
+
+def division_codes_ids(ids: list[Any]) -> str:
+    from gridkit.errors import format_ids
+
+    return format_ids(ids)
+
+
+def _grids_for_units(graph, unit_dedicated: np.ndarray, b: Bounds, n_dedicated: int) -> tuple[np.ndarray, np.ndarray]:
+    """Grid label per unit (dedicated compounds first) and a reason code per grid."""
+    unit_grid = np.full(graph.n, -1, dtype=np.int64)
+    ded = unit_dedicated >= 0
+    unit_grid[ded] = unit_dedicated[ded]
+    rest = ~ded
+    reasons: list[str] = ["dedicated"] * n_dedicated
+    if rest.any():
+        sub, nodes = subgraph(graph, rest)
+        labels = regions_from_graph(sub, min_households=b.min, max_households=b.max, target=b.target)
+        unit_grid[nodes] = labels + n_dedicated
+        reasons.extend(_reasons(sub, labels, b))
+    # a dedicated polygon that held no unit leaves a gap in the labels
+    used, unit_grid = np.unique(unit_grid, return_inverse=True)
+    reasons = [reasons[i] for i in used]
+    return unit_grid.ravel(), np.asarray(reasons, dtype=object)
+
+
+def _reasons(sub, labels: np.ndarray, b: Bounds) -> list[str]:
+    """Why a grid misses the bounds, per grid ('' when it meets them)."""
+    k = int(labels.max()) + 1
+    totals = np.bincount(labels, weights=sub.households, minlength=k)
+    biggest = np.zeros(k)
+    np.maximum.at(biggest, labels, sub.households)
+    # pieces the method divides separately: parts of the community, and what buildings
+    # above the maximum (grids of their own) cut off
+    over = sub.households > b.max
+    keep = ~over[sub.u] & ~over[sub.v]
+    n_comp, comp = _components(sub.n, sub.u[keep], sub.v[keep])
+    comp_units = np.bincount(comp, minlength=n_comp)
+    comp_households = np.bincount(comp, weights=sub.households, minlength=n_comp)
+    grid_units = np.bincount(labels, minlength=k)
+    grid_comp = np.zeros(k, dtype=np.int64)
+    grid_comp[labels] = comp
+    community_total = float(sub.households.sum())
+    out = []
+    for g in range(k):
+        if b.min <= totals[g] <= b.max:
+            out.append("")
+        elif totals[g] > b.max and biggest[g] > b.max:
+            out.append(f"one building holds {int(biggest[g])} households, above the maximum {b.max}")
+        elif totals[g] < b.min and community_total < b.min:
+            out.append(f"the community holds only {int(community_total)} households, below the minimum {b.min}")
+        elif totals[g] < b.min and grid_units[g] == comp_units[grid_comp[g]]:
+            out.append(f"a part of the community cut off by its boundary, a dedicated compound or a building "
+                       f"above the maximum holds only {int(comp_households[grid_comp[g]])} households, "
+                       f"below the minimum {b.min}")
+        elif packable(sub.households[comp == grid_comp[g]], b.min, b.max) is False:
+            out.append(f"the buildings here hold {int(comp_households[grid_comp[g]])} households in counts that no "
+                       f"grouping of whole buildings divides into grids of {b.min}-{b.max}")
+        else:
+            out.append(f"no split of the units met [{b.min}, {b.max}] here ({int(totals[g])} households)")
+    return out
+
+
+def _grid_table(parts: list[dict[str, Any]], comm_m: gpd.GeoDataFrame, bounds: dict[str, Bounds], crs) -> gpd.GeoDataFrame:
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    ci = cols.pop("community")
+    geoms = cols.pop("geometry")
+    area = shapely.area(geoms)
+    perimeter = shapely.length(geoms)
+    kind = comm_m["kind"].to_numpy()[ci]
+    lo = np.array([bounds[k].min for k in kind])
+    hi = np.array([bounds[k].max for k in kind])
+    hh = cols["households"]
+    return gpd.GeoDataFrame({
+        "community_code": comm_m["community_code"].to_numpy()[ci],
+        "community_name": comm_m["community_name"].to_numpy()[ci],
+        "kind": kind,
+        "households": hh,
+        "buildings": cols["buildings"],
+        "area_m2": area.round(1),
+        "compactness": np.where(perimeter > 0, 4 * np.pi * area / np.maximum(perimeter, 1e-12) ** 2, 0.0).round(4),
+        "within_bounds": ((hh >= lo) & (hh <= hi)) | cols["dedicated"],
+        "dedicated": cols["dedicated"],
+        "dedicated_name": cols["dedicated_name"],
+        "note": cols["reason"],
+    }, geometry=geoms, crs=crs)
+
+
+def _issues(grids: gpd.GeoDataFrame, bounds: dict[str, Bounds]) -> pd.DataFrame:
+    """One row per rule a grid does not meet, with where and why."""
+    rows = []
+    bad = grids[~grids["within_bounds"]]
+    for _, g in bad.iterrows():
+        rows.append({"rule": "households_within_bounds", "community_code": g["community_code"],
+                     "grid_code": g["grid_code"], "reason": g["note"]})
+    parts = shapely.get_num_geometries(grids.geometry.to_numpy())
+    for _, g in grids[parts > 1].iterrows():
+        rows.append({"rule": "one_piece", "community_code": g["community_code"], "grid_code": g["grid_code"],
+                     "reason": f"the grid has {shapely.get_num_geometries(g.geometry)} parts"})
+    return pd.DataFrame(rows, columns=["rule", "community_code", "grid_code", "reason"])
+
+
+def _community_table(
+    communities: gpd.GeoDataFrame, *, code_field: str, name_field: str, kind: KindOption, kind_field: str
+) -> gpd.GeoDataFrame:
+    """community_code, community_name, kind and geometry, checked."""
+    path = communities.attrs.get("source")
+    if len(communities) == 0:
+        raise InputDataError("the boundary layer has no features", path=path, hint="check the file and layer")
+    if code_field not in communities:
+        raise MissingFieldError(
+            f"no division-code field {code_field!r} (fields: {', '.join(map(str, communities.columns.drop('geometry')))})",
+            path=path, field=code_field, hint="name the code field with --code-field",
+        )
+    _check_geometry(communities, ("Polygon", "MultiPolygon"), "communities")
+    code = division_codes.validate_division_codes(communities[code_field], path=path, field=code_field)
+    dup = code[code.duplicated(keep=False)]
+    if len(dup):
+        raise InputDataError(f"{dup.nunique()} division codes appear more than once, e.g. {dup.iat[0]}",
+                             path=path, feature_ids=list(dup.index), field=code_field,
+                             hint="merge the polygons of one community into one feature, or fix the codes")
+    name = communities[name_field].astype(str) if name_field in communities else pd.Series("", index=communities.index)
+    if kind != "auto":
+        if kind not in ("city", "rural"):
+            raise ParameterError(f"kind must be auto, city or rural, got {kind!r}")
+        kinds = pd.Series(kind, index=communities.index)
+    else:
+        kinds = pd.Series(pd.NA, index=communities.index, dtype=object)
+        if kind_field in communities:
+            kinds = communities[kind_field].astype(str).str.strip().str.lower().map(_KIND_WORDS)
+        if "class_code" in communities:
+            kinds = kinds.fillna(division_codes.kinds_from_classes(communities["class_code"]))
+        kinds = kinds.fillna(division_codes.kinds_from_codes(code))
+        unknown = kinds.isna()
+        if unknown.any():
+            raise InputDataError(
+                "cannot tell city from rural: no kind field, no class_code and a village-level code "
+                "outside 001-399",
+                path=path, feature_ids=list(communities.index[unknown]), field=code_field,
+                hint="give --kind city or --kind rural, or a 'kind' field",
+            )
+    geoms = communities.geometry.to_numpy()
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        geoms = geoms.copy()
+        geoms[invalid] = shapely.make_valid(geoms[invalid])
+    return gpd.GeoDataFrame(
+        {"community_code": code.to_numpy(), "community_name": name.to_numpy(), "kind": kinds.to_numpy()},
+        geometry=geoms, crs=communities.crs, index=communities.index,
+    )
+
+
+def _households(buildings: gpd.GeoDataFrame, field: str) -> np.ndarray:
+    path = buildings.attrs.get("source")
+    if field not in buildings:
+        raise MissingFieldError(
+            f"no households field {field!r} (fields: {', '.join(map(str, buildings.columns.drop('geometry')))})",
+            path=path, field=field,
+            hint="name it with --households-field, or estimate from footprints with --estimate-households",
+        )
+    values = pd.to_numeric(buildings[field], errors="coerce")
+    bad = values.isna() | (values < 0) | (values != values.round())
+    if bad.any():
+        raise InputDataError(
+            f"{int(bad.sum())} households values are not whole numbers >= 0",
+            path=path, feature_ids=list(buildings.index[bad.to_numpy()]), field=field,
+            hint="fill in the household count of every building (0 for a shop or office)",
+        )
+    return values.to_numpy(dtype=np.int64)
+
+
+def _check_geometry(layer: gpd.GeoDataFrame, allowed: tuple[str, ...], role: str) -> None:
+    path = layer.attrs.get("source")
+    geoms = layer.geometry
+    empty = geoms.isna().to_numpy() | geoms.is_empty.to_numpy()
+    if empty.any():
+        raise InputDataError(f"{int(empty.sum())} {role} features have no geometry", path=path,
+                             feature_ids=list(layer.index[empty]), hint="remove them or draw their geometry")
+    wrong = ~geoms.geom_type.isin(allowed).to_numpy()
+    if wrong.any():
+        found = ", ".join(sorted(set(geoms.geom_type[wrong])))
+        raise GeometryTypeError(f"{role} must be {' or '.join(allowed)}, found {found}", path=path,
+                                feature_ids=list(layer.index[wrong]), hint=f"give a {role} layer of that type")
+    if layer.crs is None:
+        from gridkit.errors import MissingCRSError
+
+        raise MissingCRSError(f"the {role} layer has no CRS", path=path, hint="pass --assume-crs EPSG:4490 (or the right one)")

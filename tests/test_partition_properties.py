@@ -1,0 +1,84 @@
+"""Every partition invariant, as properties over generated communities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gridkit.partition.pipeline import partition
+from gridkit.partition.rules import PRESETS
+from partition_cases import make_case
+
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def check_invariants(case, result):
+    grids = result.grids
+    comm = case["communities"]
+    bl = case["buildings"]
+    # 2 + 3: inside one community, tiling it exactly
+    for code, boundary in zip(comm["code"], comm.geometry):
+        part = grids[grids["community_code"] == code].geometry.to_numpy()
+        assert len(part) >= 1
+        area = boundary.area
+        union = shapely.union_all(part)
+        assert abs(shapely.area(part).sum() - area) <= 1e-6 * area, "gap or overlap"
+        assert abs(union.area - area) <= 1e-6 * area, "gap"
+        assert shapely.difference(union, boundary).area <= 1e-6 * area, "grid outside its community"
+    # 4: one piece
+    assert (shapely.get_num_geometries(grids.geometry.to_numpy()) == 1).all()
+    assert (grids.geometry.geom_type == "Polygon").all()
+    # 5: every household counted once; every building has the grid its point lies in
+    out = result.buildings
+    inside = out["grid_code"] != ""
+    assert grids["households"].sum() == bl.loc[inside, "households"].sum()
+    assert result.figures["households_outside"] == bl.loc[~inside, "households"].sum()
+    assert grids["buildings"].sum() == inside.sum()
+    by_code = grids.set_index("grid_code").geometry
+    geoms = bl.geometry.to_numpy()[inside.to_numpy()]
+    own = by_code.reindex(out.loc[inside, "grid_code"]).to_numpy()
+    assert shapely.intersects(own, geoms).all()
+    # a building inside one community sits in its grid at its representative point
+    within = shapely.covered_by(geoms, shapely.union_all(comm.geometry.to_numpy()))
+    one = np.array([sum(shapely.intersects(g, comm.geometry.to_numpy())) == 1 for g in geoms]) & within
+    assert shapely.intersects(own[one], shapely.point_on_surface(geoms[one])).all()
+    # 1 + 8: bounds met unless the data makes it impossible, and then explained
+    for _, g in grids.iterrows():
+        b = PRESETS[g["kind"]]
+        if not g["dedicated"] and not b.min <= g["households"] <= b.max:
+            assert g["note"], "an out-of-bounds grid without a reason"
+            assert not g["note"].startswith("no split"), g["note"]
+    # codes: 15 digits, unique, serials 001.. per community
+    assert grids["grid_code"].str.fullmatch(r"\d{15}").all()
+    assert grids["grid_code"].is_unique
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**31), streets=st.booleans(), kind=st.sampled_from(["city", "rural"]),
+       households=st.integers(50, 6000), points=st.booleans())
+def test_invariants_hold_on_generated_communities(seed, streets, kind, households, points):
+    case = make_case(seed, streets=streets, kind=kind, households=households, points=points)
+    result = partition(case["communities"], case["buildings"], streets=case["streets"] if streets else None)
+    check_invariants(case, result)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31), hole=st.booleans())
+def test_multipart_communities_keep_each_grid_in_one_part(seed, hole):
+    case = make_case(seed, multipart=True, hole=hole, households=2500)
+    result = partition(case["communities"], case["buildings"], streets=case["streets"])
+    check_invariants(case, result)
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**31))
+def test_same_seed_same_grids(seed):
+    case = make_case(seed, households=2000)
+    a = partition(case["communities"], case["buildings"], streets=case["streets"], rng=7)
+    b = partition(case["communities"], case["buildings"], streets=case["streets"], rng=7)
+    assert a.grids["grid_code"].tolist() == b.grids["grid_code"].tolist()
+    assert (shapely.to_wkb(a.grids.geometry.to_numpy()) == shapely.to_wkb(b.grids.geometry.to_numpy())).all()
+    assert (a.buildings["grid_code"] == b.buildings["grid_code"]).all()
