@@ -1,0 +1,135 @@
+"""`gridkit partition` on real files: outputs, reports, bad input, and each infeasibility reason."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import shapely
+
+from gridkit.partition.pipeline import partition
+from gridkit_cli.main import main
+from partition_cases import CRS, X0, Y0, make_case
+
+
+def write_case(case, folder):
+    paths = {}
+    for name, layer in case.items():
+        paths[name] = folder / f"{name}.gpkg"
+        layer.to_file(paths[name], layer=name)
+    return paths
+
+
+def test_partition_writes_every_output(tmp_path):
+    case = make_case(3, households=4000)
+    ded = gpd.GeoDataFrame({"name": ["第一小学"]}, geometry=[shapely.box(X0 - 60, Y0 - 40, X0 + 60, Y0 + 40)], crs=CRS)
+    paths = write_case({**case, "dedicated": ded}, tmp_path)
+    out = tmp_path / "out"
+    code = main(["--quiet", "partition", str(paths["communities"]), "--buildings", str(paths["buildings"]),
+                 "--streets", str(paths["streets"]), "--dedicated", str(paths["dedicated"]), "-o", str(out)])
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["grids.gpkg", "map.html", "report.json", "report.md"]
+    layers = {name for name, _ in pyogrio.list_layers(out / "grids.gpkg")}
+    assert layers == {"grids", "buildings", "units", "communities"}
+    grids = gpd.read_file(out / "grids.gpkg", layer="grids")
+    for col in ["grid_code", "community_code", "community_name", "kind", "households", "buildings", "area_m2",
+                "compactness", "within_bounds", "dedicated"]:
+        assert col in grids
+    assert grids["dedicated"].sum() == 1
+    assert grids.loc[grids["dedicated"], "dedicated_name"].iat[0] == "第一小学"
+    assert grids["community_name"].isin(["文昌社区", "龙井村"]).all()
+    buildings = gpd.read_file(out / "grids.gpkg", layer="buildings")
+    assert len(buildings) == len(case["buildings"])
+    assert buildings["grid_code"].isin(grids["grid_code"]).sum() + (buildings["grid_code"] == "").sum() == len(buildings)
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    o = report["overall"]
+    assert o["households_conserved"] and o["share_one_piece"] == 1.0
+    assert o["households_in"] == int(case["buildings"]["households"].sum())
+    assert report["reproduce"]["seed"] == 0 and "shapely" in report["reproduce"]["versions"]
+    assert grids["grid_code"].iat[0] in (out / "map.html").read_text(encoding="utf-8")
+
+
+def test_bad_households_exit_3_and_write_nothing(tmp_path, capsys):
+    case = make_case(4, households=800)
+    case["buildings"].loc[[2, 5], "households"] = -3
+    paths = write_case(case, tmp_path)
+    out = tmp_path / "out"
+    code = main(["partition", str(paths["communities"]), "--buildings", str(paths["buildings"]), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "buildings.gpkg" in err and "'households'" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_missing_code_field_names_the_field(tmp_path, capsys):
+    case = make_case(5, households=800)
+    paths = write_case(case, tmp_path)
+    code = main(["partition", str(paths["communities"]), "--buildings", str(paths["buildings"]),
+                 "--code-field", "区划代码", "-o", str(tmp_path / "o")])
+    assert code == 3
+    assert "区划代码" in capsys.readouterr().err
+
+
+def _one(geom, hh, kind="city"):
+    vvv = "001" if kind == "city" else "201"
+    comm = gpd.GeoDataFrame({"code": [f"520102001{vvv}"]}, geometry=[geom], crs=CRS)
+    return comm, gpd.GeoDataFrame({"households": hh[0]}, geometry=hh[1], crs=CRS)
+
+
+def _squares(xy):
+    xy = np.asarray(xy, dtype=float)
+    return shapely.box(xy[:, 0] - 5, xy[:, 1] - 5, xy[:, 0] + 5, xy[:, 1] + 5)
+
+
+def test_reason_community_below_minimum():
+    comm, b = _one(shapely.box(X0, Y0, X0 + 200, Y0 + 200), ([20, 40], _squares([(X0 + 50, Y0 + 50), (X0 + 150, Y0 + 150)])), "rural")
+    r = partition(comm, b)
+    assert len(r.grids) == 1 and r.grids["households"].iat[0] == 60
+    assert "below the minimum 100" in r.grids["note"].iat[0]
+    assert (r.issues["rule"] == "households_within_bounds").sum() == 1
+
+
+def test_reason_building_above_maximum():
+    pts = [(X0 + 50 + 40 * i, Y0 + 100) for i in range(10)]
+    hh = [800] + [40] * 9
+    comm, b = _one(shapely.box(X0, Y0, X0 + 500, Y0 + 200), (hh, _squares(pts)))
+    r = partition(comm, b)
+    over = r.grids[r.grids["households"] > 500]
+    assert len(over) == 1 and over["households"].iat[0] == 800
+    assert "one building holds 800 households" in over["note"].iat[0]
+    assert r.grids.loc[r.grids["households"] <= 500, "within_bounds"].all()
+
+
+def test_reason_detached_part_below_minimum():
+    main_part = shapely.box(X0, Y0, X0 + 400, Y0 + 400)
+    island = shapely.box(X0 + 600, Y0, X0 + 650, Y0 + 50)
+    rng = np.random.default_rng(0)
+    pts = rng.uniform([X0 + 10, Y0 + 10], [X0 + 390, Y0 + 390], (40, 2)).tolist() + [(X0 + 625, Y0 + 25)]
+    hh = [25] * 40 + [30]
+    comm, b = _one(shapely.MultiPolygon([main_part, island]), (hh, _squares(pts)))
+    r = partition(comm, b)
+    assert (shapely.get_num_geometries(r.grids.geometry.to_numpy()) == 1).all()
+    small = r.grids[r.grids["households"] == 30]
+    assert len(small) == 1 and "part of the community" in small["note"].iat[0]
+    assert r.grids["households"].sum() == sum(hh)
+
+
+def test_reason_no_grouping_of_whole_buildings():
+    pts = [(X0 + 50, Y0 + 50), (X0 + 150, Y0 + 50), (X0 + 50, Y0 + 150), (X0 + 150, Y0 + 150)]
+    comm, b = _one(shapely.box(X0, Y0, X0 + 200, Y0 + 200), ([222, 44, 30, 21], _squares(pts)), "rural")
+    r = partition(comm, b)
+    assert not r.grids["within_bounds"].all()
+    assert any("no grouping of whole buildings" in n for n in r.grids["note"])
+    assert r.grids["households"].sum() == 317
+
+
+def test_buildings_outside_every_community_are_reported():
+    comm, b = _one(shapely.box(X0, Y0, X0 + 300, Y0 + 300),
+                   ([100, 100, 100, 77], _squares([(X0 + 50, Y0 + 50), (X0 + 150, Y0 + 150), (X0 + 250, Y0 + 250),
+                                                   (X0 + 900, Y0 + 900)])))
+    r = partition(comm, b)
+    assert r.figures["households_outside"] == 77
+    assert r.buildings["grid_code"].iat[3] == ""
+    assert (r.issues["rule"] == "households_conserved").sum() == 1
