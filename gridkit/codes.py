@@ -79,6 +79,9 @@ _PROVINCES = frozenset(
         "50", "51", "52", "53", "54",
         "61", "62", "63", "64", "65",
         "71", "81", "82",
+        # not GB/T 2260: gridkit gives "99" to areas that have no Chinese division code
+        # (communities derived from OSM streets abroad, see gridkit.osm.communities_from_osm)
+        "99",
     ]
 )  # fmt: skip
 # TTT ranges of the township part (inclusive); anything else is "other"

@@ -21,14 +21,14 @@ __all__ = ["available", "data_root", "get_path"]
 _NAMES = ("sample_county", "helsinki")
 
 
-def data_root() -> Path:
-    """The folder holding the bundled samples, in a checkout or an installation."""
+def data_root(name: str = "sample_county") -> Path:
+    """The folder holding the bundled sample ``name``, in a checkout or an installation."""
     candidates = [
         Path(__file__).resolve().parent.parent / "data",
         Path(sys.prefix) / "share" / "gridkit" / "data",
     ]
     for folder in candidates:
-        if (folder / "sample_county").is_dir():
+        if (folder / name).is_dir():
             return folder
     raise ParameterError(
         "the bundled sample data is not installed",
@@ -53,7 +53,7 @@ def get_path(name: str, filename: str | None = None) -> Path:
     """
     if name not in _NAMES:
         raise ParameterError(f"no bundled sample named {name!r}", hint=f"use one of {', '.join(_NAMES)}")
-    path = data_root() / name
+    path = data_root(name) / name
     if filename is not None:
         path = path / filename
         if not path.exists():

@@ -42,7 +42,7 @@ def test_division_code_accepts_text_and_whole_numbers(code):
 
 @pytest.mark.parametrize(
     "bad",
-    ["11010100100", "1101010010011", "11010100100a", "000101001001", "990101001001", "", None, 1.5, True, "1.10101e11"],
+    ["11010100100", "1101010010011", "11010100100a", "000101001001", "", None, 1.5, True, "1.10101e11"],
 )
 def test_division_code_error_names_file_feature_and_field(bad):
     with pytest.raises(InputDataError) as info:
@@ -362,3 +362,9 @@ def test_category_names_keep_unknowns_as_na_and_the_index():
         category_names(codes, component_categories(), lang="fr")
     with pytest.raises(MissingFieldError):
         category_names(codes, osm_component_tags())
+
+
+def test_province_99_is_reserved_for_areas_without_a_chinese_code():
+    # gridkit.osm.communities_from_osm numbers derived communities 990000TTTVVV
+    assert validate_division_code("990000001001") == "990000001001"
+    assert kind_from_code("990000001001") == "city"

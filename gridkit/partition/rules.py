@@ -52,8 +52,8 @@ def bounds_for(kind: Kind, *, min: int | None = None, max: int | None = None, ta
 
     >>> bounds_for("rural", max=250)
     Bounds(min=100, max=250, target=200)
-    >>> bounds_for("city", min=300, max=400)
-    Bounds(min=300, max=400, target=350)
+    >>> bounds_for("city", min=350, max=450)
+    Bounds(min=350, max=450, target=400)
     """
     base = PRESETS[kind]
     lo = base.min if min is None else int(min)
