@@ -65,6 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GridkitError as err:
         _report(err, args.debug)
         return EXIT_BAD_INPUT
+    except Exception as err:  # a bug, not bad input: say so plainly, traceback on --debug
+        if args.debug:
+            raise
+        print(f"gridkit: internal error: {type(err).__name__}: {err} (run with --debug for the traceback, "
+              "and please report it)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("gridkit: interrupted", file=sys.stderr)
         return 130

@@ -93,7 +93,11 @@ def union_by_label(faces: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
         if len(members) == 0:
             out[label] = shapely.Polygon()
             continue
-        merged = shapely.coverage_union_all(members)
+        try:
+            merged = shapely.coverage_union_all(members)
+        except shapely.errors.GEOSException:
+            # faces from real street data can touch in ways the fast coverage union refuses
+            merged = shapely.unary_union(members)
         out[label] = merged if merged.is_valid else shapely.make_valid(shapely.unary_union(members))
     return out
 
