@@ -12,7 +12,7 @@ from gridkit.partition.pipeline import partition
 from gridkit.partition.rules import PRESETS
 from partition_cases import make_case
 
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def check_invariants(case, result):
@@ -65,7 +65,7 @@ def test_invariants_hold_on_generated_communities(seed, streets, kind, household
     check_invariants(case, result)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 2**31), hole=st.booleans())
 def test_multipart_communities_keep_each_grid_in_one_part(seed, hole):
     case = make_case(seed, multipart=True, hole=hole, households=2500)
