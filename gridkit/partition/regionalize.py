@@ -378,6 +378,38 @@ def _repair_bounds(labels: np.ndarray, graph: Graph, lo: int, hi: int, *, max_mo
         out += [frozenset([unit, w]) for w in sorted(neighbours(unit) & members[donor])]
         return out
 
+    def apply(moved: frozenset[int], donor: int, s: int, weight: float) -> None:
+        for m in moved:
+            labels[m] = s
+        members[donor] -= moved
+        members[s] |= moved
+        totals[donor] -= weight
+        totals[s] += weight
+
+    def chain(r: int, options: list[tuple[frozenset[int], int]]):  # type: ignore[no-untyped-def]
+        """Two moves in a row: r gives to a full neighbour s, which passes units on to t."""
+        start = _violation(totals[r], lo, hi)
+        for moved, _ in options:
+            weight = float(sum(h[m] for m in moved))
+            for s in sorted({int(labels[b]) for m in moved for b in neighbours(m)} - {r}):
+                if not connected_without(r, moved):
+                    break
+                base = start + _violation(totals[s], lo, hi)
+                apply(moved, r, s, weight)
+                for u in sorted(members[s] - moved):
+                    for moved2 in sets_around(u, s):
+                        if moved2 & moved:
+                            continue
+                        w2 = float(sum(h[m] for m in moved2))
+                        for t in sorted({int(labels[b]) for m in moved2 for b in neighbours(m)} - {s, r}):
+                            after = (_violation(totals[r], lo, hi) + _violation(totals[s] - w2, lo, hi)
+                                     + _violation(totals[t] + w2, lo, hi))
+                            if after < base + _violation(totals[t], lo, hi) and connected_without(s, moved2):
+                                apply(moved2, s, t, w2)
+                                return (0.0, frozenset(), r, r, 0.0)
+                apply(moved, s, r, weight)
+        return None
+
     moves = 0
     changed = True
     while changed and moves < max_moves:
@@ -404,14 +436,11 @@ def _repair_bounds(labels: np.ndarray, graph: Graph, lo: int, hi: int, *, max_mo
                     if after < before and (best is None or (after - before, len(moved)) < best[0]):
                         if connected_without(donor, moved):
                             best = ((after - before, len(moved)), moved, donor, s, weight)
+            if best is None and give:
+                best = chain(r, options)
             if best is not None:
                 _, moved, donor, s, weight = best
-                for m in moved:
-                    labels[m] = s
-                members[donor] -= moved
-                members[s] |= moved
-                totals[donor] -= weight
-                totals[s] += weight
+                apply(moved, donor, s, weight)
                 bad = [q for q in range(len(totals)) if _violation(totals[q], lo, hi) > 0]
                 moves += 1
                 changed = True
