@@ -22,7 +22,7 @@ from gridkit import codes as division_codes
 from gridkit._progress import Progress, no_progress
 from gridkit._rng import RNGLike, as_rng
 from gridkit.crs import local_crs
-from gridkit.errors import GeometryTypeError, InputDataError, MissingFieldError, ParameterError
+from gridkit.errors import GeometryTypeError, InputDataError, MissingFieldError, ParameterError, format_ids
 from gridkit.partition.feasibility import packable
 from gridkit.partition.graph import graph_from_community, subgraph
 from gridkit.partition.regionalize import _components, regions_from_graph
@@ -195,7 +195,7 @@ def partition(
         issues = pd.concat([issues, pd.DataFrame([{
             "rule": "households_conserved", "community_code": "", "grid_code": "",
             "reason": f"{int((~inside).sum())} buildings with {int(hh[~inside].sum())} households lie outside "
-                      f"every community boundary (features {division_codes_ids(outside_ids)})",
+                      f"every community boundary (features {format_ids(outside_ids)})",
         }])], ignore_index=True)
 
     units = pd.concat(unit_parts, ignore_index=True)
@@ -236,12 +236,6 @@ def partition(
         issues=issues,
         figures={**figures, "grids_metric": grids_m, "communities_metric": comm_m},
     )
-
-
-def division_codes_ids(ids: list[Any]) -> str:
-    from gridkit.errors import format_ids
-
-    return format_ids(ids)
 
 
 def _grids_for_units(graph, unit_dedicated: np.ndarray, b: Bounds, n_dedicated: int) -> tuple[np.ndarray, np.ndarray]:
