@@ -20,13 +20,13 @@ import shapely
 
 from gridkit import codes as division_codes
 from gridkit._progress import Progress, no_progress
-from gridkit._rng import RNGLike, as_rng
+from gridkit._rng import RNGLike
 from gridkit.crs import local_crs
 from gridkit.errors import GeometryTypeError, InputDataError, MissingFieldError, ParameterError, format_ids
 from gridkit.partition.feasibility import packable
 from gridkit.partition.graph import graph_from_community, subgraph
 from gridkit.partition.regionalize import _components, regions_from_graph
-from gridkit.partition.rules import Bounds, bounds_for
+from gridkit.partition.rules import Bounds, bounds_for, inside_community, one_piece, tiling_error, within_bounds
 from gridkit.units import assign_to_polygons, generator_points, union_by_label, units_for_community
 
 __all__ = ["PartitionResult", "partition"]
@@ -41,13 +41,16 @@ _KIND_WORDS = {"city": "city", "urban": "city", "社区": "city", "居委会": "
 
 @dataclass
 class PartitionResult:
-    """What :func:`partition` produces (all layers in the output CRS)."""
+    """What :func:`partition` produces: layers in the output CRS, and the grids and
+    communities also in the local metric CRS the figures were measured in."""
 
     grids: gpd.GeoDataFrame
     buildings: gpd.GeoDataFrame
     units: gpd.GeoDataFrame
     communities: gpd.GeoDataFrame
     issues: pd.DataFrame
+    grids_metric: gpd.GeoDataFrame
+    communities_metric: gpd.GeoDataFrame
     figures: dict[str, Any] = field(default_factory=dict)
 
 
@@ -104,7 +107,6 @@ def partition(
     """
     started = time.perf_counter()
     progress = progress or no_progress
-    as_rng(rng)
     bounds = {k: bounds_for(k, min=min_households, max=max_households, target=target) for k in ("city", "rural")}
     comm = _community_table(communities, code_field=code_field, name_field=name_field,
                             kind=kind, kind_field=kind_field)
@@ -130,7 +132,6 @@ def partition(
     grid_parts: list[dict[str, Any]] = []
     unit_parts: list[pd.DataFrame] = []
     building_grid = np.full(len(bgeom), -1, dtype=np.int64)
-    issues: list[dict[str, Any]] = []
     street_len = 0.0
     cut_len = 0.0
     grid_offset = 0
@@ -177,12 +178,13 @@ def partition(
         grid_offset += k
     progress(len(comm_m), len(comm_m), "done")
 
-    grids_m = _grid_table(grid_parts, comm_m, bounds, metric)
+    grids_m = _grid_table(grid_parts, comm_m, metric)
     codes = division_codes.codes_for_grids(
         grids_m["community_code"], *shapely.get_coordinates(shapely.point_on_surface(grids_m.geometry.to_numpy())).T
     )
     grids_m.insert(0, "grid_code", codes.to_numpy())
-    issues = _issues(grids_m, bounds)
+    grids_m.insert(grids_m.columns.get_loc("compactness") + 1, "within_bounds", within_bounds(grids_m, bounds))
+    issues = _issues(grids_m, comm_m)
 
     grid_code = grids_m["grid_code"].to_numpy()
     out_buildings = buildings.copy()
@@ -234,7 +236,9 @@ def partition(
         units=units_gdf.to_crs(out_crs),
         communities=comm_out.to_crs(out_crs),
         issues=issues,
-        figures={**figures, "grids_metric": grids_m, "communities_metric": comm_m},
+        grids_metric=grids_m,
+        communities_metric=comm_m,
+        figures=figures,
     )
 
 
@@ -293,15 +297,13 @@ def _reasons(sub, labels: np.ndarray, b: Bounds) -> list[str]:
     return out
 
 
-def _grid_table(parts: list[dict[str, Any]], comm_m: gpd.GeoDataFrame, bounds: dict[str, Bounds], crs) -> gpd.GeoDataFrame:
+def _grid_table(parts: list[dict[str, Any]], comm_m: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     ci = cols.pop("community")
     geoms = cols.pop("geometry")
     area = shapely.area(geoms)
     perimeter = shapely.length(geoms)
     kind = comm_m["kind"].to_numpy()[ci]
-    lo = np.array([bounds[k].min for k in kind])
-    hi = np.array([bounds[k].max for k in kind])
     hh = cols["households"]
     return gpd.GeoDataFrame({
         "community_code": comm_m["community_code"].to_numpy()[ci],
@@ -311,24 +313,28 @@ def _grid_table(parts: list[dict[str, Any]], comm_m: gpd.GeoDataFrame, bounds: d
         "buildings": cols["buildings"],
         "area_m2": area.round(1),
         "compactness": np.where(perimeter > 0, 4 * np.pi * area / np.maximum(perimeter, 1e-12) ** 2, 0.0).round(4),
-        "within_bounds": ((hh >= lo) & (hh <= hi)) | cols["dedicated"],
         "dedicated": cols["dedicated"],
         "dedicated_name": cols["dedicated_name"],
         "note": cols["reason"],
     }, geometry=geoms, crs=crs)
 
 
-def _issues(grids: gpd.GeoDataFrame, bounds: dict[str, Bounds]) -> pd.DataFrame:
-    """One row per rule a grid does not meet, with where and why."""
+def _issues(grids: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> pd.DataFrame:
+    """One row per rule a grid or community does not meet, with where and why (metric layers)."""
     rows = []
-    bad = grids[~grids["within_bounds"]]
-    for _, g in bad.iterrows():
+    for _, g in grids[~grids["within_bounds"]].iterrows():
         rows.append({"rule": "households_within_bounds", "community_code": g["community_code"],
                      "grid_code": g["grid_code"], "reason": g["note"]})
-    parts = shapely.get_num_geometries(grids.geometry.to_numpy())
-    for _, g in grids[parts > 1].iterrows():
+    for _, g in grids[~one_piece(grids)].iterrows():
         rows.append({"rule": "one_piece", "community_code": g["community_code"], "grid_code": g["grid_code"],
                      "reason": f"the grid has {shapely.get_num_geometries(g.geometry)} parts"})
+    for _, g in grids[~inside_community(grids, communities)].iterrows():
+        rows.append({"rule": "inside_one_community", "community_code": g["community_code"],
+                     "grid_code": g["grid_code"], "reason": "part of the grid lies outside its community"})
+    error = tiling_error(grids, communities)
+    for code, err in error[error > 1e-6].items():
+        rows.append({"rule": "tiles_community", "community_code": code, "grid_code": "",
+                     "reason": f"grid areas differ from the community area by {err:.2e} of it"})
     return pd.DataFrame(rows, columns=["rule", "community_code", "grid_code", "reason"])
 
 

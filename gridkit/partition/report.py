@@ -11,7 +11,7 @@ import pandas as pd
 import shapely
 
 from gridkit.partition.pipeline import PartitionResult
-from gridkit.partition.rules import RULES
+from gridkit.partition.rules import RULES, one_piece, tiling_error
 
 __all__ = ["report_from_result", "report_markdown"]
 
@@ -30,19 +30,14 @@ def _versions() -> dict[str, str]:
 
 def report_from_result(result: PartitionResult, *, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything a planner needs to defend the partition, as JSON-ready data."""
-    grids = result.figures["grids_metric"]
-    comm = result.figures["communities_metric"]
+    grids = result.grids_metric
     fig = result.figures
+    tiling = tiling_error(grids, result.communities_metric)
     feasible_comm = _feasible_communities(grids)
     in_feasible = grids["community_code"].isin(feasible_comm)
     regular = ~grids["dedicated"]
     per_community = []
-    tiling_worst = 0.0
     for code, part in grids.groupby("community_code", sort=True):
-        boundary = comm.loc[comm["community_code"] == code].geometry.iat[0]
-        area = boundary.area
-        gap = abs(part.geometry.area.sum() - area) / area if area else 0.0
-        tiling_worst = max(tiling_worst, gap)
         hh = part.loc[~part["dedicated"], "households"]
         issues = result.issues[result.issues["community_code"] == code]
         per_community.append({
@@ -56,13 +51,13 @@ def report_from_result(result: PartitionResult, *, parameters: dict[str, Any] | 
             "median_households": float(hh.median()) if len(hh) else 0.0,
             "max_households": int(hh.max()) if len(hh) else 0,
             "feasible": code in feasible_comm,
-            "tiling_error": gap,
+            "tiling_error": float(tiling[code]),
             "rules_not_met": issues[["rule", "grid_code", "reason"]].to_dict("records"),
         })
-    one_piece = shapely.get_num_geometries(grids.geometry.to_numpy()) == 1
+    pieces_ok = one_piece(grids)
     boundary_m = fig["grid_boundary_m"]
     overall = {
-        "communities": len(comm),
+        "communities": len(result.communities_metric),
         "grids": len(grids),
         "dedicated_grids": int(grids["dedicated"].sum()),
         "households_in": fig["households_in"],
@@ -72,10 +67,10 @@ def report_from_result(result: PartitionResult, *, parameters: dict[str, Any] | 
         "households_conserved": fig["households_in"] == fig["households_in_grids"] + fig["households_outside"],
         "share_within_bounds": _share(grids.loc[regular, "within_bounds"]),
         "share_within_bounds_feasible": _share(grids.loc[regular & in_feasible, "within_bounds"]),
-        "share_one_piece": float(one_piece.mean()) if len(grids) else 1.0,
+        "share_one_piece": _share(pieces_ok),
         "mean_compactness": float(grids["compactness"].mean()) if len(grids) else 0.0,
         "share_boundary_on_streets": fig["grid_boundary_on_streets_m"] / boundary_m if boundary_m else 1.0,
-        "max_tiling_error": tiling_worst,
+        "max_tiling_error": float(tiling.max()) if len(tiling) else 0.0,
         "seconds": round(fig["seconds"], 3),
     }
     return {

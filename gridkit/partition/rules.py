@@ -16,7 +16,7 @@ import shapely
 
 from gridkit.errors import ParameterError
 
-__all__ = ["Bounds", "PRESETS", "bounds_for", "within_bounds", "one_piece", "RULES"]
+__all__ = ["Bounds", "PRESETS", "bounds_for", "within_bounds", "one_piece", "inside_community", "tiling_error", "RULES"]
 
 Kind = Literal["city", "rural"]
 
@@ -88,6 +88,18 @@ def inside_community(grids: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, *, 
     own = boundary.reindex(grids["community_code"]).to_numpy()
     outside = shapely.area(shapely.difference(grids.geometry.to_numpy(), own))
     return pd.Series(outside <= tolerance * np.maximum(grids.geometry.area.to_numpy(), 1.0), index=grids.index)
+
+
+def tiling_error(grids: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> pd.Series:
+    """Rule 3: |sum of grid areas - community area| / community area, per community code.
+
+    The grids of a community are disjoint by construction (faces of one overlay), so
+    the area balance measures gaps and overlaps together.
+    """
+    area = communities.set_index("community_code").geometry.area
+    covered = grids.geometry.area.groupby(grids["community_code"].to_numpy()).sum()
+    covered = covered.reindex(area.index, fill_value=0.0)
+    return ((covered - area).abs() / area.where(area > 0, 1.0)).rename("tiling_error")
 
 
 RULES = {
