@@ -12,7 +12,8 @@ X0, Y0 = 500_000.0, 2_900_000.0
 
 def random_polygon(rng: np.random.Generator, cx: float, cy: float, radius: float, n: int = 14) -> shapely.Polygon:
     """A star-shaped irregular polygon."""
-    angles = np.sort(rng.uniform(0, 2 * np.pi, n))
+    # jittered even angles: star-shaped around the centre, so always a simple polygon
+    angles = (np.arange(n) + rng.uniform(-0.35, 0.35, n)) * (2 * np.pi / n)
     radii = radius * rng.uniform(0.55, 1.0, n)
     return shapely.Polygon(np.c_[cx + radii * np.cos(angles), cy + radii * np.sin(angles)])
 

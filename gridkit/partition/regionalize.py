@@ -336,113 +336,136 @@ def _violation(total: float, lo: int, hi: int) -> float:
 
 
 def _repair_bounds(labels: np.ndarray, graph: Graph, lo: int, hi: int, *, max_moves: int = 10_000) -> np.ndarray:
-    """Move single boundary units between neighbouring regions while that reduces bound violations.
+    """Move boundary units between neighbouring regions while that reduces bound violations.
 
-    A move keeps the giving region connected and non-empty; it is taken only when the
-    summed violation of the two regions falls, so the pass always ends.
+    See :class:`_BoundRepair`. Returns new labels; the input is not changed.
     """
-    h = graph.households.astype(float)
-    totals = np.bincount(labels, weights=h, minlength=labels.max() + 1)
-    bad = [r for r in range(len(totals)) if _violation(totals[r], lo, hi) > 0]
-    if not bad:
+    totals = np.bincount(labels, weights=graph.households, minlength=labels.max() + 1)
+    if all(_violation(t, lo, hi) == 0 for t in totals):
         return labels
-    labels = labels.copy()
-    n = graph.n
-    adj = coo_matrix((np.ones(2 * len(graph.u), dtype=np.int8),
-                      (np.r_[graph.u, graph.v], np.r_[graph.v, graph.u])), shape=(n, n)).tocsr()
-    indptr, indices = adj.indptr, adj.indices
-    members: dict[int, set[int]] = {}
-    for i, r in enumerate(labels):
-        members.setdefault(int(r), set()).add(i)
+    repair = _BoundRepair(labels.copy(), graph, lo, hi)
+    repair.run(max_moves)
+    return repair.labels
 
-    def neighbours(unit: int) -> set[int]:
-        return {int(b) for b in indices[indptr[unit]:indptr[unit + 1]]}
 
-    def connected_without(r: int, moved: frozenset[int]) -> bool:
-        rest = members[r] - moved
+class _BoundRepair:
+    """Contiguity-preserving moves that reduce the summed bound violation.
+
+    A move takes a small set of units (one unit, or a unit and one neighbour of the
+    same region) from a region to a neighbouring one. Pieces of the giving region that
+    the move would cut off go along: they touched only the moved units, so the
+    receiving region stays connected and the giving region keeps its main piece. When no
+    single move helps a region over the maximum, a chain of two moves is tried: a full
+    neighbour takes units and passes others on. Every accepted step lowers the summed
+    violation, so the repair ends.
+    """
+
+    def __init__(self, labels: np.ndarray, graph: Graph, lo: int, hi: int) -> None:
+        self.labels = labels
+        self.h = graph.households.astype(float)
+        self.lo, self.hi = lo, hi
+        n = graph.n
+        adj = coo_matrix((np.ones(2 * len(graph.u), dtype=np.int8),
+                          (np.r_[graph.u, graph.v], np.r_[graph.v, graph.u])), shape=(n, n)).tocsr()
+        self.indptr, self.indices = adj.indptr, adj.indices
+        self.totals = np.bincount(labels, weights=self.h, minlength=labels.max() + 1)
+        self.members: dict[int, set[int]] = {}
+        for i, r in enumerate(labels):
+            self.members.setdefault(int(r), set()).add(i)
+
+    def v(self, r: int, delta: float = 0.0) -> float:
+        return _violation(self.totals[r] + delta, self.lo, self.hi)
+
+    def neighbours(self, unit: int) -> set[int]:
+        return {int(b) for b in self.indices[self.indptr[unit]:self.indptr[unit + 1]]}
+
+    def touching(self, units: frozenset[int]) -> set[int]:
+        """Regions next to ``units``, other than their own."""
+        return {int(self.labels[b]) for m in units for b in self.neighbours(m)} - {int(self.labels[m]) for m in units}
+
+    def carry(self, donor: int, moved: frozenset[int]) -> frozenset[int] | None:
+        """``moved`` plus the pieces of ``donor`` it would cut off; None if nothing would remain."""
+        rest = self.members[donor] - moved
         if not rest:
-            return False
-        start = next(iter(rest))
-        seen = {start}
-        stack = [start]
-        while stack:
-            for b in neighbours(stack.pop()):
-                if b in rest and b not in seen:
-                    seen.add(b)
-                    stack.append(b)
-        return len(seen) == len(rest)
+            return None
+        pieces: list[set[int]] = []
+        left = set(rest)
+        while left:
+            start = left.pop()
+            piece = {start}
+            stack = [start]
+            while stack:
+                for b in self.neighbours(stack.pop()):
+                    if b in left:
+                        left.discard(b)
+                        piece.add(b)
+                        stack.append(b)
+            pieces.append(piece)
+        if len(pieces) == 1:
+            return moved
+        main = max(pieces, key=lambda p: (sum(self.h[m] for m in p), len(p), -min(p)))
+        return moved | frozenset(rest - main)
 
-    def sets_around(unit: int, donor: int) -> list[frozenset[int]]:
+    def seeds(self, unit: int, donor: int) -> list[frozenset[int]]:
         """The unit alone, or with one neighbour of the same region (to pass a bottleneck)."""
-        out = [frozenset([unit])]
-        out += [frozenset([unit, w]) for w in sorted(neighbours(unit) & members[donor])]
+        return [frozenset([unit])] + [frozenset([unit, w]) for w in sorted(self.neighbours(unit) & self.members[donor])]
+
+    def moves_from(self, donor: int, units: list[int], exclude: set[int]) -> list[tuple[frozenset[int], float]]:
+        out = []
+        for u in units:
+            for seed in self.seeds(u, donor):
+                moved = self.carry(donor, seed)
+                if moved is not None and not (exclude and moved & exclude):
+                    out.append((moved, float(sum(self.h[m] for m in moved))))
         return out
 
-    def apply(moved: frozenset[int], donor: int, s: int, weight: float) -> None:
+    def apply(self, moved: frozenset[int], donor: int, target: int, weight: float) -> None:
         for m in moved:
-            labels[m] = s
-        members[donor] -= moved
-        members[s] |= moved
-        totals[donor] -= weight
-        totals[s] += weight
+            self.labels[m] = target
+        self.members[donor] -= moved
+        self.members[target] |= moved
+        self.totals[donor] -= weight
+        self.totals[target] += weight
 
-    def chain(r: int, options: list[tuple[frozenset[int], int]]):  # type: ignore[no-untyped-def]
-        """Two moves in a row: r gives to a full neighbour s, which passes units on to t."""
-        start = _violation(totals[r], lo, hi)
-        for moved, _ in options:
-            weight = float(sum(h[m] for m in moved))
-            for s in sorted({int(labels[b]) for m in moved for b in neighbours(m)} - {r}):
-                if not connected_without(r, moved):
+    def best_single(self, r: int) -> tuple[frozenset[int], int, int, float] | None:
+        best = None
+        if self.totals[r] > self.hi:  # give units away
+            candidates = [(moved, w, r, t) for moved, w in self.moves_from(r, sorted(self.members[r]), set())
+                          for t in sorted(self.touching(moved))]
+        else:  # take units in
+            edge = sorted(set().union(*(self.neighbours(a) for a in self.members[r])) - self.members[r])
+            candidates = [(moved, w, int(self.labels[u]), r) for u in edge
+                          for moved, w in self.moves_from(int(self.labels[u]), [u], set())]
+        for moved, w, donor, target in candidates:
+            gain = self.v(donor, -w) + self.v(target, w) - self.v(donor) - self.v(target)
+            if gain < 0 and (best is None or (gain, len(moved)) < best[0]):
+                best = ((gain, len(moved)), moved, donor, target, w)
+        return None if best is None else best[1:]
+
+    def chain(self, r: int) -> bool:
+        """Give units to a neighbour s that passes units on to t; True if done."""
+        for moved, w in self.moves_from(r, sorted(self.members[r]), set()):
+            for s in sorted(self.touching(moved)):
+                before = self.v(r) + self.v(s)
+                self.apply(moved, r, s, w)
+                for moved2, w2 in self.moves_from(s, sorted(self.members[s] - moved), set(moved)):
+                    for t in sorted(self.touching(moved2) - {r}):
+                        after = self.v(r) + self.v(s, -w2) + self.v(t, w2)
+                        if after < before + self.v(t):
+                            self.apply(moved2, s, t, w2)
+                            return True
+                self.apply(moved, s, r, w)
+        return False
+
+    def run(self, max_moves: int) -> None:
+        for _ in range(max_moves):
+            bad = sorted((q for q in range(len(self.totals)) if self.v(q) > 0), key=lambda q: (-self.v(q), q))
+            for r in bad:
+                step = self.best_single(r)
+                if step is not None:
+                    self.apply(*step)
                     break
-                base = start + _violation(totals[s], lo, hi)
-                apply(moved, r, s, weight)
-                for u in sorted(members[s] - moved):
-                    for moved2 in sets_around(u, s):
-                        if moved2 & moved:
-                            continue
-                        w2 = float(sum(h[m] for m in moved2))
-                        for t in sorted({int(labels[b]) for m in moved2 for b in neighbours(m)} - {s, r}):
-                            after = (_violation(totals[r], lo, hi) + _violation(totals[s] - w2, lo, hi)
-                                     + _violation(totals[t] + w2, lo, hi))
-                            if after < base + _violation(totals[t], lo, hi) and connected_without(s, moved2):
-                                apply(moved2, s, t, w2)
-                                return (0.0, frozenset(), r, r, 0.0)
-                apply(moved, s, r, weight)
-        return None
-
-    moves = 0
-    changed = True
-    while changed and moves < max_moves:
-        changed = False
-        for r in sorted(bad, key=lambda q: -_violation(totals[q], lo, hi)):
-            if _violation(totals[r], lo, hi) == 0:
-                continue
-            best = None
-            give = totals[r] > hi  # over the maximum: give units away; under the minimum: take some in
-            if give:
-                options = [(moved, r) for u in sorted(members[r]) for moved in sets_around(u, r)]
+                if self.totals[r] > self.hi and self.chain(r):
+                    break
             else:
-                edge = sorted(set().union(*(neighbours(a) for a in members[r])) - members[r])
-                options = [(moved, int(labels[u])) for u in edge for moved in sets_around(u, int(labels[u]))]
-            for moved, donor in options:
-                weight = float(sum(h[m] for m in moved))
-                if give:
-                    targets = sorted({int(labels[b]) for m in moved for b in neighbours(m)} - {r})
-                else:
-                    targets = [r]
-                for s in targets:
-                    before = _violation(totals[donor], lo, hi) + _violation(totals[s], lo, hi)
-                    after = _violation(totals[donor] - weight, lo, hi) + _violation(totals[s] + weight, lo, hi)
-                    if after < before and (best is None or (after - before, len(moved)) < best[0]):
-                        if connected_without(donor, moved):
-                            best = ((after - before, len(moved)), moved, donor, s, weight)
-            if best is None and give:
-                best = chain(r, options)
-            if best is not None:
-                _, moved, donor, s, weight = best
-                apply(moved, donor, s, weight)
-                bad = [q for q in range(len(totals)) if _violation(totals[q], lo, hi) > 0]
-                moves += 1
-                changed = True
-                break
-    return labels
+                return
