@@ -16,6 +16,11 @@ Defaults: city communities 200-500 households per grid (target 300), rural villa
 (layers grids, buildings, units, communities), report.json, report.md and map.html."""
 
 
+_ESTIMATE = ("floor(footprint m2 x levels / 80 m2) for residential buildings (OSM building=apartments, "
+             "residential, dormitory, terrace, yes; houses hold 1, other types 0), levels from building:levels "
+             "or a levels field, else apartments 5, dormitory 5, residential 4, terrace 2, yes 2, others 1")
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("partition", help="divide communities into household-balanced grids",
                        description=_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -32,9 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--target", type=int, help="target households per grid (decides how many grids)")
     p.add_argument("--households-field", default="households", help="households field of the buildings")
     p.add_argument("--estimate-households", action="store_true",
-                   help="estimate households from footprint area x levels / 80 m2 per dwelling (residential "
-                        "buildings; levels from building:levels or a levels field, else 1 for houses and 4 for "
-                        "apartments); the report says so")
+                   help=f"estimate households as {_ESTIMATE}; the report says so")
     p.add_argument("--code-field", default="code", help="division-code field of the boundaries")
     p.add_argument("--name-field", default="name", help="name field of the boundaries")
     p.add_argument("--assume-crs", help="CRS for inputs that declare none (e.g. EPSG:4490)")
@@ -89,6 +92,7 @@ def _buildings(args: argparse.Namespace, common: dict[str, Any]):
 
     layer = read_layer(args.buildings, role="buildings", osm_kind="buildings", **common)
     layer[args.households_field] = estimate_households(layer).to_numpy()
+    layer.attrs["households_estimated"] = _ESTIMATE
     return layer
 
 

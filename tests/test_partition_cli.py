@@ -133,3 +133,36 @@ def test_buildings_outside_every_community_are_reported():
     assert r.figures["households_outside"] == 77
     assert r.buildings["grid_code"].iat[3] == ""
     assert (r.issues["rule"] == "households_conserved").sum() == 1
+
+
+def test_estimated_households_are_declared_in_the_report(tmp_path):
+    osm = tmp_path / "town.osm"
+    nodes: list[str] = []
+    ways: list[str] = []
+    # a street across a square and two 6-storey apartment blocks beside it (lon/lat near Guiyang)
+    lon0, lat0 = 106.62, 26.47
+
+    def node(dx, dy):
+        nodes.append(f'<node id="{len(nodes) + 1}" lat="{lat0 + dy:.6f}" lon="{lon0 + dx:.6f}"/>')
+        return len(nodes)
+
+    a, b = node(0, 0.001), node(0.004, 0.001)
+    ways.append(f'<way id="1"><nd ref="{a}"/><nd ref="{b}"/><tag k="highway" v="residential"/></way>')
+    for w, (x, y) in enumerate([(0.001, 0.0015), (0.001, 0.0002)], start=2):
+        ring = [node(x, y), node(x + 0.0004, y), node(x + 0.0004, y + 0.0003), node(x, y + 0.0003)]
+        refs = "".join(f'<nd ref="{r}"/>' for r in [*ring, ring[0]])
+        ways.append(f'<way id="{w}">{refs}<tag k="building" v="apartments"/><tag k="building:levels" v="6"/></way>')
+    osm.write_text('<?xml version="1.0" encoding="UTF-8"?><osm version="0.6">' + "".join(nodes) + "".join(ways)
+                   + "</osm>", encoding="utf-8")
+    comm = gpd.GeoDataFrame({"code": ["520102001001"], "name": ["文昌社区"]},
+                            geometry=[shapely.box(lon0 - 0.001, lat0 - 0.001, lon0 + 0.005, lat0 + 0.003)], crs=4490)
+    comm.to_file(tmp_path / "c.gpkg")
+    out = tmp_path / "out"
+    code = main(["--quiet", "partition", str(tmp_path / "c.gpkg"), "--buildings", str(osm), "--estimate-households",
+                 "--osm", str(osm), "-o", str(out)])
+    assert code == 0
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert "building:levels" in report["overall"]["households_estimated"]
+    assert "estimates" in (out / "report.md").read_text(encoding="utf-8")
+    grids = gpd.read_file(out / "grids.gpkg", layer="grids")
+    assert grids["households"].sum() > 0

@@ -80,7 +80,9 @@ def partition(
     communities
         Community (社区) and village (村) polygons with a 12-digit division code.
     buildings
-        Building polygons, or household points, with a households column.
+        Building polygons, or household points, with a households column. When the
+        counts are estimates, say how in ``buildings.attrs["households_estimated"]``;
+        the report repeats it.
     streets
         Street lines; grids then follow them. Without streets, units are the
         tessellation of the whole community.
@@ -222,6 +224,7 @@ def partition(
         "households_in_grids": int(grids_m["households"].sum()),
         "households_outside": int(hh[~inside].sum()),
         "buildings_outside": len(outside_ids),
+        "households_estimated": buildings.attrs.get("households_estimated"),
         "grid_boundary_m": cut_len,
         "grid_boundary_on_streets_m": street_len,
         "metric_crs": metric.to_string(),
