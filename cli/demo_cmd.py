@@ -14,9 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from gridkit.datasets import get_path
-
     from gridkit_cli import partition_cmd
+
+    from gridkit.datasets import get_path
 
     sample = get_path("sample_county")
     print(f"sample county: {sample}")

@@ -12,10 +12,10 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from gridkit_cli import _commands
+
 from gridkit import __version__
 from gridkit.errors import DependencyError, GridkitError, InputDataError, InputFileError, ParameterError
-
-from gridkit_cli import _commands
 
 EXIT_OK = 0
 EXIT_USAGE = 2

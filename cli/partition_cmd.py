@@ -51,11 +51,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from gridkit_cli._progress import progress_bar
+
     from gridkit.io import read_layer
     from gridkit.partition.outputs import write_partition
     from gridkit.partition.pipeline import partition
-
-    from gridkit_cli._progress import progress_bar
 
     if args.workers != 1 or args.scheduler:
         raise ParameterError("distributed partitioning (--workers, --scheduler) is not built yet",

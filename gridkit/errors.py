@@ -21,15 +21,15 @@ from os import PathLike
 from typing import Any
 
 __all__ = [
+    "DependencyError",
+    "EmptyLayerError",
+    "GeometryTypeError",
     "GridkitError",
     "InputDataError",
     "InputFileError",
     "MissingCRSError",
-    "EmptyLayerError",
-    "GeometryTypeError",
     "MissingFieldError",
     "ParameterError",
-    "DependencyError",
     "format_ids",
 ]
 

@@ -27,7 +27,7 @@ import pandas as pd
 import shapely
 from shapely import Geometry
 
-__all__ = ["CommunityUnits", "units_for_community", "face_adjacency", "assign_to_polygons", "generator_points"]
+__all__ = ["CommunityUnits", "assign_to_polygons", "face_adjacency", "generator_points", "units_for_community"]
 
 log = logging.getLogger(__name__)
 
@@ -322,6 +322,6 @@ def _label_faces(
     # blocks with no building: one empty unit per block
     empty = np.flatnonzero(label < 0)
     if len(empty):
-        blocks, block_label = np.unique(face_enclosure[empty], return_inverse=True)
+        _, block_label = np.unique(face_enclosure[empty], return_inverse=True)
         label[empty] = label.max() + 1 + block_label.ravel()
     return label

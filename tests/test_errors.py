@@ -3,9 +3,9 @@
 import pickle
 
 import pytest
+from gridkit_cli.main import main
 
 from gridkit.errors import GridkitError, InputDataError, MissingCRSError, ParameterError
-from gridkit_cli.main import main
 
 
 def test_message_names_file_features_field_and_fix():

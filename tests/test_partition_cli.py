@@ -8,10 +8,10 @@ import geopandas as gpd
 import numpy as np
 import pyogrio
 import shapely
-
-from gridkit.partition.pipeline import partition
 from gridkit_cli.main import main
 from partition_cases import CRS, X0, Y0, make_case
+
+from gridkit.partition.pipeline import partition
 
 
 def write_case(case, folder):

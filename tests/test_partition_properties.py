@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from partition_cases import make_case
 
 from gridkit.partition.pipeline import partition
 from gridkit.partition.rules import PRESETS
-from partition_cases import make_case
 
 # derandomized: the same generated communities on every machine, so main stays green and a
 # failure reproduces; known counterexamples found by random search are pinned below

@@ -5,7 +5,14 @@ import pytest
 import shapely
 
 from gridkit.errors import ParameterError
-from gridkit.partition.rules import PRESETS, bounds_for, inside_community, one_piece, tiling_error, within_bounds
+from gridkit.partition.rules import (
+    PRESETS,
+    bounds_for,
+    inside_community,
+    one_piece,
+    tiling_error,
+    within_bounds,
+)
 
 
 def _layers(grid_geoms, households):

@@ -15,7 +15,7 @@ from gridkit._rng import RNGLike
 from gridkit.partition.graph import graph_from_polygons
 from gridkit.partition.regionalize import grid_count, regions_from_graph
 
-__all__ = ["regions_from_units", "grid_count"]
+__all__ = ["grid_count", "regions_from_units"]
 
 
 def regions_from_units(

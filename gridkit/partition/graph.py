@@ -8,7 +8,7 @@ import shapely
 from gridkit.partition.regionalize import Graph
 from gridkit.units import CommunityUnits
 
-__all__ = ["rook_edges", "graph_from_polygons", "graph_from_community", "subgraph"]
+__all__ = ["graph_from_community", "graph_from_polygons", "rook_edges", "subgraph"]
 
 #: cutting a shared edge inside a street block costs this many times cutting along a street
 INSIDE_BLOCK_COST = 6.0

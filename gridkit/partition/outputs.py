@@ -14,7 +14,7 @@ from gridkit.io import atomic_dir, write_layers, write_text
 from gridkit.partition.pipeline import PartitionResult
 from gridkit.partition.report import _np_default, report_from_result, report_markdown
 
-__all__ = ["write_partition", "quick_map"]
+__all__ = ["quick_map", "write_partition"]
 
 GRID_COLUMNS = ["grid_code", "community_code", "community_name", "kind", "households", "buildings", "area_m2",
                 "compactness", "within_bounds", "dedicated", "dedicated_name", "note", "geometry"]

@@ -26,7 +26,14 @@ from gridkit.errors import GeometryTypeError, InputDataError, MissingFieldError,
 from gridkit.partition.feasibility import packable
 from gridkit.partition.graph import graph_from_community, subgraph
 from gridkit.partition.regionalize import _components, regions_from_graph
-from gridkit.partition.rules import Bounds, bounds_for, inside_community, one_piece, tiling_error, within_bounds
+from gridkit.partition.rules import (
+    Bounds,
+    bounds_for,
+    inside_community,
+    one_piece,
+    tiling_error,
+    within_bounds,
+)
 from gridkit.units import assign_to_polygons, generator_points, union_by_label, units_for_community
 
 __all__ = ["PartitionResult", "partition"]

@@ -29,7 +29,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["Graph", "regions_from_graph", "grid_count"]
+__all__ = ["Graph", "grid_count", "regions_from_graph"]
 
 log = logging.getLogger(__name__)
 

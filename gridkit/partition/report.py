@@ -106,8 +106,8 @@ def report_markdown(report: dict[str, Any]) -> str:
     lines = [
         "# Grid partition report (网格划分报告)",
         "",
-        f"{o['communities']} communities, {o['grids']} grids ({o['dedicated_grids']} dedicated), "
-        f"{o['households_in_grids']:,} households in grids.",
+        (f"{o['communities']} communities, {o['grids']} grids ({o['dedicated_grids']} dedicated), "
+         f"{o['households_in_grids']:,} households in grids."),
         "",
         *([f"Household counts are estimates: {o['households_estimated']}.", ""] if o["households_estimated"] else []),
         "| figure | value |",
@@ -118,8 +118,8 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"| mean compactness (Polsby-Popper) | {o['mean_compactness']:.3f} |",
         f"| grid boundary on streets (between grids) | {o['share_boundary_on_streets']:.1%} |",
         f"| largest tiling error (share of community area) | {o['max_tiling_error']:.2e} |",
-        f"| households in / in grids / outside every community | {o['households_in']:,} / "
-        f"{o['households_in_grids']:,} / {o['households_outside']:,} |",
+        (f"| households in / in grids / outside every community | {o['households_in']:,} / "
+         f"{o['households_in_grids']:,} / {o['households_outside']:,} |"),
         f"| run time | {o['seconds']:.1f} s |",
         "",
         "## Communities",

@@ -16,7 +16,7 @@ import shapely
 
 from gridkit.errors import ParameterError
 
-__all__ = ["Bounds", "PRESETS", "bounds_for", "within_bounds", "one_piece", "inside_community", "tiling_error", "RULES"]
+__all__ = ["PRESETS", "RULES", "Bounds", "bounds_for", "inside_community", "one_piece", "tiling_error", "within_bounds"]
 
 Kind = Literal["city", "rural"]
 
