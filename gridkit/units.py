@@ -27,7 +27,7 @@ import pandas as pd
 import shapely
 from shapely import Geometry
 
-__all__ = ["CommunityUnits", "assign_to_polygons", "face_adjacency", "generator_points", "units_for_community"]
+__all__ = ["CommunityUnits", "assign_to_polygons", "dissolve_faces", "face_adjacency", "generator_points", "units_for_community"]
 
 log = logging.getLogger(__name__)
 
@@ -76,30 +76,7 @@ class CommunityUnits:
 
     def unit_geometries(self) -> np.ndarray:
         """One polygon per unit, the union of its faces."""
-        return union_by_label(self.faces, self.face_unit, self.n_units)
-
-
-def union_by_label(faces: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
-    """Union the faces of each label 0..n-1 (faces of a label share exact edges)."""
-    out = np.empty(n, dtype=object)
-    order = np.argsort(labels, kind="stable")
-    sorted_labels = labels[order]
-    starts = np.searchsorted(sorted_labels, np.arange(n), side="left")
-    ends = np.searchsorted(sorted_labels, np.arange(n), side="right")
-    single = ends - starts == 1
-    out[single] = faces[order[starts[single]]]
-    for label in np.flatnonzero(~single):
-        members = faces[order[starts[label] : ends[label]]]
-        if len(members) == 0:
-            out[label] = shapely.Polygon()
-            continue
-        try:
-            merged = shapely.coverage_union_all(members)
-        except shapely.errors.GEOSException:
-            # faces from real street data can touch in ways the fast coverage union refuses
-            merged = shapely.unary_union(members)
-        out[label] = merged if merged.is_valid else shapely.make_valid(shapely.unary_union(members))
-    return out
+        return dissolve_faces(self.faces, self.face_unit, self.n_units)
 
 
 def assign_to_polygons(geoms: np.ndarray, polygons: np.ndarray) -> np.ndarray:
@@ -143,26 +120,38 @@ def generator_points(geoms: np.ndarray, containers: np.ndarray) -> np.ndarray:
     return pts
 
 
-def face_adjacency(faces: np.ndarray) -> pd.DataFrame:
-    """Pairs of faces sharing boundary segments, with the shared length.
-
-    Faces must come from one polygonize call (identical vertices on shared edges).
-    Returns columns ``a < b`` and ``length``.
-    """
+def _ring_segments(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every ring segment of every face, orientation-free: (lo, hi) end points, owning face, and
+    the permutation sorting segments so that a segment shared by two faces sits in two
+    neighbouring rows."""
     rings, ring_face = shapely.get_rings(faces, return_index=True)
     coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
     same_ring = ring_idx[1:] == ring_idx[:-1]
     p = coords[:-1][same_ring]
     q = coords[1:][same_ring]
     seg_face = ring_face[ring_idx[:-1][same_ring]]
-    # orientation-free key: lexicographically smaller endpoint first
     swap = (q[:, 0] < p[:, 0]) | ((q[:, 0] == p[:, 0]) & (q[:, 1] < p[:, 1]))
     lo = np.where(swap[:, None], q, p)
     hi = np.where(swap[:, None], p, q)
     keys = np.ascontiguousarray(np.hstack([lo, hi])).view(np.dtype((np.void, 32))).ravel()
     order = np.argsort(keys, kind="stable")
-    keys_sorted = keys[order]
-    dup = np.flatnonzero(keys_sorted[1:] == keys_sorted[:-1])
+    return lo, hi, seg_face, order
+
+
+def _shared(lo: np.ndarray, hi: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Positions ``i`` in ``order`` where segments ``order[i]`` and ``order[i + 1]`` coincide."""
+    a, b = order[:-1], order[1:]
+    return np.flatnonzero((lo[a] == lo[b]).all(axis=1) & (hi[a] == hi[b]).all(axis=1))
+
+
+def face_adjacency(faces: np.ndarray) -> pd.DataFrame:
+    """Pairs of faces sharing boundary segments, with the shared length.
+
+    Faces must come from one polygonize call (identical vertices on shared edges).
+    Returns columns ``a < b`` and ``length``.
+    """
+    lo, hi, seg_face, order = _ring_segments(faces)
+    dup = _shared(lo, hi, order)
     a = seg_face[order[dup]]
     b = seg_face[order[dup + 1]]
     length = np.hypot(*(hi[order[dup]] - lo[order[dup]]).T)
@@ -170,6 +159,44 @@ def face_adjacency(faces: np.ndarray) -> pd.DataFrame:
     a, b, length = a[keep], b[keep], length[keep]
     pairs = pd.DataFrame({"a": np.minimum(a, b), "b": np.maximum(a, b), "length": length})
     return pairs.groupby(["a", "b"], as_index=False, sort=True)["length"].sum()
+
+
+def dissolve_faces(faces: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """One geometry per label 0..n-1: the union of its faces, without a union per label.
+
+    The outline of every label is the set of face segments whose two sides carry
+    different labels (or that have one side only); one polygonize of those segments
+    gives the label polygons, which a probe point per polygon sends to its label.
+    Faces must come from one polygonize call.
+    """
+    lo, hi, seg_face, order = _ring_segments(faces)
+    dup = _shared(lo, hi, order)
+    edge = np.ones(len(lo), dtype=bool)
+    edge[order[dup + 1]] = False  # a shared segment once
+    same = labels[seg_face[order[dup]]] == labels[seg_face[order[dup + 1]]]
+    edge[order[dup[same]]] = False  # and not at all inside a label
+    lines = shapely.linestrings(np.stack([lo[edge], hi[edge]], axis=1))
+    polys = np.asarray(shapely.get_parts(shapely.polygonize(lines)))
+    face_tree = shapely.STRtree(faces)
+    probe = shapely.point_on_surface(polys)
+    pi, fi = face_tree.query(probe, predicate="intersects")
+    poly_label = np.full(len(polys), -1, dtype=np.int64)
+    last_lowest = np.lexsort((-fi, pi))  # on an edge, the lowest face index is written last and wins
+    poly_label[pi[last_lowest]] = labels[fi[last_lowest]]
+    # polygons that lie in no face fill holes of the area (a community's enclave): not ours
+    polys, poly_label = polys[poly_label >= 0], poly_label[poly_label >= 0]
+    out = np.full(n, None, dtype=object)
+    order_p = np.argsort(poly_label, kind="stable")
+    sorted_labels = poly_label[order_p]
+    starts = np.searchsorted(sorted_labels, np.arange(n), side="left")
+    ends = np.searchsorted(sorted_labels, np.arange(n), side="right")
+    single = ends - starts == 1
+    out[single] = polys[order_p[starts[single]]]
+    for label in np.flatnonzero(ends - starts > 1):  # a label in several pieces (rare)
+        out[label] = shapely.multipolygons(polys[order_p[starts[label]:ends[label]]])
+    for label in np.flatnonzero(ends == starts):
+        out[label] = shapely.Polygon()
+    return out
 
 
 def _polygonize_inside(lines: Geometry, boundary: Geometry) -> np.ndarray:

@@ -34,7 +34,7 @@ from gridkit.partition.rules import (
     tiling_error,
     within_bounds,
 )
-from gridkit.units import assign_to_polygons, generator_points, union_by_label, units_for_community
+from gridkit.units import assign_to_polygons, dissolve_faces, generator_points, units_for_community
 
 __all__ = ["PartitionResult", "partition"]
 
@@ -162,7 +162,7 @@ def partition(
         graph = graph_from_community(cu, unit_geoms)
         unit_grid, reasons = _grids_for_units(graph, cu.unit_dedicated, b, len(ded_idx))
         k = int(unit_grid.max()) + 1
-        geoms = union_by_label(cu.faces, unit_grid[cu.face_unit], k)
+        geoms = dissolve_faces(cu.faces, unit_grid[cu.face_unit], k)
         households = np.bincount(unit_grid, weights=cu.unit_households, minlength=k).astype(np.int64)
         n_buildings = np.bincount(unit_grid, weights=cu.unit_buildings, minlength=k).astype(np.int64)
         is_ded = np.zeros(k, dtype=bool)
