@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from shapely import Geometry
 
 __all__ = ["CommunityUnits", "assign_to_polygons", "dissolve_faces", "face_adjacency", "generator_points", "units_for_community"]
@@ -199,10 +201,19 @@ def dissolve_faces(faces: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+#: outline sites sit this far (m) inside the footprint
+_INSET_M = 0.3
+
+#: faces below this area (m²) are slivers of nearly collinear lines (real street data); they are
+#: left out, which moves no building and changes a community's area by far less than 1e-6
+_MIN_FACE_M2 = 1e-6
+
+
 def _polygonize_inside(lines: Geometry, boundary: Geometry) -> np.ndarray:
     faces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(lines))))
     if len(faces) == 0:
         return faces
+    faces = faces[shapely.area(faces) > _MIN_FACE_M2]
     inside = shapely.contains_properly(boundary, shapely.point_on_surface(faces))
     return faces[inside]
 
@@ -215,6 +226,9 @@ def units_for_community(
     *,
     streets: np.ndarray | None = None,
     dedicated: np.ndarray | None = None,
+    outlines: np.ndarray | None = None,
+    outline_spacing: float = 5.0,
+    max_outline_points: int = 32,
 ) -> CommunityUnits:
     """Tessellate one community into units around its generator points.
 
@@ -231,6 +245,11 @@ def units_for_community(
     dedicated
         Polygons of dedicated compounds inside the community; each becomes its own
         enclosure so that no unit straddles its outline.
+    outlines
+        The building footprints behind the generators (points are skipped). Sites
+        sampled along each outline (every ``outline_spacing`` metres, at most
+        ``max_outline_points`` per building) make the unit of a building wrap its
+        footprint, so grid boundaries pass between buildings, not through them.
     """
     # Lines are noded unclipped: clipping first would leave end points a rounding
     # error off the boundary ring, and polygonize would drop them as dangles.
@@ -245,16 +264,11 @@ def units_for_community(
     block_lines = shapely.unary_union(cut_lines)
     enclosures = _polygonize_inside(block_lines, boundary)
 
-    # merge generators sharing a location (household points of one building)
-    xy = shapely.get_coordinates(generators)
-    uniq, gen_to_site = np.unique(xy, axis=0, return_inverse=True)
-    gen_to_site = gen_to_site.ravel()
-    site_households = np.bincount(gen_to_site, weights=households, minlength=len(uniq))
-    site_buildings = np.bincount(gen_to_site, weights=buildings, minlength=len(uniq))
+    site_xy, site_owner, gen_site = _sites(generators, outlines, frame, outline_spacing, max_outline_points)
 
     all_lines = block_lines
-    if len(uniq) >= 2:
-        cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(uniq), extend_to=frame))
+    if len(site_xy) >= 2:
+        cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(site_xy), extend_to=frame))
         all_lines = shapely.unary_union(np.concatenate([[block_lines], shapely.boundary(cells)]))
     faces = _polygonize_inside(all_lines, boundary)
     if len(faces) == 0:
@@ -270,18 +284,23 @@ def units_for_community(
         lost = np.flatnonzero(face_enclosure < 0)
         face_enclosure[lost] = enc_tree.nearest(probe[lost])
 
-    site_face = assign_to_polygons(shapely.points(uniq), faces)
-    missing = site_face < 0
+    # outline sites outside the community hold no face; generator sites always do
+    site_face = assign_to_polygons(shapely.points(site_xy), faces)
+    gen_face = site_face[gen_site]
+    missing = gen_face < 0
     if missing.any():
-        site_face[missing] = shapely.STRtree(faces).nearest(shapely.points(uniq[missing]))
+        gen_face[missing] = shapely.STRtree(faces).nearest(generators[missing])
+    face_owner = np.full(len(faces), -1, dtype=np.int64)
+    held = np.flatnonzero(site_face >= 0)[::-1]  # the lowest site wins a face reached twice by rounding
+    face_owner[site_face[held]] = site_owner[held]
 
     adjacency = face_adjacency(faces)
-    face_unit = _label_faces(len(faces), site_face, face_enclosure, adjacency)
+    face_unit = _label_faces(face_owner, gen_face, face_enclosure, adjacency)
     n_units = int(face_unit.max()) + 1
 
-    site_unit = face_unit[site_face]
-    unit_households = np.bincount(site_unit, weights=site_households, minlength=n_units).round().astype(np.int64)
-    unit_buildings = np.bincount(site_unit, weights=site_buildings, minlength=n_units).round().astype(np.int64)
+    gen_unit = face_unit[gen_face]
+    unit_households = np.bincount(gen_unit, weights=households, minlength=n_units).round().astype(np.int64)
+    unit_buildings = np.bincount(gen_unit, weights=buildings, minlength=n_units).round().astype(np.int64)
     unit_enclosure = np.zeros(n_units, dtype=np.int64)
     unit_enclosure[face_unit] = face_enclosure
 
@@ -313,24 +332,100 @@ def units_for_community(
         unit_buildings=unit_buildings,
         unit_enclosure=unit_enclosure,
         unit_dedicated=unit_dedicated,
-        generator_unit=site_unit[gen_to_site],
+        generator_unit=gen_unit,
         edges=unit_edges,
         n_enclosures=len(enclosures),
     )
 
 
-def _label_faces(
-    n_faces: int, site_face: np.ndarray, face_enclosure: np.ndarray, adjacency: pd.DataFrame
-) -> np.ndarray:
-    """Unit label per face: seeded faces keep their site; the rest grow from same-block neighbours."""
-    label = np.full(n_faces, -1, dtype=np.int64)
-    # a face holds at most one site; keep the first if rounding put two in one face
-    seeded_faces = np.unique(site_face)
-    label[seeded_faces] = np.arange(len(seeded_faces))
+def _sites(
+    generators: np.ndarray, outlines: np.ndarray | None, frame: Geometry, spacing: float, max_points: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unique Voronoi sites, the row owning each, and the site of each generator.
 
+    Every row gives its generator point. A footprint that the Voronoi cell of its point
+    does not cover (a neighbour's cell reaches into it: touching or large buildings)
+    also gives sites sampled just inside its outline, so its unit wraps it. Where two
+    rows give the same coordinates (household points of one building), the lower row
+    owns the site.
+    """
+    xy = shapely.get_coordinates(generators)
+    owner = np.arange(len(xy))
+    if outlines is not None and len(outlines):
+        needy = _not_covered_by_own_cell(xy, outlines, frame)
+        if needy.any():
+            coords, rows = _outline_sites(outlines, np.flatnonzero(needy), spacing, max_points)
+            xy = np.vstack([xy, coords])
+            owner = np.concatenate([owner, rows])
+    # stable by owner, generator before outline points
+    order = np.argsort(owner, kind="stable")
+    site_xy, first, inverse = np.unique(xy[order], axis=0, return_index=True, return_inverse=True)
+    site_owner = owner[order][first]
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))
+    gen_site = inverse.ravel()[position[: len(generators)]]
+    return site_xy, site_owner, gen_site
+
+
+def _not_covered_by_own_cell(xy: np.ndarray, outlines: np.ndarray, frame: Geometry) -> np.ndarray:
+    """Polygonal rows whose footprint reaches out of the Voronoi cell of its generator point."""
+    polygonal = shapely.get_dimensions(outlines) == 2
+    uniq, inverse = np.unique(xy, axis=0, return_inverse=True)
+    if len(uniq) < 2:
+        return np.zeros(len(xy), dtype=bool)
+    cells = np.asarray(shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(uniq), extend_to=frame, ordered=True)))
+    own = cells[inverse.ravel()]
+    out = np.zeros(len(xy), dtype=bool)
+    out[polygonal] = ~shapely.covered_by(outlines[polygonal], own[polygonal])
+    return out
+
+
+def _outline_sites(
+    outlines: np.ndarray, rows: np.ndarray, spacing: float, max_points: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points every ``spacing`` m (at most ``max_points``) just inside the footprints of ``rows``.
+
+    Just inside: between two buildings that share a wall the Voronoi edge then runs
+    along the wall, not half a spacing into one of them.
+    """
+    parts, part_idx = shapely.get_parts(outlines[rows], return_index=True)
+    polygonal = shapely.get_type_id(parts) == 3
+    polys = parts[polygonal]
+    inset = shapely.buffer(polys, -_INSET_M, join_style="mitre")
+    thin = shapely.is_empty(inset) | (shapely.get_type_id(inset) != 3)
+    inset[thin] = polys[thin]
+    rings = shapely.get_exterior_ring(inset)
+    step = np.maximum(spacing, shapely.length(rings) / max_points)
+    coords, ring_idx = shapely.get_coordinates(shapely.segmentize(rings, step), return_index=True)
+    return coords, rows[part_idx[polygonal][ring_idx]]
+
+
+def _label_faces(
+    face_owner: np.ndarray, gen_face: np.ndarray, face_enclosure: np.ndarray, adjacency: pd.DataFrame
+) -> np.ndarray:
+    """Unit label per face.
+
+    A building's unit is the connected set of its faces that holds its generator; its
+    other faces, and faces with no site, join the same-block neighbour they share the
+    longest edge with; a block without any unit becomes one empty unit.
+    """
+    n_faces = len(face_owner)
     a = adjacency["a"].to_numpy()
     b = adjacency["b"].to_numpy()
     length = adjacency["length"].to_numpy()
+    same_owner = (face_owner[a] >= 0) & (face_owner[a] == face_owner[b])
+    _, comp = connected_components(
+        coo_matrix((np.ones(same_owner.sum()), (a[same_owner], b[same_owner])), shape=(n_faces, n_faces)),
+        directed=False,
+    )
+    rows = np.arange(len(gen_face))
+    own_main = face_owner[gen_face] == rows
+    main_comps = np.unique(comp[gen_face[own_main]])
+    label = np.full(n_faces, -1, dtype=np.int64)
+    kept = np.isin(comp, main_comps) & (face_owner >= 0)
+    label[kept] = np.searchsorted(main_comps, comp[kept])
+
     same_block = face_enclosure[a] == face_enclosure[b]
     a, b, length = a[same_block], b[same_block], length[same_block]
     src = np.concatenate([a, b])

@@ -166,3 +166,15 @@ def test_estimated_households_are_declared_in_the_report(tmp_path):
     assert "estimates" in (out / "report.md").read_text(encoding="utf-8")
     grids = gpd.read_file(out / "grids.gpkg", layer="grids")
     assert grids["households"].sum() > 0
+
+
+def test_reason_pocket_behind_a_building():
+    # a strip: the 40-household building at the end is reachable only through the 480 one
+    xs = [50, 150] + [250 + 100 * i for i in range(8)]
+    comm, b = _one(shapely.box(X0, Y0, X0 + 1000, Y0 + 60), ([40, 480] + [30] * 8,
+                                                             _squares([(X0 + x, Y0 + 30) for x in xs])))
+    r = partition(comm, b)
+    bad = r.grids[~r.grids["within_bounds"]]
+    assert len(bad) == 1
+    assert "reachable only through it" in bad["note"].iat[0]
+    assert r.grids["households"].sum() == 40 + 480 + 240

@@ -1,14 +1,106 @@
-"""Can a set of whole-building household counts be divided within the bounds at all?
+"""Why a region misses the household bounds: the data, proved, or the method.
 
-Used to explain a grid outside the bounds: when even ignoring geography no grouping of
-the buildings gives every grid between the bounds, the data is the reason, not the method.
+A grid outside the bounds is explained by the data when one of these holds, checked in
+this order: one building holds more than the maximum; the whole community holds less
+than the minimum; the grid is a whole part of the community (cut off by its boundary, a
+dedicated compound or a building above the maximum) and that part holds less than the
+minimum; a building and the units reachable only through it (a pocket behind it, too
+small to be a grid of its own) hold more than the maximum together; or no grouping of
+the part's whole buildings fits the bounds at all, geography aside. Anything else is
+reported as the method's failure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["packable"]
+import networkx as nx
+import numpy as np
+
+from gridkit.partition.regionalize import Graph, _components
+
+__all__ = ["forced_overloads", "packable", "reasons_for_regions"]
+
+
+def reasons_for_regions(graph: Graph, labels: np.ndarray, *, min_households: int, max_households: int) -> list[str]:
+    """Why each region misses the bounds ('' for a region that meets them)."""
+    lo, hi = min_households, max_households
+    h = graph.households
+    k = int(labels.max()) + 1
+    totals = np.bincount(labels, weights=h, minlength=k)
+    biggest = np.zeros(k)
+    np.maximum.at(biggest, labels, h)
+    # pieces divided separately: parts of the community, and what units above the
+    # maximum (regions of their own) cut off
+    over = h > hi
+    keep = ~over[graph.u] & ~over[graph.v]
+    n_comp, comp = _components(graph.n, graph.u[keep], graph.v[keep])
+    comp_units = np.bincount(comp, minlength=n_comp)
+    comp_households = np.bincount(comp, weights=h, minlength=n_comp)
+    grid_units = np.bincount(labels, minlength=k)
+    grid_comp = np.zeros(k, dtype=np.int64)
+    grid_comp[labels] = comp
+    community_total = float(h.sum())
+    overloads: dict[int, list[tuple[int, set[int]]]] = {}
+    out = []
+    for g in range(k):
+        c = int(grid_comp[g])
+        if lo <= totals[g] <= hi:
+            out.append("")
+        elif totals[g] > hi and biggest[g] > hi:
+            out.append(f"one building holds {int(biggest[g])} households, above the maximum {hi}")
+        elif totals[g] < lo and community_total < lo:
+            out.append(f"the community holds only {int(community_total)} households, below the minimum {lo}")
+        elif totals[g] < lo and grid_units[g] == comp_units[c]:
+            out.append(f"a part of the community cut off by its boundary, a dedicated compound or a building "
+                       f"above the maximum holds only {int(comp_households[c])} households, below the minimum {lo}")
+        elif (found := _overload_here(g, c, labels, comp, graph, lo, hi, overloads)) is not None:
+            unit, pocket = found
+            out.append(f"a building of {int(h[unit])} households and the {int(h[list(pocket)].sum())} households "
+                       f"reachable only through it must share a grid, above the maximum {hi}")
+        elif packable(h[comp == c], lo, hi) is False:
+            out.append(f"the buildings here hold {int(comp_households[c])} households in counts that no "
+                       f"grouping of whole buildings divides into grids of {lo}-{hi}")
+        else:
+            out.append(f"no split of the units met [{lo}, {hi}] here ({int(totals[g])} households)")
+    return out
+
+
+def _overload_here(g, c, labels, comp, graph, lo, hi, cache):  # type: ignore[no-untyped-def]
+    if c not in cache:
+        nodes = np.flatnonzero(comp == c)
+        cache[c] = forced_overloads(graph, nodes, min_households=lo, max_households=hi)
+    members = set(np.flatnonzero(labels == g).tolist())
+    for unit, pocket in cache[c]:
+        if unit in members or pocket & members:
+            return unit, pocket
+    return None
+
+
+def forced_overloads(
+    graph: Graph, nodes: np.ndarray, *, min_households: int, max_households: int
+) -> list[tuple[int, set[int]]]:
+    """Units that must share a region with pockets too small to stand alone, beyond the maximum.
+
+    A pocket of unit ``u`` is a piece of the graph left without ``u`` other than the
+    piece with most households. It touches nothing but itself and ``u``, so when it holds
+    less than the minimum it must join ``u``'s region. Returns ``(u, pocket units)`` for
+    every ``u`` whose households plus such pockets exceed the maximum.
+    """
+    keep = np.isin(graph.u, nodes) & np.isin(graph.v, nodes)
+    g = nx.Graph()
+    g.add_nodes_from(nodes.tolist())
+    g.add_edges_from(zip(graph.u[keep].tolist(), graph.v[keep].tolist()))
+    h = graph.households
+    found = []
+    for u in sorted(nx.articulation_points(g)):
+        rest = g.subgraph(set(g) - {u})
+        pieces = sorted(nx.connected_components(rest), key=lambda p: (-h[list(p)].sum(), min(p)))
+        small = [p for p in pieces[1:] if h[list(p)].sum() < min_households]
+        pocket = set().union(*small) if small else set()
+        if pocket and h[u] + h[list(pocket)].sum() > max_households:
+            found.append((int(u), pocket))
+    return found
 
 
 def packable(items: Sequence[int], lo: int, hi: int, *, budget: int = 50_000) -> bool | None:

@@ -23,9 +23,9 @@ from gridkit._progress import Progress, no_progress
 from gridkit._rng import RNGLike
 from gridkit.crs import local_crs
 from gridkit.errors import GeometryTypeError, InputDataError, MissingFieldError, ParameterError, format_ids
-from gridkit.partition.feasibility import packable
+from gridkit.partition.feasibility import reasons_for_regions
 from gridkit.partition.graph import graph_from_community, subgraph
-from gridkit.partition.regionalize import _components, regions_from_graph
+from gridkit.partition.regionalize import regions_from_graph
 from gridkit.partition.rules import (
     Bounds,
     bounds_for,
@@ -157,7 +157,8 @@ def partition(
         if len(ded_idx):
             ded_polys = shapely.intersection(dgeom[ded_idx], boundary)
         gens = generator_points(bgeom[b_idx], np.full(len(b_idx), boundary, dtype=object))
-        cu = units_for_community(boundary, gens, hh[b_idx], np.ones(len(b_idx)), streets=near, dedicated=ded_polys)
+        cu = units_for_community(boundary, gens, hh[b_idx], np.ones(len(b_idx)), streets=near, dedicated=ded_polys,
+                                 outlines=bgeom[b_idx])
         unit_geoms = cu.unit_geometries()
         graph = graph_from_community(cu, unit_geoms)
         unit_grid, reasons = _grids_for_units(graph, cu.unit_dedicated, b, len(ded_idx))
@@ -263,48 +264,11 @@ def _grids_for_units(graph, unit_dedicated: np.ndarray, b: Bounds, n_dedicated: 
         sub, nodes = subgraph(graph, rest)
         labels = regions_from_graph(sub, min_households=b.min, max_households=b.max, target=b.target)
         unit_grid[nodes] = labels + n_dedicated
-        reasons.extend(_reasons(sub, labels, b))
+        reasons.extend(reasons_for_regions(sub, labels, min_households=b.min, max_households=b.max))
     # a dedicated polygon that held no unit leaves a gap in the labels
     used, unit_grid = np.unique(unit_grid, return_inverse=True)
     reasons = [reasons[i] for i in used]
     return unit_grid.ravel(), np.asarray(reasons, dtype=object)
-
-
-def _reasons(sub, labels: np.ndarray, b: Bounds) -> list[str]:
-    """Why a grid misses the bounds, per grid ('' when it meets them)."""
-    k = int(labels.max()) + 1
-    totals = np.bincount(labels, weights=sub.households, minlength=k)
-    biggest = np.zeros(k)
-    np.maximum.at(biggest, labels, sub.households)
-    # pieces the method divides separately: parts of the community, and what buildings
-    # above the maximum (grids of their own) cut off
-    over = sub.households > b.max
-    keep = ~over[sub.u] & ~over[sub.v]
-    n_comp, comp = _components(sub.n, sub.u[keep], sub.v[keep])
-    comp_units = np.bincount(comp, minlength=n_comp)
-    comp_households = np.bincount(comp, weights=sub.households, minlength=n_comp)
-    grid_units = np.bincount(labels, minlength=k)
-    grid_comp = np.zeros(k, dtype=np.int64)
-    grid_comp[labels] = comp
-    community_total = float(sub.households.sum())
-    out = []
-    for g in range(k):
-        if b.min <= totals[g] <= b.max:
-            out.append("")
-        elif totals[g] > b.max and biggest[g] > b.max:
-            out.append(f"one building holds {int(biggest[g])} households, above the maximum {b.max}")
-        elif totals[g] < b.min and community_total < b.min:
-            out.append(f"the community holds only {int(community_total)} households, below the minimum {b.min}")
-        elif totals[g] < b.min and grid_units[g] == comp_units[grid_comp[g]]:
-            out.append(f"a part of the community cut off by its boundary, a dedicated compound or a building "
-                       f"above the maximum holds only {int(comp_households[grid_comp[g]])} households, "
-                       f"below the minimum {b.min}")
-        elif packable(sub.households[comp == grid_comp[g]], b.min, b.max) is False:
-            out.append(f"the buildings here hold {int(comp_households[grid_comp[g]])} households in counts that no "
-                       f"grouping of whole buildings divides into grids of {b.min}-{b.max}")
-        else:
-            out.append(f"no split of the units met [{b.min}, {b.max}] here ({int(totals[g])} households)")
-    return out
 
 
 def _grid_table(parts: list[dict[str, Any]], comm_m: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:

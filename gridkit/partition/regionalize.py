@@ -148,9 +148,11 @@ def regions_from_graph(
             for part in bisector.split(nodes, eu[edges], ev[edges], ec[edges], k):
                 labels[part] = next_label
                 next_label += 1
-    labels = _merge_small(labels, graph, min_households, max_households)
+    # repair first: a region under the minimum is often the one that can take what a full
+    # neighbour must give; merge what is still too small, then repair what merging left
     labels = _repair_bounds(labels, graph, min_households, max_households)
-    return labels
+    labels = _merge_small(labels, graph, min_households, max_households)
+    return _repair_bounds(labels, graph, min_households, max_households)
 
 
 class _Bisector:
