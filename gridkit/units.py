@@ -201,9 +201,6 @@ def dissolve_faces(faces: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-#: outline sites sit this far (m) inside the footprint
-_INSET_M = 0.3
-
 #: faces below this area (m²) are slivers of nearly collinear lines (real street data); they are
 #: left out, which moves no building and changes a community's area by far less than 1e-6
 _MIN_FACE_M2 = 1e-6
@@ -227,8 +224,6 @@ def units_for_community(
     streets: np.ndarray | None = None,
     dedicated: np.ndarray | None = None,
     outlines: np.ndarray | None = None,
-    outline_spacing: float = 5.0,
-    max_outline_points: int = 32,
 ) -> CommunityUnits:
     """Tessellate one community into units around its generator points.
 
@@ -246,10 +241,10 @@ def units_for_community(
         Polygons of dedicated compounds inside the community; each becomes its own
         enclosure so that no unit straddles its outline.
     outlines
-        The building footprints behind the generators (points are skipped). Sites
-        sampled along each outline (every ``outline_spacing`` metres, at most
-        ``max_outline_points`` per building) make the unit of a building wrap its
-        footprint, so grid boundaries pass between buildings, not through them.
+        The building footprints behind the generators (points are skipped). A
+        footprint that reaches out of its point's Voronoi cell (touching or large
+        buildings), or that a street crosses, has its outline added to the overlay and owns the faces inside it,
+        so its unit wraps it and grid boundaries pass around it, not through it.
     """
     # Lines are noded unclipped: clipping first would leave end points a rounding
     # error off the boundary ring, and polygonize would drop them as dangles.
@@ -264,12 +259,22 @@ def units_for_community(
     block_lines = shapely.unary_union(cut_lines)
     enclosures = _polygonize_inside(block_lines, boundary)
 
-    site_xy, site_owner, gen_site = _sites(generators, outlines, frame, outline_spacing, max_outline_points)
+    # generators sharing a location (household points of one building) share a site
+    site_xy, gen_site = np.unique(shapely.get_coordinates(generators), axis=0, return_inverse=True)
+    gen_site = gen_site.ravel()
+    site_owner = np.full(len(site_xy), len(generators), dtype=np.int64)
+    np.minimum.at(site_owner, gen_site, np.arange(len(generators)))
 
-    all_lines = block_lines
+    lines = [[block_lines]]
+    cells = np.zeros(0, dtype=object)
     if len(site_xy) >= 2:
-        cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(site_xy), extend_to=frame))
-        all_lines = shapely.unary_union(np.concatenate([[block_lines], shapely.boundary(cells)]))
+        cells = np.asarray(shapely.get_parts(
+            shapely.voronoi_polygons(shapely.multipoints(site_xy), extend_to=frame, ordered=True)))
+        lines.append(shapely.boundary(cells))
+    wrapped = _footprints_to_wrap(outlines, cells, gen_site, block_lines)
+    if len(wrapped):
+        lines.append(shapely.boundary(outlines[wrapped]))
+    all_lines = shapely.unary_union(np.concatenate(lines))
     faces = _polygonize_inside(all_lines, boundary)
     if len(faces) == 0:
         raise ValueError("community boundary produced no faces")
@@ -284,15 +289,19 @@ def units_for_community(
         lost = np.flatnonzero(face_enclosure < 0)
         face_enclosure[lost] = enc_tree.nearest(probe[lost])
 
-    # outline sites outside the community hold no face; generator sites always do
     site_face = assign_to_polygons(shapely.points(site_xy), faces)
-    gen_face = site_face[gen_site]
-    missing = gen_face < 0
+    missing = site_face < 0
     if missing.any():
-        gen_face[missing] = shapely.STRtree(faces).nearest(generators[missing])
+        site_face[missing] = shapely.STRtree(faces).nearest(shapely.points(site_xy[missing]))
+    gen_face = site_face[gen_site]
     face_owner = np.full(len(faces), -1, dtype=np.int64)
-    held = np.flatnonzero(site_face >= 0)[::-1]  # the lowest site wins a face reached twice by rounding
+    held = np.arange(len(site_face))[::-1]  # the lowest site wins a face reached twice by rounding
     face_owner[site_face[held]] = site_owner[held]
+    if len(wrapped):
+        # faces inside a wrapped footprint belong to it (the lowest row where footprints overlap)
+        fi, wi = shapely.STRtree(outlines[wrapped]).query(probe, predicate="within")
+        last_lowest = np.lexsort((-wrapped[wi], fi))
+        face_owner[fi[last_lowest]] = wrapped[wi[last_lowest]]
 
     adjacency = face_adjacency(faces)
     face_unit = _label_faces(face_owner, gen_face, face_enclosure, adjacency)
@@ -338,67 +347,18 @@ def units_for_community(
     )
 
 
-def _sites(
-    generators: np.ndarray, outlines: np.ndarray | None, frame: Geometry, spacing: float, max_points: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unique Voronoi sites, the row owning each, and the site of each generator.
-
-    Every row gives its generator point. A footprint that the Voronoi cell of its point
-    does not cover (a neighbour's cell reaches into it: touching or large buildings)
-    also gives sites sampled just inside its outline, so its unit wraps it. Where two
-    rows give the same coordinates (household points of one building), the lower row
-    owns the site.
-    """
-    xy = shapely.get_coordinates(generators)
-    owner = np.arange(len(xy))
-    if outlines is not None and len(outlines):
-        needy = _not_covered_by_own_cell(xy, outlines, frame)
-        if needy.any():
-            coords, rows = _outline_sites(outlines, np.flatnonzero(needy), spacing, max_points)
-            xy = np.vstack([xy, coords])
-            owner = np.concatenate([owner, rows])
-    # stable by owner, generator before outline points
-    order = np.argsort(owner, kind="stable")
-    site_xy, first, inverse = np.unique(xy[order], axis=0, return_index=True, return_inverse=True)
-    site_owner = owner[order][first]
-    position = np.empty(len(order), dtype=np.int64)
-    position[order] = np.arange(len(order))
-    gen_site = inverse.ravel()[position[: len(generators)]]
-    return site_xy, site_owner, gen_site
-
-
-def _not_covered_by_own_cell(xy: np.ndarray, outlines: np.ndarray, frame: Geometry) -> np.ndarray:
-    """Polygonal rows whose footprint reaches out of the Voronoi cell of its generator point."""
-    polygonal = shapely.get_dimensions(outlines) == 2
-    uniq, inverse = np.unique(xy, axis=0, return_inverse=True)
-    if len(uniq) < 2:
-        return np.zeros(len(xy), dtype=bool)
-    cells = np.asarray(shapely.get_parts(
-        shapely.voronoi_polygons(shapely.multipoints(uniq), extend_to=frame, ordered=True)))
-    own = cells[inverse.ravel()]
-    out = np.zeros(len(xy), dtype=bool)
-    out[polygonal] = ~shapely.covered_by(outlines[polygonal], own[polygonal])
-    return out
-
-
-def _outline_sites(
-    outlines: np.ndarray, rows: np.ndarray, spacing: float, max_points: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Points every ``spacing`` m (at most ``max_points``) just inside the footprints of ``rows``.
-
-    Just inside: between two buildings that share a wall the Voronoi edge then runs
-    along the wall, not half a spacing into one of them.
-    """
-    parts, part_idx = shapely.get_parts(outlines[rows], return_index=True)
-    polygonal = shapely.get_type_id(parts) == 3
-    polys = parts[polygonal]
-    inset = shapely.buffer(polys, -_INSET_M, join_style="mitre")
-    thin = shapely.is_empty(inset) | (shapely.get_type_id(inset) != 3)
-    inset[thin] = polys[thin]
-    rings = shapely.get_exterior_ring(inset)
-    step = np.maximum(spacing, shapely.length(rings) / max_points)
-    coords, ring_idx = shapely.get_coordinates(shapely.segmentize(rings, step), return_index=True)
-    return coords, rows[part_idx[polygonal][ring_idx]]
+def _footprints_to_wrap(
+    outlines: np.ndarray | None, cells: np.ndarray, gen_site: np.ndarray, block_lines: Geometry
+) -> np.ndarray:
+    """Rows whose footprint reaches out of the Voronoi cell of its point, or that a street crosses."""
+    if outlines is None:
+        return np.zeros(0, dtype=np.int64)
+    rows = np.flatnonzero(shapely.get_dimensions(outlines) == 2)
+    shapely.prepare(block_lines)
+    wrap = shapely.intersects(block_lines, outlines[rows])
+    if len(cells):
+        wrap |= ~shapely.covered_by(outlines[rows], cells[gen_site[rows]])
+    return rows[wrap]
 
 
 def _label_faces(

@@ -46,6 +46,13 @@ def check_invariants(case, result):
     within = shapely.covered_by(geoms, shapely.union_all(comm.geometry.to_numpy()))
     one = np.array([sum(shapely.intersects(g, comm.geometry.to_numpy())) == 1 for g in geoms]) & within
     assert shapely.intersects(own[one], shapely.point_on_surface(geoms[one])).all()
+    # a footprint inside one community that overlaps no other building is never cut by a grid boundary
+    polygonal = shapely.get_dimensions(geoms) == 2
+    hits = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    overlapping = np.bincount(hits[0], minlength=len(geoms)) > 1
+    whole = one & polygonal & ~overlapping
+    share = shapely.area(shapely.intersection(geoms[whole], own[whole])) / shapely.area(geoms[whole])
+    assert (share > 1 - 1e-9).all(), f"{int((share <= 1 - 1e-9).sum())} buildings cut by a grid boundary"
     # 1 + 8: bounds met unless the data makes it impossible, and then explained
     for _, g in grids.iterrows():
         b = PRESETS[g["kind"]]

@@ -209,6 +209,17 @@ def partition(
             "reason": f"{int((~inside).sum())} buildings with {int(hh[~inside].sum())} households lie outside "
                       f"every community boundary (features {format_ids(outside_ids)})",
         }])], ignore_index=True)
+    cut = _cut_buildings(bgeom, building_grid, grids_m.geometry.to_numpy(), sgeom, boundaries, building_comm)
+    if len(cut):
+        rows = []
+        for code, part in cut.groupby(comm_m["community_code"].to_numpy()[building_comm[cut.index]], sort=True):
+            ids = list(buildings.index[part.index])
+            crossing = int(part["crosses"].sum())
+            rows.append({"rule": "building_not_split", "community_code": code, "grid_code": "",
+                         "reason": f"{len(part)} buildings are cut by a grid boundary, {crossing} of them because "
+                                   f"they cross a street or the community boundary; each is counted in the grid "
+                                   f"holding its point (features {format_ids(ids)})"})
+        issues = pd.concat([issues, pd.DataFrame(rows)], ignore_index=True)
 
     units = pd.concat(unit_parts, ignore_index=True)
     units_gdf = gpd.GeoDataFrame({
@@ -232,6 +243,7 @@ def partition(
         "households_in_grids": int(grids_m["households"].sum()),
         "households_outside": int(hh[~inside].sum()),
         "buildings_outside": len(outside_ids),
+        "buildings_cut": len(cut),
         "households_estimated": buildings.attrs.get("households_estimated"),
         "grid_boundary_m": cut_len,
         "grid_boundary_on_streets_m": street_len,
@@ -269,6 +281,30 @@ def _grids_for_units(graph, unit_dedicated: np.ndarray, b: Bounds, n_dedicated: 
     used, unit_grid = np.unique(unit_grid, return_inverse=True)
     reasons = [reasons[i] for i in used]
     return unit_grid.ravel(), np.asarray(reasons, dtype=object)
+
+
+def _cut_buildings(
+    bgeom: np.ndarray, building_grid: np.ndarray, grids: np.ndarray, streets: np.ndarray | None,
+    boundaries: np.ndarray, building_comm: np.ndarray, *, tolerance: float = 0.01,
+) -> pd.DataFrame:
+    """Footprints with more than ``tolerance`` of their area outside their own grid.
+
+    Returns one row per such building (indexed by position), with ``crosses``: whether a
+    street or its community boundary runs through it (then no grid boundary can avoid it).
+    """
+    rows = np.flatnonzero((building_grid >= 0) & (shapely.get_dimensions(bgeom) == 2))
+    own = grids[building_grid[rows]]
+    rows = rows[~shapely.covered_by(bgeom[rows], own)]
+    if len(rows) == 0:
+        return pd.DataFrame({"crosses": np.zeros(0, dtype=bool)}, index=rows)
+    area = shapely.area(bgeom[rows])
+    inside = shapely.area(shapely.intersection(bgeom[rows], grids[building_grid[rows]]))
+    rows = rows[inside < (1 - tolerance) * area]
+    crosses = shapely.intersects(bgeom[rows], shapely.boundary(boundaries[building_comm[rows]]))
+    if streets is not None and len(streets):
+        hit = shapely.STRtree(streets).query(bgeom[rows], predicate="intersects")[0]
+        crosses[np.unique(hit)] = True
+    return pd.DataFrame({"crosses": crosses}, index=rows)
 
 
 def _grid_table(parts: list[dict[str, Any]], comm_m: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:

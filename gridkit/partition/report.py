@@ -64,6 +64,7 @@ def report_from_result(result: PartitionResult, *, parameters: dict[str, Any] | 
         "households_in_grids": fig["households_in_grids"],
         "households_outside": fig["households_outside"],
         "buildings_outside": fig["buildings_outside"],
+        "buildings_cut_by_grid_boundary": fig["buildings_cut"],
         "households_estimated": fig["households_estimated"],
         "households_conserved": fig["households_in"] == fig["households_in_grids"] + fig["households_outside"],
         "share_within_bounds": _share(grids.loc[regular, "within_bounds"]),
@@ -120,6 +121,7 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"| largest tiling error (share of community area) | {o['max_tiling_error']:.2e} |",
         (f"| households in / in grids / outside every community | {o['households_in']:,} / "
          f"{o['households_in_grids']:,} / {o['households_outside']:,} |"),
+        f"| buildings cut by a grid boundary | {o['buildings_cut_by_grid_boundary']:,} |",
         f"| run time | {o['seconds']:.1f} s |",
         "",
         "## Communities",
