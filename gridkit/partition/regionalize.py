@@ -354,7 +354,8 @@ class _BoundRepair:
     """Contiguity-preserving moves that reduce the summed bound violation.
 
     A move takes a small set of units (one unit, or a unit and one neighbour of the
-    same region) from a region to a neighbouring one. Pieces of the giving region that
+    same region) from a region to a neighbouring one; a region under the minimum may
+    also be absorbed whole by a neighbour that then passes units on. Pieces of the giving region that
     the move would cut off go along: they touched only the moved units, so the
     receiving region stays connected and the giving region keeps its main piece. When no
     single move helps a region over the maximum, a chain of two moves is tried: a full
@@ -376,6 +377,8 @@ class _BoundRepair:
             self.members.setdefault(int(r), set()).add(i)
 
     def v(self, r: int, delta: float = 0.0) -> float:
+        if not self.members[r] and delta == 0:
+            return 0.0  # a region absorbed by a neighbour no longer exists
         return _violation(self.totals[r] + delta, self.lo, self.hi)
 
     def neighbours(self, unit: int) -> set[int]:
@@ -459,6 +462,23 @@ class _BoundRepair:
                 self.apply(moved, s, r, w)
         return False
 
+    def absorb(self, r: int) -> bool:
+        """A region under the minimum joins a neighbour s, which passes units on if that leaves it full."""
+        moved = frozenset(self.members[r])
+        weight = float(self.totals[r])
+        for s in sorted(self.touching(moved)):
+            before = self.v(r) + self.v(s)
+            self.apply(moved, r, s, weight)
+            if self.v(s) < before:
+                return True
+            for moved2, w2 in self.moves_from(s, sorted(self.members[s]), set()):
+                for t in sorted(self.touching(moved2)):
+                    if self.v(s, -w2) + self.v(t, w2) < before + self.v(t):
+                        self.apply(moved2, s, t, w2)
+                        return True
+            self.apply(moved, s, r, weight)
+        return False
+
     def run(self, max_moves: int) -> None:
         for _ in range(max_moves):
             bad = sorted((q for q in range(len(self.totals)) if self.v(q) > 0), key=lambda q: (-self.v(q), q))
@@ -469,5 +489,9 @@ class _BoundRepair:
                     break
                 if self.totals[r] > self.hi and self.chain(r):
                     break
+                if self.totals[r] < self.lo and self.absorb(r):
+                    break
             else:
-                return
+                break
+        # absorbed regions leave gaps in the labels
+        self.labels = np.unique(self.labels, return_inverse=True)[1].ravel()
