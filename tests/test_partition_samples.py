@@ -1,0 +1,70 @@
+"""Regression tests on the bundled samples: every invariant, through the command line."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pytest
+import shapely
+from gridkit_cli.main import main
+
+from gridkit.crs import local_crs
+from gridkit.datasets import get_path
+
+
+def _check_outputs(out, boundaries_path, buildings_path, households_in):
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    o = report["overall"]
+    assert o["share_within_bounds_feasible"] == 1.0
+    assert o["share_one_piece"] == 1.0
+    assert o["max_tiling_error"] < 1e-6
+    assert o["households_in_grids"] + o["households_outside"] == households_in
+    assert o["buildings_cut_by_grid_boundary"] == 0
+    grids = gpd.read_file(out / "grids.gpkg", layer="grids")
+    comm = gpd.read_file(out / "grids.gpkg", layer="communities")
+    metric = local_crs(grids)
+    grids, comm = grids.to_crs(metric), comm.to_crs(metric)
+    for code, boundary in zip(comm["community_code"], comm.geometry):
+        part = grids.loc[grids["community_code"] == code].geometry.to_numpy()
+        assert abs(shapely.union_all(part).area - boundary.area) < 1e-6 * boundary.area
+        assert abs(shapely.area(part).sum() - boundary.area) < 1e-6 * boundary.area
+    # every grid outside the bounds is explained by the data
+    bad = grids[~grids["within_bounds"]]
+    assert not bad["note"].str.startswith("no split").any()
+    return report, grids
+
+
+def test_demo_partitions_the_sample_county(tmp_path):
+    sample = get_path("sample_county")
+    assert main(["--quiet", "demo", "-o", str(tmp_path)]) == 0
+    out = tmp_path / "partition"
+    buildings = gpd.read_file(sample / "buildings.gpkg")
+    _, grids = _check_outputs(out, sample / "communities.gpkg", sample / "buildings.gpkg",
+                                   int(buildings["households"].sum()))
+    city = grids[(grids["kind"] == "city") & ~grids["dedicated"]]
+    # the real county seat: 4 communities of ~17,000 households in 56 grids of ~300
+    assert 52 <= len(city) <= 62
+    assert city["households"].between(200, 500).all()
+    assert grids["dedicated"].sum() == len(gpd.read_file(sample / "dedicated.gpkg"))
+    # the 60-household village is explained, not dropped
+    small = grids[(grids["households"] < 100) & ~grids["dedicated"]]
+    assert len(small) == 1
+    assert (small["note"].str.contains("below the minimum")).all()
+    out_b = gpd.read_file(out / "grids.gpkg", layer="buildings")
+    assert len(out_b) == len(buildings) and (out_b["grid_code"] != "").all()
+
+
+@pytest.mark.slow
+def test_helsinki_from_osm_only(tmp_path):
+    osm = get_path("helsinki", "helsinki.osm.bz2")
+    communities = tmp_path / "communities.gpkg"
+    assert main(["--quiet", "communities", "--osm", str(osm), "-o", str(communities)]) == 0
+    out = tmp_path / "out"
+    assert main(["--quiet", "partition", str(communities), "--buildings", str(osm), "--estimate-households",
+                 "--osm", str(osm), "-o", str(out)]) == 0
+    buildings = gpd.read_file(out / "grids.gpkg", layer="buildings")
+    report, grids = _check_outputs(out, communities, osm, int(buildings["households"].sum()))
+    assert report["overall"]["households_estimated"]
+    assert report["overall"]["share_boundary_on_streets"] > 0.7
+    assert buildings["grid_code"].isin([*grids["grid_code"], ""]).all()
