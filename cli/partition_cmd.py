@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("partition", help="divide communities into household-balanced grids",
                        description=_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("boundaries", help="community/village polygons with a 12-digit division code")
-    p.add_argument("--buildings", required=True, help="building polygons or household points")
+    p.add_argument("--buildings", required=True,
+                   help="building polygons with a households field, or household points (one household each "
+                        "unless they carry a households field)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--streets", help="street lines (grids follow them)")
     src.add_argument("--osm", help="an OSM XML file (.osm, .osm.bz2) to take streets from")
@@ -87,7 +89,7 @@ def _buildings(args: argparse.Namespace, common: dict[str, Any]):
     from gridkit.io import read_layer
 
     if not args.estimate_households:
-        return read_layer(args.buildings, role="buildings", required_fields=[args.households_field], **common)
+        return read_layer(args.buildings, role="buildings", **common)
     from gridkit.osm import estimate_households
 
     layer = read_layer(args.buildings, role="buildings", osm_kind="buildings", **common)

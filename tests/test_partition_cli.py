@@ -162,8 +162,8 @@ def test_estimated_households_are_declared_in_the_report(tmp_path):
                  "--osm", str(osm), "-o", str(out)])
     assert code == 0
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    assert "building:levels" in report["overall"]["households_estimated"]
-    assert "estimates" in (out / "report.md").read_text(encoding="utf-8")
+    assert "building:levels" in report["overall"]["households_counted_as"]
+    assert "Households were counted as" in (out / "report.md").read_text(encoding="utf-8")
     grids = gpd.read_file(out / "grids.gpkg", layer="grids")
     assert grids["households"].sum() > 0
 
@@ -178,3 +178,26 @@ def test_reason_pocket_behind_a_building():
     assert len(bad) == 1
     assert "reachable only through it" in bad["note"].iat[0]
     assert r.grids["households"].sum() == 40 + 480 + 240
+
+
+def test_household_points_without_a_count_are_one_household_each(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    xy = rng.uniform([X0 + 5, Y0 + 5], [X0 + 395, Y0 + 395], (900, 2))
+    xy[:300] = xy[:300].round(-1)  # households of one building share a point
+    comm = gpd.GeoDataFrame({"code": ["520102001001"]}, geometry=[shapely.box(X0, Y0, X0 + 400, Y0 + 400)], crs=CRS)
+    points = gpd.GeoDataFrame({"name": ["户"] * len(xy)}, geometry=shapely.points(xy), crs=CRS)
+    comm.to_file(tmp_path / "c.gpkg")
+    points.to_file(tmp_path / "p.gpkg")
+    out = tmp_path / "out"
+    assert main(["--quiet", "partition", str(tmp_path / "c.gpkg"), "--buildings", str(tmp_path / "p.gpkg"),
+                 "-o", str(out)]) == 0
+    grids = gpd.read_file(out / "grids.gpkg", layer="grids")
+    assert grids["households"].sum() == 900 and grids["within_bounds"].all() and len(grids) == 3
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert "one household per point" in report["overall"]["households_counted_as"]
+    # polygons without the field are still an error naming it
+    case = make_case(6, households=500)
+    case["buildings"].drop(columns="households").to_file(tmp_path / "b.gpkg")
+    assert main(["partition", str(tmp_path / "c.gpkg"), "--buildings", str(tmp_path / "b.gpkg"),
+                 "-o", str(tmp_path / "o2")]) == 3
+    assert "'households'" in capsys.readouterr().err

@@ -65,6 +65,6 @@ def test_helsinki_from_osm_only(tmp_path):
                  "--osm", str(osm), "-o", str(out)]) == 0
     buildings = gpd.read_file(out / "grids.gpkg", layer="buildings")
     report, grids = _check_outputs(out, communities, osm, int(buildings["households"].sum()))
-    assert report["overall"]["households_estimated"]
+    assert report["overall"]["households_counted_as"]
     assert report["overall"]["share_boundary_on_streets"] > 0.7
     assert buildings["grid_code"].isin([*grids["grid_code"], ""]).all()

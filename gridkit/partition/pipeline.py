@@ -87,7 +87,8 @@ def partition(
     communities
         Community (社区) and village (村) polygons with a 12-digit division code.
     buildings
-        Building polygons, or household points, with a households column. When the
+        Building polygons with a households column, or household points: with a
+        households column, or one household per point when there is none. When the
         counts are estimates, say how in ``buildings.attrs["households_estimated"]``;
         the report repeats it.
     streets
@@ -119,7 +120,7 @@ def partition(
     bounds = {k: bounds_for(k, min=min_households, max=max_households, target=target) for k in ("city", "rural")}
     comm = _community_table(communities, code_field=code_field, name_field=name_field,
                             kind=kind, kind_field=kind_field)
-    hh = _households(buildings, households_field)
+    hh, counted_as = _households(buildings, households_field)
     _check_geometry(buildings, ("Polygon", "MultiPolygon", "Point", "MultiPoint"), "buildings")
     if streets is not None:
         _check_geometry(streets, ("LineString", "MultiLineString"), "streets")
@@ -244,7 +245,7 @@ def partition(
         "households_outside": int(hh[~inside].sum()),
         "buildings_outside": len(outside_ids),
         "buildings_cut": len(cut),
-        "households_estimated": buildings.attrs.get("households_estimated"),
+        "households_counted_as": counted_as,
         "grid_boundary_m": cut_len,
         "grid_boundary_on_streets_m": street_len,
         "metric_crs": metric.to_string(),
@@ -398,8 +399,11 @@ def _community_table(
     )
 
 
-def _households(buildings: gpd.GeoDataFrame, field: str) -> np.ndarray:
+def _households(buildings: gpd.GeoDataFrame, field: str) -> tuple[np.ndarray, str | None]:
+    """Households per row, and how they were counted when not read from ``field`` as given."""
     path = buildings.attrs.get("source")
+    if field not in buildings and buildings.geom_type.isin(["Point"]).all():
+        return np.ones(len(buildings), dtype=np.int64), f"one household per point (the layer has no {field!r} field)"
     if field not in buildings:
         raise MissingFieldError(
             f"no households field {field!r} (fields: {', '.join(map(str, buildings.columns.drop('geometry')))})",
@@ -414,7 +418,7 @@ def _households(buildings: gpd.GeoDataFrame, field: str) -> np.ndarray:
             path=path, feature_ids=list(buildings.index[bad.to_numpy()]), field=field,
             hint="fill in the household count of every building (0 for a shop or office)",
         )
-    return values.to_numpy(dtype=np.int64)
+    return values.to_numpy(dtype=np.int64), buildings.attrs.get("households_estimated")
 
 
 def _check_geometry(layer: gpd.GeoDataFrame, allowed: tuple[str, ...], role: str) -> None:

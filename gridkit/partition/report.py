@@ -65,7 +65,7 @@ def report_from_result(result: PartitionResult, *, parameters: dict[str, Any] | 
         "households_outside": fig["households_outside"],
         "buildings_outside": fig["buildings_outside"],
         "buildings_cut_by_grid_boundary": fig["buildings_cut"],
-        "households_estimated": fig["households_estimated"],
+        "households_counted_as": fig["households_counted_as"],
         "households_conserved": fig["households_in"] == fig["households_in_grids"] + fig["households_outside"],
         "share_within_bounds": _share(grids.loc[regular, "within_bounds"]),
         "share_within_bounds_feasible": _share(grids.loc[regular & in_feasible, "within_bounds"]),
@@ -110,7 +110,7 @@ def report_markdown(report: dict[str, Any]) -> str:
         (f"{o['communities']} communities, {o['grids']} grids ({o['dedicated_grids']} dedicated), "
          f"{o['households_in_grids']:,} households in grids."),
         "",
-        *([f"Household counts are estimates: {o['households_estimated']}.", ""] if o["households_estimated"] else []),
+        *([f"Households were counted as: {o['households_counted_as']}.", ""] if o["households_counted_as"] else []),
         "| figure | value |",
         "| --- | --- |",
         f"| grids within the household bounds (feasible communities) | {o['share_within_bounds_feasible']:.1%} |",
