@@ -1,0 +1,1 @@
+"""Patrol: street graphs per grid, patrol routes, and GPS track checks."""
