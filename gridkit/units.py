@@ -160,7 +160,7 @@ def face_adjacency(faces: np.ndarray) -> pd.DataFrame:
     keep = a != b
     a, b, length = a[keep], b[keep], length[keep]
     pairs = pd.DataFrame({"a": np.minimum(a, b), "b": np.maximum(a, b), "length": length})
-    return pairs.groupby(["a", "b"], as_index=False, sort=True)["length"].sum()
+    return pairs.groupby(["a", "b"], as_index=False, sort=True).agg(length=("length", "sum"))
 
 
 def dissolve_faces(faces: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
@@ -273,6 +273,7 @@ def units_for_community(
         lines.append(shapely.boundary(cells))
     wrapped = _footprints_to_wrap(outlines, cells, gen_site, block_lines)
     if len(wrapped):
+        assert outlines is not None  # only footprints can be wrapped
         lines.append(shapely.boundary(outlines[wrapped]))
     all_lines = shapely.unary_union(np.concatenate(lines))
     faces = _polygonize_inside(all_lines, boundary)
@@ -299,6 +300,7 @@ def units_for_community(
     face_owner[site_face[held]] = site_owner[held]
     if len(wrapped):
         # faces inside a wrapped footprint belong to it (the lowest row where footprints overlap)
+        assert outlines is not None
         fi, wi = shapely.STRtree(outlines[wrapped]).query(probe, predicate="within")
         last_lowest = np.lexsort((-wrapped[wi], fi))
         face_owner[fi[last_lowest]] = wrapped[wi[last_lowest]]

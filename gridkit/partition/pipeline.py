@@ -152,10 +152,11 @@ def partition(
         b_idx = order[starts[ci] : starts[ci + 1]]
         boundary = boundaries[ci]
         b = bounds[comm_m["kind"].iat[ci]]
-        near = None if street_tree is None else sgeom[street_tree.query(boundary, predicate="intersects")]
+        near = None if street_tree is None or sgeom is None else sgeom[street_tree.query(boundary, predicate="intersects")]
         ded_idx = np.flatnonzero(ded_comm == ci)
         ded_polys = None
         if len(ded_idx):
+            assert dgeom is not None  # ded_comm is empty without dedicated input
             ded_polys = shapely.intersection(dgeom[ded_idx], boundary)
         gens = generator_points(bgeom[b_idx], np.full(len(b_idx), boundary, dtype=object))
         cu = units_for_community(boundary, gens, hh[b_idx], np.ones(len(b_idx)), streets=near, dedicated=ded_polys,
@@ -170,6 +171,7 @@ def partition(
         is_ded = np.zeros(k, dtype=bool)
         ded_name = np.full(k, "", dtype=object)
         for j, d in enumerate(ded_idx):
+            assert dedicated is not None
             is_ded[j] = True
             ded_name[j] = str(dedicated[dedicated_name_field].iat[d]) if dedicated_name_field in dedicated else ""
         grid_parts.append({

@@ -192,8 +192,8 @@ class _Bisector:
         k2 = k - k1
         h = g.households[nodes]
         total = int(h.sum())
-        lo = max(k1 * self.lo, total - k2 * self.hi)
-        hi = min(k1 * self.hi, total - k2 * self.lo)
+        lo: float = max(k1 * self.lo, total - k2 * self.hi)
+        hi: float = min(k1 * self.hi, total - k2 * self.lo)
         ideal = total * k1 / k
         if lo > hi:  # cannot meet both bounds: aim at the proportional split
             lo = hi = ideal
@@ -236,17 +236,17 @@ class _Bisector:
         score = np.where(feasible, score, np.inf)
 
         best_mask: np.ndarray | None = None
-        best_gap = np.inf
+        best_gap = float("inf")
         for d, i in self._candidates(score):
             a_mask = np.zeros(n, dtype=bool)
             a_mask[order[d, : i + 1]] = True
             a_mask = _repair(a_mask, lu, lv, h)
             h1 = int(h[a_mask].sum())
-            gap = max(lo - h1, h1 - hi, 0)
-            if gap == 0:
+            miss = max(float(lo - h1), float(h1 - hi), 0.0)
+            if miss == 0:
                 return a_mask
-            if gap < best_gap:
-                best_gap, best_mask = gap, a_mask
+            if miss < best_gap:
+                best_gap, best_mask = miss, a_mask
         if best_mask is None:  # pragma: no cover - a connected set of >= 2 nodes has a cut
             best_mask = np.zeros(n, dtype=bool)
             best_mask[0] = True
