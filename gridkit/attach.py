@@ -122,8 +122,7 @@ def attach_points(
     rank = np.empty(len(codes), dtype=np.int64)
     rank[order] = np.arange(len(codes))
 
-    tree = shapely.STRtree(grid_geoms)
-    point_idx, grid_idx = tree.query(geoms, predicate="intersects")
+    point_idx, grid_idx = _intersecting_pairs(geoms, grid_geoms)
     best = np.full(len(geoms), len(codes), dtype=np.int64)  # len(codes) = outside
     np.minimum.at(best, point_idx, rank[grid_idx])
     inside = best < len(codes)
@@ -210,6 +209,27 @@ def _point_geometries(points: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> np.n
             hint="give every row its coordinates",
         )
     return np.asarray(geoms, dtype=object)
+
+
+def _intersecting_pairs(geoms: np.ndarray, grid_geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (point, grid) of every point that intersects a grid (edges and vertices included).
+
+    The same pairs as ``STRtree.query(geoms, predicate="intersects")``, found faster for
+    points: bounding-box candidates from the tree, then one vectorised test against
+    prepared copies of the grids (point-in-polygon in logarithmic time).
+    """
+    grid_geoms = shapely.from_wkb(shapely.to_wkb(grid_geoms))  # copies: preparing must not touch the caller's
+    shapely.prepare(grid_geoms)
+    point_idx, grid_idx = shapely.STRtree(grid_geoms).query(geoms)
+    # test the pairs grid by grid: the prepared polygon stays in cache (several times faster)
+    by_grid = np.argsort(grid_idx.astype(np.uint16 if len(grid_geoms) <= 2**16 else np.uint32), kind="stable")
+    point_idx, grid_idx = point_idx[by_grid], grid_idx[by_grid]
+    if (shapely.get_type_id(geoms) == 0).all():
+        xy = shapely.get_coordinates(geoms)
+        hit = shapely.intersects_xy(grid_geoms[grid_idx], xy[point_idx, 0], xy[point_idx, 1])
+    else:
+        hit = shapely.intersects(grid_geoms[grid_idx], geoms[point_idx])
+    return point_idx[hit], grid_idx[hit]
 
 
 def _distances(geoms: np.ndarray, grids: gpd.GeoDataFrame) -> np.ndarray:
