@@ -46,8 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--input-coords", choices=["wgs84", "gcj02", "bd09"], default="wgs84",
                    help="lon/lat inputs taken from Amap (gcj02) or Baidu (bd09) maps are converted to WGS84")
     p.add_argument("--seed", type=int, default=0, help="random seed (recorded in the report)")
-    p.add_argument("--workers", type=int, default=1, help="parallel workers (only 1 for now)")
-    p.add_argument("--scheduler", help="a Dask scheduler address (not built yet)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="divide communities in N processes of a local Dask cluster (same grids as one)")
+    p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
     p.add_argument("-o", "--outdir", required=True, help="output folder")
     p.set_defaults(func=run)
 
@@ -59,9 +60,8 @@ def run(args: argparse.Namespace) -> int:
     from gridkit.partition.outputs import write_partition
     from gridkit.partition.pipeline import partition
 
-    if args.workers != 1 or args.scheduler:
-        raise ParameterError("distributed partitioning (--workers, --scheduler) is not built yet",
-                             hint="run with one worker; the Dask path comes with the scale work")
+    if args.workers < 1:
+        raise ParameterError(f"--workers must be at least 1, got {args.workers}")
     common: dict[str, Any] = {"assume_crs": args.assume_crs, "input_coords": args.input_coords}
     boundaries = read_layer(args.boundaries, geometry="polygon", role="boundaries",
                             required_fields=[args.code_field], **common)
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             boundaries, buildings, streets=streets, dedicated=dedicated, kind=args.kind,
             min_households=args.min, max_households=args.max, target=args.target,
             households_field=args.households_field, code_field=args.code_field, name_field=args.name_field,
-            rng=args.seed, progress=progress,
+            rng=args.seed, workers=args.workers, scheduler=args.scheduler, progress=progress,
         )
     params = {k: v for k, v in vars(args).items() if k not in ("func",) and v is not None}
     report = write_partition(result, args.outdir, parameters=params)

@@ -23,18 +23,16 @@ from gridkit._progress import Progress, no_progress
 from gridkit._rng import RNGLike
 from gridkit.crs import local_crs
 from gridkit.errors import GeometryTypeError, InputDataError, MissingFieldError, ParameterError, format_ids
-from gridkit.partition.feasibility import reasons_for_regions
-from gridkit.partition.graph import graph_from_community, subgraph
-from gridkit.partition.regionalize import regions_from_graph
+from gridkit.partition.community import CommunityJob, grids_for_community
 from gridkit.partition.rules import (
-    Bounds,
     bounds_for,
     inside_community,
     one_piece,
     tiling_error,
     within_bounds,
 )
-from gridkit.units import assign_to_polygons, dissolve_faces, generator_points, units_for_community
+from gridkit.scale import map_jobs
+from gridkit.units import assign_to_polygons
 
 __all__ = ["PartitionResult", "partition"]
 
@@ -78,6 +76,8 @@ def partition(
     dedicated_name_field: str = "name",
     output_crs: Any = None,
     rng: RNGLike = None,
+    workers: int = 1,
+    scheduler: str | None = None,
     progress: Progress | None = None,
 ) -> PartitionResult:
     """Divide every community into household-balanced grids.
@@ -108,6 +108,10 @@ def partition(
         CRS of the returned layers; default the communities' CRS.
     rng
         Seed or generator; the method is deterministic, the seed is recorded.
+    workers, scheduler
+        Divide the communities in parallel: ``workers`` processes of a local Dask
+        cluster, or the Dask scheduler at ``scheduler`` (``"tcp://host:8786"``).
+        The grids are identical to a serial run.
     progress
         ``progress(done, total, label)`` called per community.
 
@@ -139,35 +143,33 @@ def partition(
     ded_comm = assign_to_polygons(dgeom, boundaries) if dgeom is not None else np.zeros(0, dtype=np.int64)
     street_tree = shapely.STRtree(sgeom) if sgeom is not None and len(sgeom) else None
 
-    grid_parts: list[dict[str, Any]] = []
-    unit_parts: list[pd.DataFrame] = []
-    building_grid = np.full(len(bgeom), -1, dtype=np.int64)
-    street_len = 0.0
-    cut_len = 0.0
-    grid_offset = 0
     order = np.argsort(building_comm, kind="stable")
     starts = np.searchsorted(building_comm[order], np.arange(len(comm_m) + 1))
+    jobs: list[CommunityJob] = []
     for ci in range(len(comm_m)):
-        progress(ci, len(comm_m), f"community {comm_m['community_code'].iat[ci]}")
-        b_idx = order[starts[ci] : starts[ci + 1]]
         boundary = boundaries[ci]
-        b = bounds[comm_m["kind"].iat[ci]]
         near = None if street_tree is None or sgeom is None else sgeom[street_tree.query(boundary, predicate="intersects")]
         ded_idx = np.flatnonzero(ded_comm == ci)
         ded_polys = None
         if len(ded_idx):
             assert dgeom is not None  # ded_comm is empty without dedicated input
             ded_polys = shapely.intersection(dgeom[ded_idx], boundary)
-        gens = generator_points(bgeom[b_idx], np.full(len(b_idx), boundary, dtype=object))
-        cu = units_for_community(boundary, gens, hh[b_idx], np.ones(len(b_idx)), streets=near, dedicated=ded_polys,
-                                 outlines=bgeom[b_idx])
-        unit_geoms = cu.unit_geometries()
-        graph = graph_from_community(cu, unit_geoms)
-        unit_grid, reasons = _grids_for_units(graph, cu.unit_dedicated, b, len(ded_idx))
-        k = int(unit_grid.max()) + 1
-        geoms = dissolve_faces(cu.faces, unit_grid[cu.face_unit], k)
-        households = np.bincount(unit_grid, weights=cu.unit_households, minlength=k).astype(np.int64)
-        n_buildings = np.bincount(unit_grid, weights=cu.unit_buildings, minlength=k).astype(np.int64)
+        b_idx = order[starts[ci] : starts[ci + 1]]
+        jobs.append(CommunityJob(boundary=boundary, buildings=bgeom[b_idx], households=hh[b_idx], streets=near,
+                                 dedicated=ded_polys, bounds=bounds[comm_m["kind"].iat[ci]]))
+    labels = [f"community {c}" for c in comm_m["community_code"]]
+    done = map_jobs(grids_for_community, jobs, labels=labels, workers=workers, scheduler=scheduler,
+                    progress=progress)
+
+    grid_parts: list[dict[str, Any]] = []
+    unit_parts: list[pd.DataFrame] = []
+    building_grid = np.full(len(bgeom), -1, dtype=np.int64)
+    street_len = 0.0
+    cut_len = 0.0
+    grid_offset = 0
+    for ci, out in enumerate(done):
+        k = len(out.households)
+        ded_idx = np.flatnonzero(ded_comm == ci)
         is_ded = np.zeros(k, dtype=bool)
         ded_name = np.full(k, "", dtype=object)
         for j, d in enumerate(ded_idx):
@@ -175,21 +177,15 @@ def partition(
             is_ded[j] = True
             ded_name[j] = str(dedicated[dedicated_name_field].iat[d]) if dedicated_name_field in dedicated else ""
         grid_parts.append({
-            "community": np.full(k, ci), "households": households, "buildings": n_buildings,
-            "dedicated": is_ded, "dedicated_name": ded_name, "geometry": geoms, "reason": reasons,
+            "community": np.full(k, ci), "households": out.households, "buildings": out.buildings,
+            "dedicated": is_ded, "dedicated_name": ded_name, "geometry": out.geometries, "reason": out.reasons,
         })
-        building_grid[b_idx] = grid_offset + unit_grid[cu.generator_unit]
-        unit_parts.append(pd.DataFrame({
-            "community": ci, "block": cu.unit_enclosure, "households": cu.unit_households,
-            "buildings": cu.unit_buildings, "grid": grid_offset + unit_grid, "geometry": unit_geoms,
-        }))
-        lu, lv = unit_grid[graph.u], unit_grid[graph.v]
-        cross = lu != lv
-        e = cu.edges
-        cut_len += float(e["length"].to_numpy()[cross].sum())
-        street_len += float(e["length"].to_numpy()[cross & e["street"].to_numpy()].sum())
+        building_grid[order[starts[ci] : starts[ci + 1]]] = grid_offset + out.building_grid
+        units = out.units.assign(community=ci, grid=grid_offset + out.units["grid"].to_numpy())
+        unit_parts.append(units[["community", "block", "households", "buildings", "grid", "geometry"]])
+        cut_len += out.cut_length
+        street_len += out.street_cut_length
         grid_offset += k
-    progress(len(comm_m), len(comm_m), "done")
 
     grids_m = _grid_table(grid_parts, comm_m, metric)
     codes = division_codes.codes_for_grids(
@@ -266,24 +262,6 @@ def partition(
         communities_metric=comm_m,
         figures=figures,
     )
-
-
-def _grids_for_units(graph, unit_dedicated: np.ndarray, b: Bounds, n_dedicated: int) -> tuple[np.ndarray, np.ndarray]:
-    """Grid label per unit (dedicated compounds first) and a reason code per grid."""
-    unit_grid = np.full(graph.n, -1, dtype=np.int64)
-    ded = unit_dedicated >= 0
-    unit_grid[ded] = unit_dedicated[ded]
-    rest = ~ded
-    reasons: list[str] = ["dedicated"] * n_dedicated
-    if rest.any():
-        sub, nodes = subgraph(graph, rest)
-        labels = regions_from_graph(sub, min_households=b.min, max_households=b.max, target=b.target)
-        unit_grid[nodes] = labels + n_dedicated
-        reasons.extend(reasons_for_regions(sub, labels, min_households=b.min, max_households=b.max))
-    # a dedicated polygon that held no unit leaves a gap in the labels
-    used, unit_grid = np.unique(unit_grid, return_inverse=True)
-    reasons = [reasons[i] for i in used]
-    return unit_grid.ravel(), np.asarray(reasons, dtype=object)
 
 
 def _cut_buildings(

@@ -1,0 +1,102 @@
+"""One community's share of the partition: units, regions, grid polygons.
+
+:func:`grids_for_community` depends only on its :class:`CommunityJob` (plain arrays of
+shapely geometries and numbers), so the pipeline can run it in this process or ship
+it to Dask workers (:mod:`gridkit.scale`) and get identical results either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from shapely import Geometry
+
+from gridkit.partition.feasibility import reasons_for_regions
+from gridkit.partition.graph import graph_from_community, subgraph
+from gridkit.partition.regionalize import Graph, regions_from_graph
+from gridkit.partition.rules import Bounds
+from gridkit.units import dissolve_faces, generator_points, units_for_community
+
+__all__ = ["CommunityGrids", "CommunityJob", "grids_for_community"]
+
+
+@dataclass
+class CommunityJob:
+    """The inputs of one community, in the local metric CRS."""
+
+    boundary: Geometry
+    buildings: np.ndarray
+    households: np.ndarray
+    streets: np.ndarray | None
+    dedicated: np.ndarray | None
+    bounds: Bounds
+
+
+@dataclass
+class CommunityGrids:
+    """One community's grids, numbered 0..k-1 (dedicated compounds first)."""
+
+    geometries: np.ndarray
+    households: np.ndarray
+    buildings: np.ndarray
+    reasons: np.ndarray
+    building_grid: np.ndarray
+    units: pd.DataFrame
+    cut_length: float
+    street_cut_length: float
+
+
+def grids_for_community(job: CommunityJob) -> CommunityGrids:
+    """Cut one community into units and divide them into grids.
+
+    Returns the grid polygons with their households, buildings and reason codes, the
+    grid of each building (in the order of ``job.buildings``), the units (``block``,
+    ``households``, ``buildings``, ``grid``, ``geometry``) and the length of grid
+    boundary in total and along streets.
+    """
+    n_dedicated = 0 if job.dedicated is None else len(job.dedicated)
+    gens = generator_points(job.buildings, np.full(len(job.buildings), job.boundary, dtype=object))
+    cu = units_for_community(job.boundary, gens, job.households, np.ones(len(job.buildings)),
+                             streets=job.streets, dedicated=job.dedicated, outlines=job.buildings)
+    unit_geoms = cu.unit_geometries()
+    graph = graph_from_community(cu, unit_geoms)
+    unit_grid, reasons = _grids_for_units(graph, cu.unit_dedicated, job.bounds, n_dedicated)
+    k = int(unit_grid.max()) + 1
+    weights = cu.unit_households
+    lu, lv = unit_grid[graph.u], unit_grid[graph.v]
+    cross = lu != lv
+    length = cu.edges["length"].to_numpy()
+    on_street = cu.edges["street"].to_numpy()
+    return CommunityGrids(
+        geometries=dissolve_faces(cu.faces, unit_grid[cu.face_unit], k),
+        households=np.bincount(unit_grid, weights=weights, minlength=k).astype(np.int64),
+        buildings=np.bincount(unit_grid, weights=cu.unit_buildings, minlength=k).astype(np.int64),
+        reasons=reasons,
+        building_grid=unit_grid[cu.generator_unit],
+        units=pd.DataFrame({"block": cu.unit_enclosure, "households": cu.unit_households,
+                            "buildings": cu.unit_buildings, "grid": unit_grid, "geometry": unit_geoms}),
+        cut_length=float(length[cross].sum()),
+        street_cut_length=float(length[cross & on_street].sum()),
+    )
+
+
+def _grids_for_units(
+    graph: Graph, unit_dedicated: np.ndarray, b: Bounds, n_dedicated: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Grid label per unit (dedicated compounds first) and a reason code per grid."""
+    unit_grid = np.full(graph.n, -1, dtype=np.int64)
+    ded = unit_dedicated >= 0
+    unit_grid[ded] = unit_dedicated[ded]
+    rest = ~ded
+    reasons: list[str] = ["dedicated"] * n_dedicated
+    if rest.any():
+        sub, nodes = subgraph(graph, rest)
+        labels = regions_from_graph(sub, min_households=b.min, max_households=b.max, target=b.target)
+        unit_grid[nodes] = labels + n_dedicated
+        reasons.extend(reasons_for_regions(sub, labels, min_households=b.min, max_households=b.max))
+    # a dedicated polygon that held no unit leaves a gap in the labels
+    used, unit_grid = np.unique(unit_grid, return_inverse=True)
+    reasons = [reasons[i] for i in used]
+    return unit_grid.ravel(), np.asarray(reasons, dtype=object)

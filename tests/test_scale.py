@@ -1,0 +1,80 @@
+"""The distributed path: the partition on a real Dask cluster gives the serial grids."""
+
+from __future__ import annotations
+
+import socket
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from distributed import LocalCluster
+from gridkit_cli.main import main
+
+from gridkit.datasets import get_path
+from gridkit.partition.pipeline import partition
+from gridkit.scale import map_jobs
+from gridkit.synth import synth_county
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def county():
+    return synth_county(seed=7, communities=3, villages=2, incidents=False, tracks=False)
+
+
+def _same_grids(a, b):
+    assert list(a.grids["grid_code"]) == list(b.grids["grid_code"])
+    assert a.grids.drop(columns="geometry").equals(b.grids.drop(columns="geometry"))
+    assert a.grids.geometry.geom_equals_exact(b.grids.geometry, 0).all()
+    assert (a.buildings["grid_code"].to_numpy() == b.buildings["grid_code"].to_numpy()).all()
+    assert a.units.drop(columns="geometry").equals(b.units.drop(columns="geometry"))
+
+
+def test_partition_on_a_running_scheduler_equals_serial(county, cluster):
+    args = (county["communities"], county["buildings"])
+    kwargs = {"streets": county["streets"], "dedicated": county["dedicated"]}
+    serial = partition(*args, **kwargs)
+    seen = []
+    remote = partition(*args, **kwargs, scheduler=cluster.scheduler_address,
+                       progress=lambda done, total, label: seen.append((done, total)))
+    _same_grids(serial, remote)
+    n = len(county["communities"])
+    assert seen[-1] == (n, n) and len(seen) == n + 1
+
+
+def test_map_jobs_keeps_job_order_on_the_cluster(cluster):
+    jobs = list(np.random.default_rng(3).integers(-1000, 1000, size=40))
+    assert map_jobs(abs, jobs, scheduler=cluster.scheduler_address) == [abs(j) for j in jobs]
+
+
+def test_cli_workers_write_the_same_files(tmp_path):
+    sample = {name: get_path("sample_county", f"{name}.gpkg")
+              for name in ("communities", "buildings", "streets", "dedicated")}
+    outs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        code = main(["--quiet", "partition", str(sample["communities"]), "--buildings", str(sample["buildings"]),
+                     "--streets", str(sample["streets"]), "--dedicated", str(sample["dedicated"]),
+                     "--workers", str(workers), "-o", str(out)])
+        assert code == 0
+        outs[workers] = gpd.read_file(out / "grids.gpkg", layer="grids")
+    assert outs[1].drop(columns="geometry").equals(outs[2].drop(columns="geometry"))
+    assert outs[1].geometry.geom_equals_exact(outs[2].geometry, 0).all()
+
+
+def test_unreachable_scheduler_is_a_usage_error(tmp_path, capsys):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sample = {name: get_path("sample_county", f"{name}.gpkg") for name in ("communities", "buildings")}
+    out = tmp_path / "out"
+    code = main(["--quiet", "partition", str(sample["communities"]), "--buildings", str(sample["buildings"]),
+                 "--scheduler", f"tcp://127.0.0.1:{port}", "-o", str(out)])
+    assert code == 2
+    assert f"127.0.0.1:{port}" in capsys.readouterr().err
+    assert not out.exists()
