@@ -44,14 +44,23 @@ from gridkit.errors import InputDataError, MissingCRSError, MissingFieldError, P
 
 __all__ = [
     "OUTSIDE",
+    "UNKNOWN",
     "attach_points",
+    "categories_for_points",
+    "grid_stats",
     "read_points",
+    "street_length_by_grid",
 ]
 
 log = logging.getLogger(__name__)
 
 #: The grid and community code given to points outside every grid.
 OUTSIDE = ""
+#: The English name given to a category code that is not in the table (Chinese: 未知).
+UNKNOWN = "unknown"
+UNKNOWN_ZH = "未知"
+
+PointKind = Literal["components", "incidents"]
 
 InputCoords = Literal["wgs84", "gcj02", "bd09"]
 StrPath = str | PathLike[str]
@@ -317,3 +326,222 @@ def _looks_like_codes(values: pd.Series) -> bool:
     if filled.empty or not filled.str.fullmatch(r"\d+").all():
         return False
     return bool(filled.str.match(r"0\d").any() or (filled.str.len() > 15).any())
+
+
+# --------------------------------------------------------------------------- categories
+
+
+def categories_for_points(
+    points: pd.DataFrame,
+    *,
+    kind: PointKind,
+    table: pd.DataFrame | None = None,
+    category_field: str = "category",
+    id_field: str = "component_id",
+) -> pd.DataFrame:
+    """Name the category of every component or incident, in Chinese and English.
+
+    Parameters
+    ----------
+    points
+        Components carry a 4-digit ``category`` (major + minor, ``"0118"``) and/or a
+        16/17-digit ``component_id`` the category is read from (digits 7-10, or 7-11 in the
+        new scheme); incidents carry a 4-digit ``category``. Where both are given the
+        ``category`` field wins.
+    kind
+        ``"components"`` (部件, table :func:`gridkit.codes.component_categories`) or
+        ``"incidents"`` (事件, :func:`gridkit.codes.event_categories`).
+    table
+        A category table of your own, with the columns of those tables.
+    category_field, id_field
+        The fields to read.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``points`` (same index) with ``category`` (text, ``""`` when there is
+        none), ``major`` (its first two digits), ``category_zh``, ``category_en``,
+        ``major_zh``, ``major_en`` and ``category_known`` (bool). Rows are never dropped:
+        a code missing from the table is kept, its names are ``"未知"`` / ``"unknown"``
+        (the major's names are still given when the major is known), and
+        ``attrs["unknown_categories"]`` counts the rows per unknown code.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"category": ["0118", "118", "9901", None],
+    ...                       "component_id": [None, None, None, "5201990305000001"]})
+    >>> named = categories_for_points(frame, kind="components")
+    >>> named[["category", "category_en", "major_en"]].values.tolist()
+    [['0118', 'street light', 'public utilities'], ['0118', 'street light', 'public utilities'], ['9901', 'unknown', 'unknown'], ['0305', 'litter bin', 'city appearance and sanitation']]
+    >>> named.attrs["unknown_categories"]
+    {'9901': 1}
+    """
+    from gridkit import codes as _codes
+
+    if kind not in ("components", "incidents"):
+        raise ParameterError(f"kind must be components or incidents, got {kind!r}")
+    if table is None:
+        table = _codes.component_categories() if kind == "components" else _codes.event_categories()
+    category = _category_codes(points, kind, category_field, id_field)
+    lookup = table.assign(code=table["code"].astype(str).str.strip()).drop_duplicates("code").set_index("code")
+    major = category.str[:2].where(category.str.fullmatch(r"\d{4,5}"), "")
+    out = points.copy()
+    out["category"] = category
+    out["major"] = major
+    known = category.isin(lookup.index)
+    major_known = major.isin(lookup.index)
+    for column, source, index_known, key in (
+        ("category_zh", "name_zh", known, category), ("category_en", "name_en", known, category),
+        ("major_zh", "name_zh", major_known, major), ("major_en", "name_en", major_known, major),
+    ):
+        names = key.map(lookup[source]).where(index_known)
+        fallback = UNKNOWN_ZH if column.endswith("_zh") else UNKNOWN
+        out[column] = names.fillna(fallback).astype("str")
+    out["category_known"] = known.to_numpy(dtype=bool)
+    unknown = category[~known].replace("", "(none)").value_counts(sort=False)
+    out.attrs["unknown_categories"] = {str(k): int(v) for k, v in unknown.sort_index().items()}
+    if len(unknown):
+        log.warning("%d %s with a category not in the table: %s", int(unknown.sum()), kind,
+                    ", ".join(f"{k} ({v})" for k, v in out.attrs["unknown_categories"].items()))
+    return out
+
+
+def _category_codes(points: pd.DataFrame, kind: str, category_field: str, id_field: str) -> pd.Series:
+    """The category code of each row as text: the category field, else parsed from the component id."""
+    from gridkit.codes import parse_component_ids
+
+    category = pd.Series("", index=points.index, dtype="str")
+    if category_field in points.columns:
+        category = pd.Series(_text(points[category_field]), index=points.index, dtype="str")
+        # a code read as a number lost its leading zero: 118 -> 0118 (no major is 00)
+        category = category.where(~category.str.fullmatch(r"\d{3}"), category.str.zfill(4))
+    if kind == "components" and id_field in points.columns:
+        ids = pd.Series(_text(points[id_field]), index=points.index, dtype="str")
+        parseable = (category == "") & ids.str.fullmatch(r"\d{16,17}")
+        if parseable.any():
+            parsed = parse_component_ids(ids[parseable])["category"].astype("str")
+            category = category.copy()
+            category[parseable] = parsed
+    return category
+
+
+# --------------------------------------------------------------------------- per-grid counts
+
+
+def grid_stats(
+    grids: gpd.GeoDataFrame,
+    points: pd.DataFrame,
+    *,
+    majors: Sequence[str] = ("01", "02", "03", "04", "05", "06"),
+    grid_field: str = "grid_code",
+    households_field: str = "households",
+    streets: gpd.GeoDataFrame | None = None,
+) -> gpd.GeoDataFrame:
+    """Count attached points per grid: totals, by major category, densities.
+
+    Parameters
+    ----------
+    grids
+        The grid polygons, with ``grid_field`` (and ``households`` when the densities per
+        household are wanted).
+    points
+        Points as returned by :func:`attach_points` (and :func:`categories_for_points`
+        for the counts by major category). Points outside every grid are not counted
+        here; :func:`attach_points` reports them.
+    majors
+        The major category codes to give a ``count_<major>`` column each, present or not.
+    grid_field, households_field
+        Fields of ``grids``.
+    streets
+        Street lines (any CRS) for ``street_km`` and ``per_street_km``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per grid, indexed by ``grid_code`` in code order, every grid present (zero
+        counts included), in the grids' CRS: ``community_code`` (when the grids carry it),
+        ``area_km2`` (in the local metric CRS), ``households`` (NaN without the field),
+        ``count``, ``count_01`` … ``count_06`` (plus ``count_other`` for codes with another
+        or no major: unknown categories), ``per_km2``, ``per_100_households`` (NaN for
+        grids without households) and, with ``streets``, ``street_km`` (street length
+        inside the grid; a street along a shared grid boundary counts for each grid it
+        borders) and ``per_street_km`` (NaN without streets in the grid).
+
+    Examples
+    --------
+    >>> import shapely
+    >>> x, y = 500_000, 2_930_000  # CGCS2000 / 3-degree GK CM 108E, metres (easting, northing)
+    >>> grids = gpd.GeoDataFrame({"grid_code": ["G2", "G1"], "households": [200, 0]},
+    ...     geometry=[shapely.box(x, y, x + 1000, y + 1000), shapely.box(x + 1000, y, x + 2000, y + 1000)],
+    ...     crs=4545)
+    >>> pts = pd.DataFrame({"grid_code": ["G1", "G2", "G2", ""], "major": ["01", "01", "03", "01"]})
+    >>> grid_stats(grids, pts)[["count", "count_01", "count_03", "per_km2", "per_100_households"]].reset_index()
+      grid_code  count  count_01  count_03  per_km2  per_100_households
+    0        G1      1         1         0      1.0                 NaN
+    1        G2      2         1         1      2.0                 1.0
+    """
+    _check_crs(grids, "grids")
+    codes, _ = _grid_codes(grids, grid_field, "")
+    base = grids.assign(**{grid_field: codes}).set_index(grid_field).sort_index()
+    base.index.name = "grid_code"
+    out = gpd.GeoDataFrame(index=base.index, geometry=base.geometry, crs=grids.crs)
+    if "community_code" in base.columns:
+        out.insert(0, "community_code", _text(base["community_code"]))
+    metric = base.geometry.to_crs(local_crs(grids))
+    out["area_km2"] = metric.area.to_numpy() / 1e6
+    if households_field in base.columns:
+        out["households"] = pd.to_numeric(base[households_field], errors="coerce").to_numpy(dtype=float)
+    else:
+        out["households"] = np.nan
+    if "grid_code" not in points.columns:
+        raise ParameterError("the points carry no grid_code: attach them first (attach_points)")
+    where = pd.Series(_text(points["grid_code"]), index=points.index)
+    counted = where != OUTSIDE
+    stray = counted & ~where.isin(out.index)
+    if stray.any():
+        raise InputDataError(
+            "points name grid codes the grids do not have", feature_ids=list(points.index[stray]),
+            field="grid_code", hint="attach the points to these grids again",
+        )
+    out["count"] = where[counted].value_counts().reindex(out.index, fill_value=0).astype(np.int64)
+    if "major" in points.columns:
+        major = pd.Series(_text(points["major"]), index=points.index)
+        major = major.where(major.isin(list(majors)), "other")[counted]
+        table = pd.crosstab(where[counted], major).reindex(index=out.index, fill_value=0)
+        for m in majors:
+            out[f"count_{m}"] = table[m].astype(np.int64) if m in table.columns else 0
+        if "other" in table.columns:
+            out["count_other"] = table["other"].astype(np.int64)
+    out["per_km2"] = out["count"] / out["area_km2"].where(out["area_km2"] > 0)
+    out["per_100_households"] = 100 * out["count"] / out["households"].where(out["households"] > 0)
+    if streets is not None:
+        out["street_km"] = street_length_by_grid(out, streets) / 1000
+        out["per_street_km"] = out["count"] / out["street_km"].where(out["street_km"] > 0)
+    return out
+
+
+def street_length_by_grid(grids: gpd.GeoDataFrame, streets: gpd.GeoDataFrame) -> pd.Series:
+    """Length in metres of the streets inside each grid, in the grids' local metric CRS.
+
+    A street running along an edge shared by two grids counts for both (it serves both
+    sides). Indexed like ``grids``.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> x, y = 500_000, 2_930_000  # CGCS2000 / 3-degree GK CM 108E, metres
+    >>> grids = gpd.GeoDataFrame(geometry=[shapely.box(x, y, x + 100, y + 100),
+    ...                                    shapely.box(x + 100, y, x + 200, y + 100)], crs=4545, index=["a", "b"])
+    >>> streets = gpd.GeoDataFrame(geometry=[shapely.LineString([(x + 50, y + 50), (x + 150, y + 50)]),
+    ...                                      shapely.LineString([(x + 100, y), (x + 100, y + 100)])], crs=4545)
+    >>> street_length_by_grid(grids, streets).round(6).tolist()
+    [150.0, 150.0]
+    """
+    _check_crs(streets, "streets")
+    crs = local_crs(grids)
+    g = grids.geometry.to_crs(crs).to_numpy()
+    lines = streets.geometry.to_crs(crs).to_numpy()
+    street_idx, grid_idx = shapely.STRtree(lines).query(g, predicate="intersects")[::-1]
+    pieces = shapely.intersection(lines[street_idx], g[grid_idx])
+    lengths = np.bincount(grid_idx, weights=shapely.length(pieces), minlength=len(g))
+    return pd.Series(lengths, index=grids.index, name="street_m")
