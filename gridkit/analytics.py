@@ -1,0 +1,837 @@
+"""Case-workflow indicators (案件指标) per grid and per worker, and the monthly evaluation (考核).
+
+An incident (事件) goes report (上报) → register (立案) → dispatch → handle → verify →
+close (结案). From its timestamps (``reported_at``, ``registered_at``, ``closed_at``,
+``due_at``), its ``status`` and its ``level`` (who resolved it: grid, community, street,
+district), :func:`cases_from_incidents` decides, at an evaluation time ``as_of``, which
+cases count as what, and :func:`case_indicators` adds them up per grid (or any key):
+
+===================  ====================================================================
+``reported``         cases reported by ``as_of`` (受理数)
+``registered``       of these, registered by ``as_of`` (立案数)
+``due``              registered cases whose deadline has passed: ``due_at <= as_of`` (应结案数)
+``closed``           due cases closed by ``as_of`` (结案数)
+``closed_on_time``   closed cases with ``closed_at <= due_at`` (按期结案数)
+``closure_rate``     closed / due (结案率); NaN without due cases
+``on_time_rate``     closed_on_time / due (按期结案率); NaN without due cases
+``closed_total``     every case closed by ``as_of``, due or not yet due
+``median_hours``     median of ``closed_at - reported_at`` over ``closed_total``, in hours
+``backlog``          reported cases not closed by ``as_of`` (积压)
+``overdue``          backlog cases past their deadline
+``level_*``          reported cases by level: grid, community, street, district, other
+===================  ====================================================================
+
+With ``due`` as the denominator the figures check out the way a city's monthly report
+does (911 closed of 972 due = 93.72 %). A case is closed when its ``closed_at`` is at
+or before ``as_of`` and, when there is a ``status`` field, its status is ``closed``
+(a reopened case keeps its old ``closed_at`` but is open). A case without ``due_at``
+gets its deadline from the time-limit table (:func:`time_limits`): ``registered_at``
+(else ``reported_at``) plus the limit of its category, looked up as the 4-digit
+category, else its 2-digit major, else the ``*`` row. Units:
+
+- ``hours``: calendar hours, around the clock (emergencies);
+- ``working_hours``: hours of working time in a :class:`WorkingCalendar` (default
+  Monday-Friday, 09:00-12:00 and 13:00-18:00, no holidays unless given); the clock
+  stops outside working time and a case registered at night starts at 09:00;
+- ``working_days``: that many working days of 8 working hours each (a case registered
+  at 10:00 with 1 working day is due at 10:00 the next working day).
+
+Times are local wall-clock times (China Standard Time, no offset); ISO 8601 text with an
+offset is converted to UTC+8 and its offset dropped.
+
+:func:`evaluation_table` ranks grids (or workers): on-time rate, then closure rate (both
+higher first), then backlog (lower first); equal keys share a rank; rows without due
+cases come last.
+
+Examples
+--------
+>>> incidents = pd.DataFrame({
+...     "grid_code": ["G1", "G1", "G2"], "category": ["0102", "0505", "0102"],
+...     "reported_at": ["2024-06-03T09:00", "2024-06-03T10:00", "2024-06-04T08:00"],
+...     "closed_at": ["2024-06-03T11:00", "", "2024-06-04T16:00"]})
+>>> cases = cases_from_incidents(incidents, as_of="2024-06-05T00:00")
+>>> cases["due_at"].dt.strftime("%a %H:%M").tolist()  # 4 and 2 working hours; lunch 12-13; days from 09:00
+['Mon 14:00', 'Mon 12:00', 'Tue 14:00']
+>>> case_indicators(cases)[["due", "closed", "closed_on_time", "on_time_rate", "backlog"]].reset_index()
+  grid_code  due  closed  closed_on_time  on_time_rate  backlog
+0        G1    2       1               1           0.5        1
+1        G2    1       1               0           0.0        0
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from importlib import resources
+from os import PathLike
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from gridkit.errors import InputDataError, InputFileError, MissingFieldError, ParameterError, format_ids
+
+__all__ = [
+    "KPI_COLUMNS",
+    "LEVELS",
+    "WorkingCalendar",
+    "add_working_time",
+    "calendar_from_csv",
+    "case_indicators",
+    "cases_from_incidents",
+    "due_times",
+    "evaluation_markdown",
+    "evaluation_table",
+    "latest_time",
+    "month_bounds",
+    "rank_rows",
+    "time_limits",
+]
+
+log = logging.getLogger(__name__)
+
+StrPath = str | PathLike[str]
+Unit = Literal["hours", "working_hours", "working_days"]
+UNITS: tuple[str, ...] = ("hours", "working_hours", "working_days")
+#: Escalation levels (who resolved the case), in order.
+LEVELS: tuple[str, ...] = ("grid", "community", "street", "district")
+#: The indicator columns of :func:`case_indicators`, in order.
+KPI_COLUMNS: tuple[str, ...] = (
+    "reported", "registered", "due", "closed", "closed_on_time", "closure_rate", "on_time_rate",
+    "closed_total", "median_hours", "backlog", "overdue",
+    *(f"level_{lv}" for lv in LEVELS), "level_other",
+)
+_TIME_FIELDS = ("reported_at", "registered_at", "closed_at", "due_at")
+_DAY = 86_400
+_CST = "Asia/Shanghai"
+_ROWS_HINT = "write times as ISO 8601, e.g. 2024-06-03T09:30:00 (rows count from 0 after the header)"
+
+
+# --------------------------------------------------------------------------- working calendar
+
+
+@dataclass(frozen=True)
+class WorkingCalendar:
+    """Working time: weekdays, daily working periods, holidays and make-up working days.
+
+    Parameters
+    ----------
+    weekdays
+        Working days of the week, Monday = 0.
+    periods
+        Working periods of a working day as ``("HH:MM", "HH:MM")`` pairs, in order and
+        not overlapping.
+    holidays
+        Dates off although they fall on a working weekday (法定节假日).
+    workdays
+        Dates worked although they fall on a weekend (调休 make-up days).
+
+    Examples
+    --------
+    >>> cal = WorkingCalendar()
+    >>> cal.day_seconds / 3600
+    8.0
+    >>> cal.is_working_day(date(2024, 6, 8)), cal.is_working_day(date(2024, 6, 10))
+    (False, True)
+    """
+
+    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
+    periods: tuple[tuple[str, str], ...] = (("09:00", "12:00"), ("13:00", "18:00"))
+    holidays: frozenset[date] = field(default_factory=frozenset)
+    workdays: frozenset[date] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        if not self.periods:
+            raise ParameterError("a working calendar needs at least one working period")
+        bounds = self._bounds()
+        if (np.diff(bounds.ravel()) <= 0).any() or bounds[0, 0] < 0 or bounds[-1, 1] > _DAY:
+            raise ParameterError(
+                f"working periods must be in order, not overlapping, within a day; got {self.periods}",
+                hint='give periods such as (("09:00", "12:00"), ("13:00", "18:00"))',
+            )
+        if not set(self.weekdays) <= set(range(7)):
+            raise ParameterError(f"weekdays are 0 (Monday) to 6 (Sunday), got {self.weekdays}")
+
+    def _bounds(self) -> np.ndarray:
+        """Periods as seconds after midnight, shape (n, 2)."""
+        return np.array([[_clock_seconds(a), _clock_seconds(b)] for a, b in self.periods], dtype=np.int64)
+
+    @property
+    def day_seconds(self) -> int:
+        """Working seconds in a working day."""
+        bounds = self._bounds()
+        return int((bounds[:, 1] - bounds[:, 0]).sum())
+
+    def is_working_day(self, day: date) -> bool:
+        """Whether ``day`` is a working day."""
+        return bool(self._working(np.array([(day - date(1970, 1, 1)).days]))[0])
+
+    def _working(self, days: np.ndarray) -> np.ndarray:
+        """Working-day flags for days counted from 1970-01-01 (a Thursday)."""
+        weekday = (days + 3) % 7
+        flags = np.isin(weekday, list(self.weekdays))
+        if self.holidays:
+            flags &= ~np.isin(days, _day_numbers(self.holidays))
+        if self.workdays:
+            flags |= np.isin(days, _day_numbers(self.workdays))
+        return flags
+
+
+def _clock_seconds(text: str) -> int:
+    try:
+        hours, minutes = (int(part) for part in str(text).split(":"))
+    except ValueError:
+        raise ParameterError(f"a clock time is HH:MM, got {text!r}") from None
+    if not (0 <= hours <= 24 and 0 <= minutes < 60) or hours * 60 + minutes > 24 * 60:
+        raise ParameterError(f"a clock time is 00:00-24:00, got {text!r}")
+    return hours * 3600 + minutes * 60
+
+
+def _day_numbers(days: Iterable[date]) -> list[int]:
+    return [(d - date(1970, 1, 1)).days for d in days]
+
+
+def calendar_from_csv(
+    path: StrPath | Literal["cn"], *, base: WorkingCalendar | None = None
+) -> WorkingCalendar:
+    """A working calendar with the holidays (and make-up working days) of a CSV.
+
+    Parameters
+    ----------
+    path
+        A CSV with a ``date`` column (YYYY-MM-DD) and an optional ``kind`` column:
+        ``holiday`` (the default) or ``workday`` (a weekend day worked, 调休). ``"cn"``
+        reads the bundled table of China's public holidays 2023-2024 (State Council
+        notices; check it against your city's).
+    base
+        The calendar whose weekdays and periods to keep (default :class:`WorkingCalendar`).
+
+    Examples
+    --------
+    >>> cal = calendar_from_csv("cn")
+    >>> cal.is_working_day(date(2024, 10, 1)), cal.is_working_day(date(2024, 10, 12))  # 国庆, 调休
+    (False, True)
+    """
+    base = base or WorkingCalendar()
+    if str(path) == "cn":
+        with resources.files("gridkit").joinpath("tables", "holidays_cn_2023_2024.csv").open("rb") as handle:
+            table = _read_csv(handle, "holidays_cn_2023_2024.csv (bundled)")
+        where: StrPath = "holidays_cn_2023_2024.csv (bundled)"
+    else:
+        table = _read_csv(path, path)
+        where = path
+    _require(table, ("date",), where)
+    parsed = pd.to_datetime(table["date"].str.strip(), format="%Y-%m-%d", errors="coerce")
+    bad = parsed.isna()
+    if bad.any():
+        raise InputDataError(
+            "dates must be written YYYY-MM-DD", path=where, feature_ids=list(table.index[bad]), field="date",
+            hint="rows count from 0 after the header",
+        )
+    kind = table["kind"].str.strip().str.lower() if "kind" in table.columns else pd.Series("holiday", index=table.index)
+    kind = kind.replace("", "holiday")
+    wrong = ~kind.isin(["holiday", "workday"])
+    if wrong.any():
+        raise InputDataError(
+            "kind must be holiday or workday", path=where, feature_ids=list(table.index[wrong]), field="kind",
+            hint="holiday: a day off; workday: a weekend day worked (调休)",
+        )
+    days = parsed.dt.date
+    return WorkingCalendar(
+        weekdays=base.weekdays, periods=base.periods,
+        holidays=frozenset(days[kind == "holiday"]) | base.holidays,
+        workdays=frozenset(days[kind == "workday"]) | base.workdays,
+    )
+
+
+def add_working_time(
+    start: Any,
+    amount: Any,
+    unit: Unit | Sequence[str] | np.ndarray,
+    *,
+    calendar: WorkingCalendar | None = None,
+) -> np.ndarray:
+    """Deadlines: ``start`` plus ``amount`` of ``unit``, vectorised.
+
+    Parameters
+    ----------
+    start
+        Start times (anything :func:`numpy.asarray` turns into ``datetime64``), local time.
+    amount
+        Positive amounts, one per start or one for all.
+    unit
+        ``"hours"`` (calendar hours), ``"working_hours"`` or ``"working_days"`` (of
+        ``calendar.day_seconds`` each), one per start or one for all.
+    calendar
+        The working calendar (default :class:`WorkingCalendar`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``datetime64[s]`` deadlines. A deadline that falls at the end of a working
+        period is that end (18:00), not the start of the next one.
+
+    Examples
+    --------
+    >>> friday_5pm = np.datetime64("2024-06-07T17:00")
+    >>> add_working_time([friday_5pm] * 3, [2, 1, 2], ["working_hours", "working_days", "hours"]).tolist()
+    [datetime.datetime(2024, 6, 10, 10, 0), datetime.datetime(2024, 6, 10, 17, 0), datetime.datetime(2024, 6, 7, 19, 0)]
+    """
+    calendar = calendar or WorkingCalendar()
+    start_s = np.atleast_1d(np.asarray(start, dtype="datetime64[s]")).astype(np.int64)
+    n = len(start_s)
+    amounts = np.broadcast_to(np.asarray(amount, dtype=np.float64), (n,))
+    units = np.broadcast_to(np.asarray(unit, dtype=object), (n,))
+    unknown = ~np.isin(units, UNITS)
+    if unknown.any():
+        raise ParameterError(f"unknown time-limit unit {units[unknown][0]!r}", hint=f"use one of {', '.join(UNITS)}")
+    if not (np.isfinite(amounts) & (amounts > 0)).all():
+        raise ParameterError("time limits must be positive numbers")
+    out = np.empty(n, dtype=np.int64)
+    calendar_hours = units == "hours"
+    out[calendar_hours] = start_s[calendar_hours] + np.round(amounts[calendar_hours] * 3600).astype(np.int64)
+    working = ~calendar_hours
+    if working.any():
+        day = calendar.day_seconds
+        seconds = np.where(units[working] == "working_days", amounts[working] * day, amounts[working] * 3600)
+        out[working] = _add_working_seconds(start_s[working], np.round(seconds).astype(np.int64), calendar)
+    return out.astype("datetime64[s]")
+
+
+def _add_working_seconds(start: np.ndarray, seconds: np.ndarray, calendar: WorkingCalendar) -> np.ndarray:
+    """``start`` (epoch seconds) plus working ``seconds``: through cumulative working time per day."""
+    bounds = calendar._bounds()
+    lengths = bounds[:, 1] - bounds[:, 0]
+    first_day = int(start.min() // _DAY) - 1
+    span = int(seconds.max() // max(calendar.day_seconds, 1)) + 1
+    margin = 2 * span + 14 + len(calendar.holidays)
+    while True:
+        days = np.arange(first_day, int(start.max() // _DAY) + margin + 1)
+        daily = np.where(calendar._working(days), calendar.day_seconds, 0).astype(np.int64)
+        cum = np.concatenate([[0], np.cumsum(daily)])  # working seconds before each day
+        k = start // _DAY - first_day
+        clock = start % _DAY
+        elapsed_today = np.clip(clock[:, None] - bounds[None, :, 0], 0, lengths[None, :]).sum(axis=1)
+        target = cum[k] + np.where(daily[k] > 0, elapsed_today, 0) + seconds
+        if target.max() <= cum[-1]:
+            break
+        if not daily.any() and margin > 3660:
+            raise ParameterError("the working calendar has no working day", hint="check weekdays and holidays")
+        margin *= 2
+    day_of = np.searchsorted(cum, target, side="left") - 1  # last day with working time before target
+    left = target - cum[day_of]  # in (0, day_seconds]
+    before = np.concatenate([[0], np.cumsum(lengths)])
+    period = np.clip(np.searchsorted(before, left, side="left") - 1, 0, len(lengths) - 1)
+    clock_out = bounds[period, 0] + (left - before[period])
+    return (days[day_of] * _DAY + clock_out).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- time limits
+
+
+def time_limits(path: StrPath | None = None) -> pd.DataFrame:
+    """The case time-limit table: ``category``, ``limit`` (float), ``unit``.
+
+    ``category`` is a 4-digit category (``0102``), a 2-digit major (``01``: its other
+    minors) or ``*`` (anything else); ``unit`` is ``hours``, ``working_hours`` or
+    ``working_days``. Extra columns (``name_zh``, ``note``) are kept.
+
+    Parameters
+    ----------
+    path
+        A city's own CSV (UTF-8) with these columns; default the bundled
+        ``gridkit/tables/case_time_limits.csv`` (illustrative limits: cities set their own).
+
+    Examples
+    --------
+    >>> limits = time_limits().set_index("category")
+    >>> float(limits.loc["0102", "limit"]), limits.loc["0102", "unit"]
+    (4.0, 'working_hours')
+    """
+    if path is None:
+        with resources.files("gridkit").joinpath("tables", "case_time_limits.csv").open("rb") as handle:
+            table = _read_csv(handle, "case_time_limits.csv (bundled)")
+        where: StrPath = "case_time_limits.csv (bundled)"
+    else:
+        table = _read_csv(path, path)
+        where = path
+    _require(table, ("category", "limit", "unit"), where)
+    table["category"] = table["category"].str.strip()
+    table["unit"] = table["unit"].str.strip().str.lower()
+    limit = pd.to_numeric(table["limit"].str.strip(), errors="coerce")
+    bad_limit = ~(limit > 0)
+    if bad_limit.any():
+        raise InputDataError("time limits must be positive numbers", path=where,
+                             feature_ids=list(table.index[bad_limit]), field="limit",
+                             hint="rows count from 0 after the header")
+    table["limit"] = limit.astype(float)
+    bad_unit = ~table["unit"].isin(UNITS)
+    if bad_unit.any():
+        raise InputDataError(f"the unit must be one of {', '.join(UNITS)}", path=where,
+                             feature_ids=list(table.index[bad_unit]), field="unit",
+                             hint="hours: calendar hours; working_hours / working_days: in the working calendar")
+    bad_code = ~table["category"].str.fullmatch(r"\d{2}|\d{4,5}|\*")
+    if bad_code.any():
+        raise InputDataError("category must be 4 digits (0102), a 2-digit major (01) or *", path=where,
+                             feature_ids=list(table.index[bad_code]), field="category",
+                             hint="keep leading zeros: save the column as text")
+    dup = table["category"].duplicated(keep=False)
+    if dup.any():
+        raise InputDataError("a category is listed more than once", path=where,
+                             feature_ids=list(table.index[dup]), field="category", hint="keep one row per category")
+    return table
+
+
+def _read_csv(source: StrPath | IO[bytes], where: StrPath) -> pd.DataFrame:
+    if not isinstance(source, str | PathLike) or Path(source).is_file():
+        try:
+            return pd.read_csv(source, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            raise InputFileError("the table is not UTF-8 text", path=where, hint="save the CSV as UTF-8") from None
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+            raise InputFileError(f"the table cannot be read as CSV ({err})", path=where) from None
+    raise InputFileError("the file does not exist", path=where, hint="check the path")
+
+
+def _require(table: pd.DataFrame, columns: Sequence[str], where: Any) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise MissingFieldError(
+            f"the table lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, table.columns))}",
+            path=where, field=missing[0], hint=f"give it the columns {', '.join(columns)}",
+        )
+
+
+def _limit_rows(categories: pd.Series, limits: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Limit and unit per case: its category, else its major, else ``*``; NaN/None when none applies."""
+    table = limits.set_index("category")
+    cats = categories.fillna("").astype(str)
+    key = cats.where(cats.isin(table.index), cats.str[:2])
+    key = key.where(key.isin(table.index), "*")
+    found = key.isin(table.index)
+    limit = key.map(table["limit"]).where(found).to_numpy(dtype=float)
+    unit = key.map(table["unit"]).where(found).to_numpy(dtype=object)
+    return limit, unit
+
+
+# --------------------------------------------------------------------------- cases
+
+
+def _parse_times(values: pd.Series, column: str, path: Any) -> pd.Series:
+    """ISO 8601 text (empty = missing) to naive local datetimes; bad text names its rows."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values
+    else:
+        text = values.astype("string").str.strip().replace("", pd.NA)
+        try:
+            parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
+        except (ValueError, TypeError):  # offsets mixed with local times
+            parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+        bad = text.notna() & parsed.isna()
+        if bad.any():
+            raise InputDataError(
+                f"times cannot be read, e.g. {text[bad].iloc[0]!r}", path=path,
+                feature_ids=list(values.index[bad]), field=column, hint=_ROWS_HINT,
+            )
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_convert(_CST).dt.tz_localize(None)
+    return parsed.astype("datetime64[s]")
+
+
+def latest_time(incidents: pd.DataFrame) -> pd.Timestamp:
+    """The latest timestamp in the data: the default evaluation time ``as_of``.
+
+    The maximum of ``reported_at``, ``registered_at`` and ``closed_at`` (not ``due_at``,
+    a deadline in the future).
+    """
+    path = incidents.attrs.get("source")
+    latest = [_parse_times(incidents[c], c, path).max() for c in _TIME_FIELDS[:3] if c in incidents.columns]
+    latest = [t for t in latest if pd.notna(t)]
+    if not latest:
+        raise MissingFieldError("the incidents carry no times", path=path, field="reported_at",
+                                hint="give reported_at (ISO 8601) for every incident")
+    return pd.Timestamp(max(latest))
+
+
+def month_bounds(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First instant of ``YYYY-MM`` and of the month after.
+
+    Examples
+    --------
+    >>> [str(t) for t in month_bounds("2024-12")]
+    ['2024-12-01 00:00:00', '2025-01-01 00:00:00']
+    """
+    try:
+        start = pd.Timestamp(datetime.strptime(str(month), "%Y-%m"))
+    except ValueError:
+        raise ParameterError(f"a month is YYYY-MM, got {month!r}", hint="e.g. --month 2024-06") from None
+    return start, start + pd.offsets.MonthBegin(1)
+
+
+def due_times(
+    incidents: pd.DataFrame,
+    *,
+    limits: pd.DataFrame | None = None,
+    calendar: WorkingCalendar | None = None,
+) -> pd.Series:
+    """Each case's deadline: its ``due_at`` when given, else start + the limit of its category.
+
+    The start is ``registered_at`` (else ``reported_at``); a case not yet registered
+    (status ``reported``, or an empty ``registered_at`` beside a filled one elsewhere) has
+    no deadline (NaT). ``attrs["without_limit"]`` lists the rows no limit applies to (a
+    table without a ``*`` row), also NaT.
+
+    Returns
+    -------
+    pandas.Series
+        ``datetime64[s]``, indexed like ``incidents``.
+    """
+    path = incidents.attrs.get("source")
+    limits = time_limits() if limits is None else limits
+    due = (_parse_times(incidents["due_at"], "due_at", path) if "due_at" in incidents.columns
+           else pd.Series(pd.NaT, index=incidents.index, dtype="datetime64[s]"))
+    start = _start_times(incidents, path)
+    need = due.isna() & start.notna()
+    without: list[Any] = []
+    if need.any():
+        cats = incidents["category"] if "category" in incidents.columns else pd.Series("", index=incidents.index)
+        limit, unit = _limit_rows(cats[need].astype("string").fillna(""), limits)
+        has = ~np.isnan(limit)
+        rows = need[need].index
+        without = list(rows[~has])
+        if has.any():
+            computed = add_working_time(start[rows[has]].to_numpy(), limit[has], unit[has], calendar=calendar)
+            due = due.copy()
+            due[rows[has]] = computed
+    due = due.astype("datetime64[s]")
+    due.attrs["without_limit"] = without
+    return due
+
+
+def _start_times(incidents: pd.DataFrame, path: Any) -> pd.Series:
+    """When each case's clock starts: registration, or the report where there is no registration field."""
+    if "registered_at" in incidents.columns:
+        start = _parse_times(incidents["registered_at"], "registered_at", path)
+    else:
+        start = _parse_times(incidents["reported_at"], "reported_at", path)
+    if "status" in incidents.columns:
+        status = incidents["status"].astype("string").str.strip().str.lower()
+        start = start.where(status != "reported")
+    return start
+
+
+def cases_from_incidents(
+    incidents: pd.DataFrame,
+    *,
+    as_of: Any = None,
+    month: str | None = None,
+    limits: pd.DataFrame | None = None,
+    calendar: WorkingCalendar | None = None,
+) -> pd.DataFrame:
+    """The workflow state of every case at the evaluation time ``as_of``.
+
+    Parameters
+    ----------
+    incidents
+        Rows with ``reported_at`` (required) and any of ``registered_at``, ``closed_at``,
+        ``due_at``, ``status``, ``level``, ``category``, ``grid_code``; times as ISO 8601
+        text or datetimes.
+    as_of
+        The evaluation time (anything :class:`pandas.Timestamp` reads); default the
+        latest timestamp in the data, or with ``month`` the end of that month when the
+        data goes beyond it.
+    month
+        ``YYYY-MM``: only cases reported in that month are in scope.
+    limits
+        Time-limit table (:func:`time_limits`), for cases without ``due_at``.
+    calendar
+        Working calendar for working-hour limits.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``incidents``: ``grid_code`` (when given), ``level``, ``reported_at``,
+        ``registered_at``, ``closed_at``, ``due_at`` and the flags ``in_scope``,
+        ``registered``, ``closed`` (by ``as_of``), ``due``, ``closed_on_time``, ``open``,
+        ``overdue`` and ``hours_to_close``. ``attrs``: ``as_of``, ``month``,
+        ``without_limit`` (row ids without a deadline).
+
+    Raises
+    ------
+    InputDataError
+        Unreadable times (naming the rows), a closed status without ``closed_at``, a
+        case closed before it was reported.
+    """
+    path = incidents.attrs.get("source")
+    if "reported_at" not in incidents.columns:
+        raise MissingFieldError(
+            "the incidents have no reported_at field", path=path, field="reported_at",
+            hint="give the report time of every case (ISO 8601), e.g. 2024-06-03T09:30:00",
+        )
+    reported = _parse_times(incidents["reported_at"], "reported_at", path)
+    if reported.isna().any():
+        raise InputDataError("cases without a report time", path=path,
+                             feature_ids=list(incidents.index[reported.isna()]), field="reported_at",
+                             hint=_ROWS_HINT)
+    missing = pd.Series(pd.NaT, index=incidents.index, dtype="datetime64[s]")
+    registered_at = (_parse_times(incidents["registered_at"], "registered_at", path)
+                     if "registered_at" in incidents.columns else missing)
+    closed_at = _parse_times(incidents["closed_at"], "closed_at", path) if "closed_at" in incidents.columns else missing
+    status = (incidents["status"].astype("string").str.strip().str.lower().fillna("")
+              if "status" in incidents.columns else None)
+    _check_consistent(incidents, reported, closed_at, status, path)
+    due_at = due_times(incidents, limits=limits, calendar=calendar)
+
+    if as_of is None:
+        as_of_t = latest_time(incidents)
+        if month is not None:
+            as_of_t = min(as_of_t, month_bounds(month)[1])
+    else:
+        try:
+            as_of_t = pd.Timestamp(as_of)
+        except ValueError:
+            raise ParameterError(f"the evaluation time must be ISO 8601, got {as_of!r}",
+                                 hint="e.g. --as-of 2024-06-30T18:00") from None
+        if as_of_t.tzinfo is not None:
+            as_of_t = as_of_t.tz_convert(_CST).tz_localize(None)
+
+    scope = reported <= as_of_t
+    if month is not None:
+        start, end = month_bounds(month)
+        scope &= (reported >= start) & (reported < end)
+    if "registered_at" in incidents.columns:
+        is_registered = registered_at.notna() & (registered_at <= as_of_t)
+    elif status is not None:
+        is_registered = status != "reported"
+    else:
+        is_registered = pd.Series(True, index=incidents.index)
+    is_closed = closed_at.notna() & (closed_at <= as_of_t)
+    if status is not None:
+        is_closed &= status == "closed"
+    is_registered = (is_registered | is_closed) & scope
+    is_closed &= scope
+    is_due = is_registered & due_at.notna() & (due_at <= as_of_t)
+    on_time = is_due & is_closed & (closed_at <= due_at)
+    hours = (closed_at - reported).dt.total_seconds() / 3600
+
+    out = pd.DataFrame(index=incidents.index)
+    if "grid_code" in incidents.columns:
+        out["grid_code"] = incidents["grid_code"].astype("string").fillna("").astype("str")
+    if "level" in incidents.columns:
+        out["level"] = incidents["level"].astype("string").str.strip().str.lower().fillna("").astype("str")
+    else:
+        out["level"] = pd.Series("", index=incidents.index, dtype="str")
+    out["reported_at"] = reported
+    out["registered_at"] = registered_at
+    out["closed_at"] = closed_at
+    out["due_at"] = due_at
+    out["in_scope"] = scope.to_numpy(dtype=bool)
+    out["registered"] = is_registered.to_numpy(dtype=bool)
+    out["closed"] = is_closed.to_numpy(dtype=bool)
+    out["due"] = is_due.to_numpy(dtype=bool)
+    out["closed_on_time"] = on_time.to_numpy(dtype=bool)
+    out["open"] = (scope & ~is_closed).to_numpy(dtype=bool)
+    out["overdue"] = (out["open"] & is_due).to_numpy(dtype=bool)
+    out["hours_to_close"] = hours.where(is_closed).to_numpy(dtype=float)
+    out.attrs.update({"as_of": as_of_t, "month": month, "without_limit": due_at.attrs.get("without_limit", [])})
+    if out.attrs["without_limit"]:
+        log.warning("%d cases have no time limit (no due_at, no matching row in the table): %s",
+                    len(out.attrs["without_limit"]), format_ids(out.attrs["without_limit"]))
+    log.info("%d cases in scope at %s: %d due, %d closed, %d open", int(scope.sum()), as_of_t,
+             int(is_due.sum()), int(is_closed.sum()), int(out["open"].sum()))
+    return out
+
+
+def _check_consistent(
+    incidents: pd.DataFrame, reported: pd.Series, closed_at: pd.Series, status: pd.Series | None, path: Any
+) -> None:
+    if status is not None:
+        no_time = (status == "closed") & closed_at.isna()
+        if no_time.any():
+            raise InputDataError(
+                "cases are closed but have no closed_at", path=path, feature_ids=list(incidents.index[no_time]),
+                field="closed_at", hint="fill in when each case was closed (ISO 8601)",
+            )
+    backwards = closed_at.notna() & (closed_at < reported)
+    if backwards.any():
+        raise InputDataError(
+            "cases closed before they were reported", path=path, feature_ids=list(incidents.index[backwards]),
+            field="closed_at", hint="check closed_at and reported_at of these rows",
+        )
+
+
+# --------------------------------------------------------------------------- indicators
+
+
+def case_indicators(
+    cases: pd.DataFrame,
+    *,
+    by: str | pd.Series = "grid_code",
+    index: Iterable[Any] | None = None,
+) -> pd.DataFrame:
+    """Add up case flags into the indicators of :data:`KPI_COLUMNS` per key.
+
+    Parameters
+    ----------
+    cases
+        As returned by :func:`cases_from_incidents`.
+    by
+        A column of ``cases`` or a Series aligned with it (e.g. each case's worker).
+    index
+        Every key to report, in order (zero rows included); default the keys present.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by key: counts (int), rates and median hours (float, NaN when undefined).
+    """
+    keys = cases[by] if isinstance(by, str) else by.reindex(cases.index)
+    name = by if isinstance(by, str) else (by.name or "key")
+    scope = cases["in_scope"].to_numpy(dtype=bool)
+    frame = pd.DataFrame({
+        "key": keys.to_numpy(),
+        "reported": scope,
+        "registered": cases["registered"].to_numpy(dtype=bool),
+        "due": cases["due"].to_numpy(dtype=bool),
+        "closed": cases["due"].to_numpy(dtype=bool) & cases["closed"].to_numpy(dtype=bool),
+        "closed_on_time": cases["closed_on_time"].to_numpy(dtype=bool),
+        "closed_total": cases["closed"].to_numpy(dtype=bool),
+        "backlog": cases["open"].to_numpy(dtype=bool),
+        "overdue": cases["overdue"].to_numpy(dtype=bool),
+    })
+    level = cases["level"].astype(str).to_numpy() if "level" in cases.columns else np.full(len(cases), "")
+    for lv in LEVELS:
+        frame[f"level_{lv}"] = scope & (level == lv)
+    frame["level_other"] = scope & ~np.isin(level, LEVELS)
+    frame["hours"] = cases["hours_to_close"].to_numpy(dtype=float)
+    grouped = frame.groupby("key", sort=True)
+    counts = grouped[[c for c in frame.columns if c not in ("key", "hours")]].sum().astype(np.int64)
+    median = grouped["hours"].median()
+    keys_index = pd.Index(list(index) if index is not None else counts.index, name=name)
+    out = counts.reindex(keys_index, fill_value=0)
+    out["median_hours"] = median.reindex(keys_index)
+    due = out["due"].where(out["due"] > 0)
+    out["closure_rate"] = out["closed"] / due
+    out["on_time_rate"] = out["closed_on_time"] / due
+    return out[list(KPI_COLUMNS)]
+
+
+def rank_rows(indicators: pd.DataFrame) -> pd.Series:
+    """Rank rows: on-time rate, then closure rate (higher first), then backlog (lower first).
+
+    Equal keys share the smallest rank; rows without due cases (NaN rates) rank after
+    every row with due cases.
+
+    Examples
+    --------
+    >>> kpis = pd.DataFrame({"on_time_rate": [0.9, 0.9, np.nan, 0.95], "closure_rate": [1.0, 1.0, np.nan, 0.8],
+    ...                      "backlog": [2, 2, 0, 5]}, index=["a", "b", "c", "d"])
+    >>> rank_rows(kpis).tolist()
+    [2, 2, 4, 1]
+    """
+    k1 = -indicators["on_time_rate"].to_numpy(dtype=float)
+    k2 = -indicators["closure_rate"].to_numpy(dtype=float)
+    k3 = indicators["backlog"].to_numpy(dtype=float)
+    k1 = np.where(np.isnan(k1), np.inf, k1)
+    k2 = np.where(np.isnan(k2), np.inf, k2)
+    order = np.lexsort((k3, k2, k1))
+    keys = np.column_stack([k1, k2, k3])[order]
+    new = np.ones(len(order), dtype=bool)
+    if len(order) > 1:
+        new[1:] = (keys[1:] != keys[:-1]).any(axis=1)
+    first = np.maximum.accumulate(np.where(new, np.arange(len(order)), 0))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = first + 1
+    return pd.Series(rank, index=indicators.index, name="rank")
+
+
+def evaluation_table(
+    cases: pd.DataFrame,
+    *,
+    by: str | pd.Series = "grid_code",
+    index: Iterable[Any] | None = None,
+) -> pd.DataFrame:
+    """The evaluation (考核) table: :func:`case_indicators` plus ``rank``, sorted by rank.
+
+    Parameters
+    ----------
+    cases
+        As returned by :func:`cases_from_incidents`.
+    by, index
+        As in :func:`case_indicators` (e.g. every grid code, or each case's worker).
+    """
+    table = case_indicators(cases, by=by, index=index)
+    table.insert(0, "rank", rank_rows(table))
+    return table.sort_values(["rank"], kind="stable")
+
+
+def evaluation_markdown(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    as_of: pd.Timestamp,
+    month: str | None = None,
+    totals: pd.Series | None = None,
+) -> str:
+    """The evaluation tables as Markdown: one section per table, rates in percent.
+
+    Parameters
+    ----------
+    tables
+        Title to :func:`evaluation_table` result (extra leading columns such as
+        ``worker_id`` are shown too).
+    as_of, month
+        Named in the heading.
+    totals
+        One row of :func:`case_indicators` for everything (outside cases included).
+    """
+    scope = f"cases reported in {month}" if month else "all cases"
+    lines = [f"# Case evaluation (考核), {scope}, as of {as_of:%Y-%m-%d %H:%M}", ""]
+    lines.append("Due (应结案) = registered cases whose deadline has passed; closure rate (结案率) = "
+                 "closed / due; on-time rate (按期结案率) = closed on time / due. Ranked by on-time rate, "
+                 "then closure rate (higher first), then backlog (lower first); equal keys share a rank; "
+                 "rows without due cases come last.")
+    lines.append("")
+    if totals is not None:
+        lines += [
+            (f"All: {int(totals['reported'])} reported, {int(totals['due'])} due, {int(totals['closed'])} closed "
+             f"({_percent(totals['closure_rate'])}), {int(totals['closed_on_time'])} closed on time "
+             f"({_percent(totals['on_time_rate'])}), backlog {int(totals['backlog'])} "
+             f"({int(totals['overdue'])} overdue), median {_number(totals['median_hours'])} h to close."),
+            "",
+        ]
+    for title, table in tables.items():
+        lines += [f"## {title}", ""]
+        frame = table.reset_index()
+        shown = [c for c in frame.columns if c not in ("closed_total",) and not c.startswith("level_")]
+        lines.append("| " + " | ".join(_HEAD.get(c, c) for c in shown) + " |")
+        lines.append("|" + "|".join("---:" if c in _NUMERIC else "---" for c in shown) + "|")
+        for _, row in frame[shown].iterrows():
+            lines.append("| " + " | ".join(_cell(c, row[c]) for c in shown) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+_HEAD = {"closure_rate": "closure rate", "on_time_rate": "on-time rate", "median_hours": "median h",
+         "closed_on_time": "on time"}
+_NUMERIC = {"rank", "reported", "registered", "due", "closed", "closed_on_time", "closure_rate", "on_time_rate",
+            "median_hours", "backlog", "overdue", "grids"}
+
+
+def _percent(value: Any) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.2f} %"
+
+
+def _number(value: Any) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1f}"
+
+
+def _cell(column: str, value: Any) -> str:
+    if column.endswith("_rate"):
+        return _percent(value)
+    if column == "median_hours":
+        return _number(value)
+    return str(value).replace("|", "\\|")
