@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +40,8 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
-from numpy.typing import NDArray
 from affine import Affine
+from numpy.typing import NDArray
 
 from gridkit._progress import Progress, no_progress
 from gridkit._rng import RNGLike, as_rng
@@ -121,7 +121,7 @@ class HeatSurface:
     def cell_centres(self) -> NDArray[np.float64]:
         """(rows x cols, 2) array of cell-centre coordinates, row by row from the north-west."""
         rows, cols = self.shape
-        west, south, east, north = self.bounds
+        west, _south, _east, north = self.bounds
         xs = west + (np.arange(cols) + 0.5) * self.cell_m
         ys = north - (np.arange(rows) + 0.5) * self.cell_m
         gx, gy = np.meshgrid(xs, ys)
@@ -415,7 +415,7 @@ def heat_to_geotiff(
 
     Examples
     --------
-    >>> import rasterio, shapely
+    >>> import rasterio, shapely, tempfile
     >>> pts = gpd.GeoDataFrame(geometry=shapely.points([106.62, 106.63], [26.47, 26.48]), crs=4490)
     >>> out = heat_to_geotiff(heat_from_incidents(pts, bandwidth=200.0),
     ...                       Path(tempfile.mkdtemp()) / "heat.tif")
@@ -431,8 +431,7 @@ def heat_to_geotiff(
     units = "incidents per km2" if values == "density" else "probability per m2"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
         with rasterio.open(
             tmp, "w", driver="GTiff", width=surface.shape[1], height=surface.shape[0], count=1,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,7 +33,7 @@ import pandas as pd
 
 from gridkit.heat import HeatSurface
 
-__all__ = ["cjk_font_family", "choropleth_png", "heat_png"]
+__all__ = ["choropleth_png", "cjk_font_family", "heat_png"]
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,7 @@ def _new_figure(width: float, height: float) -> Any:
 def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
         fig.savefig(tmp, format="png", dpi=_DPI)
         os.replace(tmp, path)
@@ -111,9 +110,8 @@ def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
 def _outline(ax: Any, grids: gpd.GeoDataFrame | None, crs: Any, **style: Any) -> None:
     if grids is None or not len(grids):
         return
-    from matplotlib.collections import LineCollection
-
     import shapely
+    from matplotlib.collections import LineCollection
 
     lines = shapely.get_parts(shapely.boundary(grids.geometry.to_crs(crs).to_numpy()))
     lines = shapely.get_parts(lines)  # MultiLineStrings of polygons with holes
@@ -192,9 +190,10 @@ def choropleth_png(
     path
         The PNG to write (atomically).
     """
-    from gridkit.crs import local_crs
     from matplotlib.colors import Normalize
     from matplotlib.patches import Patch
+
+    from gridkit.crs import local_crs
 
     local = grids.to_crs(local_crs(grids))
     joined = local.join(rates[[c for c, _, _ in _RATES]], on=grid_field)
