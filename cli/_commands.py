@@ -26,13 +26,12 @@ def _not_built(verb: str, usage: str, issue: int, what: str) -> Register:
 
 def registry() -> list[Register]:
     """Every verb's register function, in the order ``--help`` lists them."""
-    from gridkit_cli import communities_cmd, demo_cmd, heatmap_cmd, inspect_cmd, partition_cmd, synth_cmd
+    from gridkit_cli import attach_cmd, communities_cmd, demo_cmd, heatmap_cmd, inspect_cmd, partition_cmd, synth_cmd
 
     return [
         partition_cmd.register,
         communities_cmd.register,
-        _not_built("attach", "gridkit attach GRIDS POINTS --as components|incidents -o OUT", 5,
-                   "put components or incidents into their grids, per-grid statistics"),
+        attach_cmd.register,
         heatmap_cmd.register,
         _not_built("patrol", "gridkit patrol plan|check GRIDS ...", 6,
                    "patrol routes per grid and GPS track checks"),
