@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import tempfile
@@ -68,9 +69,9 @@ def run(args: argparse.Namespace) -> int:
 
         month_bounds(args.month)  # usage error before any reading
     grids_layer = args.grids_layer
-    if grids_layer is None and Path(args.grids).suffix.lower() == ".gpkg" and Path(args.grids).is_file():
-        if "grids" in list_layers(args.grids):
-            grids_layer = "grids"
+    is_gpkg = Path(args.grids).suffix.lower() == ".gpkg" and Path(args.grids).is_file()
+    if grids_layer is None and is_gpkg and "grids" in list_layers(args.grids):
+        grids_layer = "grids"
     common: dict[str, Any] = {"assume_crs": args.assume_crs}
     grids = read_layer(args.grids, layer=grids_layer, geometry="polygon", role="grids",
                        required_fields=[args.grid_field], **common)
@@ -197,7 +198,7 @@ def _summary(named: Any, stats: Any, evaluation: dict[str, Any] | None, written:
         cases = evaluation["cases"]
 
         def pct(v: float) -> str:
-            return "–" if v != v else f"{100 * v:.2f} %"
+            return "–" if math.isnan(v) else f"{100 * v:.2f} %"
 
         print(f"cases as of {cases.attrs['as_of']:%Y-%m-%d %H:%M}"
               f"{' reported in ' + cases.attrs['month'] if cases.attrs['month'] else ''}: "
