@@ -71,7 +71,7 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     if m == 0:
         return p.copy()
     order = np.argsort(p, kind="stable")
-    ranked = p[order] * m / np.arange(1, m + 1)
+    ranked = p[order] * (m / np.arange(1, m + 1))  # m / k >= 1, so q >= p even after rounding
     ranked = np.minimum.accumulate(ranked[::-1])[::-1]
     out = np.empty(m)
     out[order] = np.minimum(ranked, 1.0)

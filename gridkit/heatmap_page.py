@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 _COLOURS = ("#fff7ec", "#fdd49e", "#fc8d59", "#d7301f", "#7f0000")  # OrRd, 5 classes
 _NO_DATA = "#dddddd"
 _RATE_LAYERS = (
-    ("per_100_households", "每百户事件数 incidents per 100 households", True),
+    ("per_100_households", "每百户事件数 incidents per 100 households", False),
     ("per_km2", "每平方公里事件数 incidents per km²", False),
 )
 
