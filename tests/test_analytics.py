@@ -71,8 +71,9 @@ def _working_seconds_between(start, end, cal):
     total, t = 0, start
     while t < end:
         minute = t.hour * 60 + t.minute
-        day = working_day.setdefault(t.date(), cal.is_working_day(t.date()))
-        if day and any(a <= minute < b for a, b in periods):
+        if t.date() not in working_day:
+            working_day[t.date()] = cal.is_working_day(t.date())
+        if working_day[t.date()] and any(a <= minute < b for a, b in periods):
             total += 60
         t += timedelta(minutes=1)
     return total
