@@ -1,0 +1,365 @@
+"""Heat: KDE surfaces in metres, GeoTIFF/PNG output, filters, the offline page in a real browser, the CLI."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridkit.crs import local_crs
+from gridkit.errors import EmptyLayerError, InputDataError, ParameterError
+from gridkit.heat import (
+    bandwidth_for_points,
+    filter_incidents,
+    heat_from_incidents,
+    heat_to_geotiff,
+    rates_for_grids,
+)
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_county"
+GK = 4545  # CGCS2000 / 3-degree Gauss-Kruger CM 108E, the sample county's zone
+X0, Y0 = 362_000.0, 2_929_000.0
+
+
+def gk_points(xy) -> gpd.GeoDataFrame:
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    return gpd.GeoDataFrame(geometry=shapely.points(xy[:, 0], xy[:, 1]), crs=GK)
+
+
+# --------------------------------------------------------------------------- the surface
+
+
+@settings(derandomize=True, max_examples=20, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0, 2000), st.floats(0, 2000)), min_size=1, max_size=30),
+    st.floats(50, 400),
+    st.sampled_from([2.0, 3.0]),
+)
+def test_kde_integrates_to_one_over_the_padded_area(offsets, bandwidth, cells_per_bandwidth):
+    pts = gk_points(np.array(offsets) + [X0, Y0])
+    surface = heat_from_incidents(pts, bandwidth=bandwidth, cell_m=bandwidth / cells_per_bandwidth, crs=GK)
+    mass = surface.probability.sum() * surface.cell_m**2
+    assert mass == pytest.approx(1.0, abs=1e-3)
+    # incidents per km² integrate to the number of incidents
+    assert surface.density.sum() * surface.cell_m**2 / 1e6 == pytest.approx(len(pts), rel=1e-3)
+    assert surface.crs.to_epsg() == GK and np.isfinite(surface.probability).all()
+
+
+@settings(derandomize=True, max_examples=10, deadline=None)
+@given(st.integers(3, 60), st.integers(0, 2**32 - 1), st.sampled_from(["scott", "silverman"]))
+def test_rule_bandwidths_integrate_to_one(n, seed, rule):
+    rng = np.random.default_rng(seed)
+    pts = gk_points(rng.normal(0, rng.uniform(50, 800), (n, 2)) + [X0, Y0])
+    h, _ = bandwidth_for_points(shapely.get_coordinates(pts.geometry.to_numpy()), rule=rule)
+    surface = heat_from_incidents(pts, bandwidth=rule, cell_m=h / 3)
+    assert surface.bandwidth_m == pytest.approx(h)
+    assert surface.bandwidth_rule == rule
+    assert surface.probability.sum() * surface.cell_m**2 == pytest.approx(1.0, abs=1e-3)
+
+
+def test_single_point_peak_is_the_gaussian_maximum():
+    h, cell = 100.0, 10.0
+    # a point at a cell centre (the raster snaps to multiples of the cell size)
+    surface = heat_from_incidents(gk_points([X0 + 5.0, Y0 + 5.0]), bandwidth=h, cell_m=cell)
+    peak = 1 / (2 * math.pi * h**2)
+    assert surface.probability.max() == pytest.approx(peak, rel=1e-6)
+    row, col = np.unravel_index(surface.probability.argmax(), surface.shape)
+    centre = surface.cell_centres()[row * surface.shape[1] + col]
+    assert centre.tolist() == [X0 + 5.0, Y0 + 5.0]
+    # one bandwidth away along x the density falls by exp(-1/2)
+    assert surface.probability[row, col + 10] == pytest.approx(peak * math.exp(-0.5), rel=1e-6)
+    assert surface.density.max() == pytest.approx(peak * 1e6, rel=1e-6)
+
+
+def test_scott_and_silverman_by_hand():
+    xy = np.array([[0.0, 0.0], [100.0, 0.0], [0.0, 300.0], [100.0, 300.0], [50.0, 150.0]])
+    var_x = np.var(xy[:, 0], ddof=1)
+    var_y = np.var(xy[:, 1], ddof=1)
+    sigma = math.sqrt((var_x + var_y) / 2)
+    h, detail = bandwidth_for_points(xy, rule="scott")
+    assert h == pytest.approx(sigma * 5 ** (-1 / 6)) and detail["sigma"] == pytest.approx(sigma)
+    # Silverman: per axis min(SD, IQR/1.349); IQRs are 100 and 300 here
+    a_x = min(math.sqrt(var_x), 100 / 1.349)
+    a_y = min(math.sqrt(var_y), 300 / 1.349)
+    h_s, _ = bandwidth_for_points(xy, rule="silverman")
+    assert h_s == pytest.approx(math.sqrt((a_x**2 + a_y**2) / 2) * 5 ** (-1 / 6))
+
+
+def test_cross_validation_prefers_narrow_kernels_for_tight_clusters():
+    rng = np.random.default_rng(7)
+    centres = rng.uniform(0, 3000, (6, 2))
+    xy = np.concatenate([c + rng.normal(0, 20, (150, 2)) for c in centres])
+    h_cv, detail = bandwidth_for_points(xy, rule="cv", rng=1, cv_max_points=600)
+    h_scott, _ = bandwidth_for_points(xy, rule="scott")
+    assert detail["cv_sample"] == 600 and len(detail["cv_grid"]) == len(detail["cv_scores"])
+    assert 5 < h_cv < h_scott / 2  # the clusters are 20 m wide; Scott smooths across them
+    assert bandwidth_for_points(xy, rule="cv", rng=1, cv_max_points=600)[0] == h_cv  # same rng, same answer
+
+
+def test_many_points_are_binned_without_changing_the_surface_much():
+    rng = np.random.default_rng(3)
+    pts = gk_points(rng.normal(0, 300, (3000, 2)) + [X0, Y0])
+    exact = heat_from_incidents(pts, bandwidth=120.0, cell_m=40.0)
+    binned = heat_from_incidents(pts, bandwidth=120.0, cell_m=40.0, max_fit_points=1000)
+    assert binned.detail["binned_to"] < 3000
+    assert np.abs(binned.density - exact.density).max() < 0.01 * exact.density.max()
+
+
+def test_surface_covers_the_area_and_lonlat_input_is_projected():
+    grids = gpd.read_file(SAMPLE / "communities.gpkg")
+    pts = gpd.GeoDataFrame(geometry=shapely.points([106.62], [26.47]), crs=4490)
+    surface = heat_from_incidents(pts, area=grids, bandwidth=100.0, cell_m=100.0)
+    west, south, east, north = surface.bounds
+    gx0, gy0, gx1, gy1 = grids.to_crs(surface.crs).total_bounds
+    assert west <= gx0 and south <= gy0 and east >= gx1 and north >= gy1
+    assert surface.crs == local_crs(pts)
+
+
+@pytest.mark.parametrize(
+    ("points", "kwargs", "error"),
+    [
+        (gk_points(np.empty((0, 2))), {}, EmptyLayerError),
+        (gk_points([[X0, Y0]]), {"bandwidth": "scott"}, InputDataError),  # one point: no spread
+        (gk_points([[X0, Y0], [X0, Y0]]), {}, InputDataError),  # zero spread
+        (gk_points([[X0, Y0]]), {"bandwidth": -5.0}, ParameterError),
+        (gk_points([[X0, Y0]]), {"bandwidth": "wide"}, ParameterError),
+        (gk_points([[X0, Y0]]), {"bandwidth": 100.0, "cell_m": 0}, ParameterError),
+        (gk_points([[X0, Y0], [X0 + 50_000, Y0]]), {"bandwidth": 100.0, "cell_m": 1.0}, ParameterError),
+    ],
+)
+def test_bad_surface_input(points, kwargs, error):
+    with pytest.raises(error):
+        heat_from_incidents(points, **kwargs)
+
+
+def test_non_point_geometries_name_the_rows():
+    layer = gpd.GeoDataFrame(geometry=[shapely.Point(X0, Y0), shapely.box(X0, Y0, X0 + 1, Y0 + 1)], crs=GK,
+                             index=[10, 11])
+    with pytest.raises(InputDataError) as err:
+        heat_from_incidents(layer, bandwidth=50.0)
+    assert err.value.feature_ids == [11]
+
+
+# --------------------------------------------------------------------------- GeoTIFF
+
+
+def test_geotiff_round_trip(tmp_path):
+    lonlat = np.array([[106.615, 26.465], [106.62, 26.47], [106.63, 26.48], [106.625, 26.471]])
+    pts = gpd.GeoDataFrame(geometry=shapely.points(lonlat[:, 0], lonlat[:, 1]), crs=4490)
+    surface = heat_from_incidents(pts, bandwidth="scott", cell_m=25.0)
+    path = heat_to_geotiff(surface, tmp_path / "heat.tif")
+    with rasterio.open(path) as src:
+        assert src.crs.to_epsg() == local_crs(pts).to_epsg() == surface.crs.to_epsg()
+        assert src.count == 1 and src.dtypes[0] == "float32"
+        assert src.transform == surface.transform and src.res == (25.0, 25.0)
+        data = src.read(1)
+        bounds = src.bounds
+        tags = src.tags()
+    assert np.isfinite(data).all() and data.shape == surface.shape
+    np.testing.assert_allclose(data, surface.density.astype(np.float32))
+    xy = shapely.get_coordinates(pts.to_crs(surface.crs).geometry.to_numpy())
+    assert (xy[:, 0] > bounds.left).all() and (xy[:, 0] < bounds.right).all()
+    assert (xy[:, 1] > bounds.bottom).all() and (xy[:, 1] < bounds.top).all()
+    assert tags["units"] == "incidents per km2" and float(tags["bandwidth_m"]) == pytest.approx(surface.bandwidth_m)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["heat.tif"]  # no temporary file left
+
+
+# --------------------------------------------------------------------------- filters and rates
+
+
+def _incidents() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"category": ["0101", "0102", "0501", "0505", "01", "0101"],
+         "reported_at": ["2024-01-31T23:59:59", "2024-02-01T00:00:00", "2024-02-10T12:00", "2024-02-29T23:00",
+                         "2024-03-01T00:00:00", "2024-03-02"]},
+        geometry=shapely.points(np.full(6, X0), np.full(6, Y0)), crs=GK, index=[5, 6, 7, 8, 9, 10],
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"categories": "01"}, [5, 6, 9, 10]),
+        ({"categories": "0101,0505"}, [5, 8, 10]),
+        ({"categories": ["05"]}, [7, 8]),
+        ({"start": "2024-02-01", "end": "2024-02-29"}, [6, 7, 8]),
+        ({"start": "2024-02-10T12:00"}, [7, 8, 9, 10]),
+        ({"end": "2024-02-29T22:00"}, [5, 6, 7]),
+        ({"categories": "05", "end": "2024-02-20"}, [7]),
+    ],
+)
+def test_filters(kwargs, expected):
+    out = filter_incidents(_incidents(), **kwargs)
+    assert out.index.tolist() == expected
+
+
+@pytest.mark.parametrize("kwargs", [{"categories": "1"}, {"categories": "01a"}, {"categories": ""},
+                                    {"start": "soon"}, {"start": "2024-03-01", "end": "2024-02-01"}])
+def test_bad_filters(kwargs):
+    with pytest.raises(ParameterError):
+        filter_incidents(_incidents(), **kwargs)
+
+
+def test_rates_by_hand():
+    grids = gpd.GeoDataFrame(
+        {"grid_code": ["g1", "g2", "g3"], "households": [250, 0, 100]},
+        geometry=[shapely.box(X0, Y0, X0 + 500, Y0 + 400), shapely.box(X0 + 500, Y0, X0 + 1000, Y0 + 400),
+                  shapely.box(X0, Y0 + 400, X0 + 1000, Y0 + 1400)], crs=GK,
+    )
+    attached = pd.DataFrame({"grid_code": ["g1"] * 5 + ["g2"] * 2 + [""] * 4})
+    rates = rates_for_grids(attached, grids)
+    assert rates.index.tolist() == ["g1", "g2", "g3"]
+    assert rates["incidents"].tolist() == [5, 2, 0]
+    assert rates["area_km2"].tolist() == pytest.approx([0.2, 0.2, 1.0], rel=1e-3)
+    assert rates.loc["g1", "per_100_households"] == pytest.approx(2.0)
+    assert math.isnan(rates.loc["g2", "per_100_households"])
+    assert rates["per_km2"].tolist() == pytest.approx([25.0, 10.0, 0.0], rel=1e-3)
+
+
+# --------------------------------------------------------------------------- the command, on the sample county
+
+
+def run_cli(*argv: str) -> int:
+    from gridkit_cli.main import main
+
+    return main(["--quiet", *map(str, argv)])
+
+
+@pytest.fixture(scope="module")
+def sample_grids(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("part")
+    assert run_cli("partition", SAMPLE / "communities.gpkg", "--buildings", SAMPLE / "buildings.gpkg",
+                   "--streets", SAMPLE / "streets.gpkg", "--dedicated", SAMPLE / "dedicated.gpkg", "-o", out) == 0
+    return out / "grids.gpkg"
+
+
+@pytest.fixture(scope="module")
+def heat_run(sample_grids, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("heat") / "out"
+    assert run_cli("heatmap", sample_grids, SAMPLE / "incidents.csv", "-o", out) == 0
+    return out
+
+
+def sample_incidents() -> pd.DataFrame:
+    return pd.read_csv(SAMPLE / "incidents.csv", dtype={"category": str}, parse_dates=["reported_at"])
+
+
+def test_cli_writes_every_output_on_the_sample_county(heat_run):
+    from gridkit.heat_report import OUTPUT_FILES
+
+    assert sorted(p.name for p in heat_run.iterdir()) == sorted(OUTPUT_FILES)
+    incidents = sample_incidents()
+    with rasterio.open(heat_run / "heat.tif") as src:
+        assert src.crs.to_epsg() == GK
+        assert int(src.tags()["incidents"]) == len(incidents)
+        assert np.isfinite(src.read(1)).all()
+        b = src.bounds
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(incidents.lon, incidents.lat), crs=4490).to_crs(GK)
+    x0, y0, x1, y1 = pts.total_bounds
+    assert b.left < x0 and b.bottom < y0 and b.right > x1 and b.top > y1
+    for png in ("heat.png", "choropleth.png"):
+        assert (heat_run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the sample has a spike of 0101/0103 incidents in 西门社区 (520199001004) in its last 7 days
+    alerts = pd.read_csv(heat_run / "alerts.csv", dtype=str, encoding="utf-8-sig")
+    assert len(alerts) >= 1
+    top = alerts.iloc[0]
+    assert top.community_code == "520199001004" and top.category in {"0101", "0103"}
+    assert top.category_zh in {"私搭乱建", "积存垃圾渣土"}
+    assert pd.Timestamp(top.window_end) == incidents.reported_at.max()
+    report = (heat_run / "report.md").read_text(encoding="utf-8")
+    assert "rule `scott`" in report and top.grid_code in report and "Benjamini-Hochberg" in report
+
+
+def test_cli_filters_by_category_and_date(sample_grids, tmp_path):
+    out = tmp_path / "filtered"
+    assert run_cli("heatmap", sample_grids, SAMPLE / "incidents.csv", "-o", out, "--category", "0101,0103",
+                   "--from", "2024-06-01", "--to", "2024-06-30", "--bandwidth", "120", "--cell-m", "40") == 0
+    incidents = sample_incidents()
+    kept = incidents[incidents.category.isin(["0101", "0103"])
+                     & (incidents.reported_at >= "2024-06-01") & (incidents.reported_at < "2024-07-01")]
+    with rasterio.open(out / "heat.tif") as src:
+        assert int(src.tags()["incidents"]) == len(kept) > 0
+        assert float(src.tags()["bandwidth_m"]) == 120.0 and src.res == (40.0, 40.0)
+    alerts = pd.read_csv(out / "alerts.csv", dtype=str, encoding="utf-8-sig")
+    assert set(alerts.category) <= {"0101", "0103"} and len(alerts) >= 1
+    assert (alerts.window_end == "2024-06-30T23:59:59").all()  # --to ends the last window
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "category 0101,0103" in report and f"{len(kept):,} kept by the filters" in report
+
+
+def _bad_csv(tmp_path: Path, row: int, field: str, value: str) -> Path:
+    df = pd.read_csv(SAMPLE / "incidents.csv", dtype=str, nrows=50)
+    df.loc[row, field] = value
+    path = tmp_path / "bad.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(("row", "field", "value"), [(17, "reported_at", "last tuesday"), (4, "category", ""),
+                                                     (31, "lon", "east"), (8, "category", "A1")])
+def test_cli_bad_input_exits_3_naming_file_row_and_field(sample_grids, tmp_path, capsys, row, field, value):
+    bad = _bad_csv(tmp_path, row, field, value)
+    out = tmp_path / "out"
+    assert run_cli("heatmap", sample_grids, bad, "-o", out) == 3
+    message = capsys.readouterr().err
+    assert str(bad) in message and field in message and f"feature {row}" in message
+    assert not out.exists()
+
+
+def test_cli_usage_errors_exit_2(sample_grids, tmp_path):
+    out = tmp_path / "out"
+    assert run_cli("heatmap", sample_grids, SAMPLE / "incidents.csv", "-o", out, "--bandwidth", "wide") == 2
+    assert run_cli("heatmap", sample_grids, SAMPLE / "incidents.csv", "-o", out, "--category", "0402",
+                   "--from", "2030-01-01") == 2  # nothing left to map
+    assert not out.exists()
+
+
+# --------------------------------------------------------------------------- the page, in a real browser
+
+
+def test_heatmap_page_renders_offline_in_chromium(heat_run, sample_grids):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    blocked, failed, errors = [], [], []
+
+    def route(r):
+        if r.request.url.startswith(("file:", "data:", "blob:", "about:")):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    n_grids = len(gpd.read_file(sample_grids, layer="grids"))
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 800})
+            page.route("**/*", route)
+            page.on("requestfailed", lambda r: failed.append(r.url))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto((heat_run / "heatmap.html").as_uri())
+            page.wait_for_selector("canvas.leaflet-heatmap-layer")
+            heat_pixels = page.evaluate("""() => {
+                const c = document.querySelector('canvas.leaflet-heatmap-layer');
+                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }""")
+            outlines = page.locator("path.leaflet-interactive").count()
+            page.locator(".leaflet-control-layers-overlays label", has_text="per 100 households").click()
+            fills = page.evaluate("""() => new Set([...document.querySelectorAll('path.leaflet-interactive')]
+                .map(p => p.getAttribute('fill')).filter(f => f && f !== 'none')).size""")
+            title = page.title()
+        finally:
+            browser.close()
+    assert blocked == [] and failed == [] and errors == []
+    assert heat_pixels > 1000
+    assert outlines == n_grids  # one outline per grid
+    assert fills >= 3  # the choropleth classes
+    assert "incident heat map" in title
