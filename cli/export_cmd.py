@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import cast
 
 from gridkit import io
 from gridkit.errors import ParameterError
-from gridkit.export import FORMATS, ExportSummary, export_layers, format_from_path
+from gridkit.export import FORMATS, ExportFormat, ExportSummary, export_layers, format_from_path
 
 _SHIFTED_NAMES = {"gcj02": "GCJ-02", "bd09": "BD-09"}
 _BASEMAPS = {"gcj02": "Amap/Tencent", "bd09": "Baidu"}
@@ -46,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--excel", action="store_true", help="CSV: UTF-8 with a byte-order mark for Excel")
     p.add_argument("--split-geometry", action="store_true",
                    help="Shapefile: one file per geometry type when a layer mixes points, lines, polygons")
-    p.add_argument("--field-names", metavar="CSV", help="your own field-name table (layout of the bundled one)")
+    p.add_argument("--field-names", metavar="CSV",
+                   help="your own field-name table (layout of the bundled one)")
     p.add_argument("--assume-crs", metavar="CRS", help="the CRS of a FILE that declares none, e.g. EPSG:4490")
     p.add_argument("--input-coords", choices=("wgs84", "gcj02", "bd09"), default="wgs84",
                    help="FILE's lon/lat are GCJ-02 or BD-09: converted to WGS84 on reading")
@@ -54,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    fmt = args.format or format_from_path(args.output)
+    fmt = cast(ExportFormat, args.format or format_from_path(args.output))
     if fmt is None:
         raise ParameterError(f"cannot tell the format from {args.output!r}",
                              hint=f"pass --format ({', '.join(FORMATS)}) or end OUT in its extension")
@@ -82,7 +84,8 @@ def summary_lines(summary: ExportSummary, *, repaired: dict[str, int] | None = N
     features = ", ".join(f"{name} {count:,}" for name, count in summary.layers.items())
     shifted = _SHIFTED_NAMES.get(summary.coords, "")
     coords = f" ({shifted} coordinates labelled as WGS84)" if shifted else ""
-    lines = [f"exported {features} feature(s) as {summary.format}, {summary.crs}{coords}, text {summary.encoding}"]
+    lines = [f"exported {features} feature(s) as {summary.format}, {summary.crs}{coords}, "
+             + f"text {summary.encoding}"]
     lines += [f"wrote {path}" for path in summary.files]
     for layer, renamed in summary.renamed.items():
         pairs = ", ".join(f"{old}->{new}" for old, new in renamed.items())

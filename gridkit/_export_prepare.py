@@ -14,6 +14,7 @@ import codecs
 import io as _stdio
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -62,7 +63,7 @@ def prepare(
     if twice:
         raise InputDataError(f"layer {layer!r} has the field names {', '.join(twice)} twice",
                              path=gdf.attrs.get("source"), hint="rename the fields so every name is unique")
-    reserved = ["geometry"] + ([WKT_COLUMN] if fmt == "csv" else []) + (list(KML_BUILTIN) if fmt == "kml" else [])
+    reserved = ["geometry", *([WKT_COLUMN] if fmt == "csv" else []), *(KML_BUILTIN if fmt == "kml" else ())]
     names = names_in_file(texts, fmt=fmt, fields=fields, encoding=encoding, table=table, reserved=reserved)
     out = Prepared(layer=layer, frame=gdf, mapping=pd.DataFrame(columns=MAPPING_COLUMNS), fields=fields)
     data: dict[str, pd.Series] = {}
@@ -91,9 +92,10 @@ def _convert(
     dtype = column.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         column = column.astype(object).where(column.notna(), None)
-    if fmt in _TEXT_AS_ISO and (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)):
+    timely = pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
+    if fmt in _TEXT_AS_ISO and timely:
         return _iso_text(column)
-    if fmt == "kml" and pd.api.types.is_integer_dtype(dtype) and column.dtype.itemsize > 4:
+    if fmt == "kml" and isinstance(dtype, np.dtype) and dtype.kind in "iu" and dtype.itemsize > 4:
         values = column.to_numpy()
         if len(values) == 0 or (values.min() >= _INT32.min and values.max() <= _INT32.max):
             return column.astype(np.int32)
@@ -122,7 +124,9 @@ def _iso_text(column: pd.Series) -> pd.Series:
     return pd.Series(text, index=column.index, name=column.name, dtype=object)
 
 
-def _fit_text(column: pd.Series, name: str, fmt: str, encoding: str, out: Prepared, source: str | None) -> pd.Series:
+def _fit_text(
+    column: pd.Series, name: str, fmt: str, encoding: str, out: Prepared, source: str | None
+) -> pd.Series:
     """Check text against the encoding; cut Shapefile text to 254 bytes, with a warning."""
     strings = column.map(lambda v: v if isinstance(v, str) else None)  # non-text values pass as they are
     is_str = strings.notna().to_numpy()
@@ -141,7 +145,7 @@ def _fit_text(column: pd.Series, name: str, fmt: str, encoding: str, out: Prepar
             )
     if fmt != "shp":
         return column
-    nbytes = text.str.encode(encoding).str.len().to_numpy()
+    nbytes = text.map(lambda v: len(v.encode(encoding))).to_numpy()
     long = nbytes > SHP_TEXT_BYTES
     if not long.any():
         return column
@@ -149,8 +153,8 @@ def _fit_text(column: pd.Series, name: str, fmt: str, encoding: str, out: Prepar
     ids = text.index[long]
     cut.loc[ids] = [cut_to_bytes(v, encoding, SHP_TEXT_BYTES) for v in text[long]]
     out.warnings.append(
-        f"layer {out.layer!r}, field {name!r}: {len(ids)} text value(s) longer than {SHP_TEXT_BYTES} bytes in "
-        f"{encoding.upper()} were cut to fit a Shapefile (features {format_ids(ids.tolist())}, longest "
+        f"layer {out.layer!r}, field {name!r}: {len(ids)} text value(s) longer than {SHP_TEXT_BYTES} bytes "
+        f"in {encoding.upper()} were cut to fit a Shapefile (features {format_ids(ids.tolist())}, longest "
         f"{int(nbytes.max())} bytes); write GeoPackage to keep them whole"
     )
     return cut
@@ -219,11 +223,12 @@ def shapefile_parts(p: Prepared, *, split: bool) -> list[tuple[str, gpd.GeoDataF
             part = _one_point_type(part, p)
         parts.append((f"_{name}" if len(present) > 1 else "", part))
     if len(present) > 1:
-        p.warnings.append(f"layer {p.layer!r} mixes geometry types: written as "
-                          f"{', '.join(f'{int(masks[n].sum())} {n}' for n in present)} in {len(present)} Shapefiles")
+        counts = ", ".join(f"{int(masks[n].sum())} {n}" for n in present)
+        p.warnings.append(f"layer {p.layer!r} mixes geometry types: written as {counts} "
+                          f"in {len(present)} Shapefiles")
     if len(present) > 1 and missing.any():
-        p.warnings.append(f"layer {p.layer!r}: {int(missing.sum())} feature(s) without geometry went with the "
-                          f"{present[0]} (features {format_ids(frame.index[missing].tolist())})")
+        p.warnings.append(f"layer {p.layer!r}: {int(missing.sum())} feature(s) without geometry went with "
+                          f"the {present[0]} (features {format_ids(frame.index[missing].tolist())})")
     return parts
 
 
@@ -291,7 +296,8 @@ def read_csv(path: Path, mapping: pd.DataFrame, prj: Path | None) -> gpd.GeoData
     table = pd.read_csv(_stdio.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
     crs = CRS.from_wkt(prj.read_text(encoding="utf-8")) if prj is not None else CRS.from_epsg(4326)
     geoms = shapely.from_wkt(table.pop(WKT_COLUMN).to_numpy(dtype=object))
-    extra = [c for c in ("lon", "lat", "x", "y") if c in table.columns and c not in set(mapping["name_in_file"])]
+    own = set(mapping["name_in_file"])
+    extra = [c for c in ("lon", "lat", "x", "y") if c in table.columns and c not in own]
     return gpd.GeoDataFrame(table.drop(columns=extra), geometry=geoms, crs=crs)
 
 
@@ -312,16 +318,26 @@ def _as_type(column: pd.Series, dtype: str) -> pd.Series:
     try:
         if dtype.startswith(("int", "uint", "Int", "UInt")):
             numbers = pd.to_numeric(column)
-            return numbers.astype(dtype) if numbers.notna().all() or dtype[0] in "IU" else numbers
+            return numbers.astype(_dtype(dtype)) if numbers.notna().all() or dtype[0] in "IU" else numbers
         if dtype.startswith("float"):
-            return pd.to_numeric(column).astype(dtype)
+            return pd.to_numeric(column).astype(_dtype(dtype))
         if dtype in ("bool", "boolean"):
             if column.dtype == bool:
                 return column
-            values = column.map(lambda v: None if pd.isna(v) else str(v).strip().lower() in ("true", "1", "t", "yes"))
-            return values.astype(dtype) if values.notna().all() or dtype == "boolean" else values
+            values = column.map(_truth)
+            return values.astype(_dtype(dtype)) if values.notna().all() or dtype == "boolean" else values
         if dtype.startswith("datetime64"):
-            return pd.to_datetime(column, format="ISO8601").astype(dtype)
+            return pd.to_datetime(column, format="ISO8601").astype(_dtype(dtype))
     except (ValueError, TypeError):
         return column
     return column
+
+
+def _dtype(name: str) -> Any:
+    return pd.api.types.pandas_dtype(name)
+
+
+def _truth(value: object) -> bool | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    return str(value).strip().lower() in ("true", "1", "t", "yes")

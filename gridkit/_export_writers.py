@@ -28,18 +28,20 @@ WKT_COLUMN = "wkt"
 
 _SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 
+Layers = Mapping[str, gpd.GeoDataFrame]
 
-def write_gpkg(layers: Mapping[str, gpd.GeoDataFrame], target: Path, *, encoding: str, excel: bool) -> list[Path]:
+
+def write_gpkg(layers: Layers, target: Path, *, encoding: str, excel: bool) -> list[Path]:
     write_layers(target, layers)
     return [target]
 
 
-def write_parquet(layers: Mapping[str, gpd.GeoDataFrame], target: Path, *, encoding: str, excel: bool) -> list[Path]:
+def write_parquet(layers: Layers, target: Path, *, encoding: str, excel: bool) -> list[Path]:
     write_layers(target, layers)
     return [target]
 
 
-def write_shp(layers: Mapping[str, gpd.GeoDataFrame], target: Path, *, encoding: str, excel: bool) -> list[Path]:
+def write_shp(layers: Layers, target: Path, *, encoding: str, excel: bool) -> list[Path]:
     write_layers(target, layers, encoding="GBK" if encoding == "gbk" else "UTF-8")
     files = [target.with_suffix(s) for s in _SHAPEFILE_PARTS]
     missing = [f.name for f in files if not f.is_file()]
@@ -48,7 +50,7 @@ def write_shp(layers: Mapping[str, gpd.GeoDataFrame], target: Path, *, encoding:
     return files
 
 
-def write_geojson(layers: Mapping[str, gpd.GeoDataFrame], target: Path, *, encoding: str, excel: bool) -> list[Path]:
+def write_geojson(layers: Layers, target: Path, *, encoding: str, excel: bool) -> list[Path]:
     """RFC 7946: EPSG:4326 lon/lat, polygons with counterclockwise exteriors, no ``crs`` member."""
     (name, frame), = layers.items()
     values = frame.geometry.to_numpy()
@@ -61,14 +63,14 @@ def write_geojson(layers: Mapping[str, gpd.GeoDataFrame], target: Path, *, encod
     return [target]
 
 
-def write_kml(layers: Mapping[str, gpd.GeoDataFrame], target: Path, *, encoding: str, excel: bool) -> list[Path]:
+def write_kml(layers: Layers, target: Path, *, encoding: str, excel: bool) -> list[Path]:
     """KML through GDAL's LIBKML driver: one folder per layer, attributes as ExtendedData."""
     for i, (name, frame) in enumerate(layers.items()):
         pyogrio.write_dataframe(frame, target, driver="LIBKML", layer=name, append=i > 0)
     return [target]
 
 
-def write_csv(layers: Mapping[str, gpd.GeoDataFrame], target: Path, *, encoding: str, excel: bool) -> list[Path]:
+def write_csv(layers: Layers, target: Path, *, encoding: str, excel: bool) -> list[Path]:
     """CSV: the attributes, ``lon``/``lat`` (or ``x``/``y``) for points, and the geometry as WKT.
 
     A ``.csvt`` file beside it gives GDAL and QGIS the column types, so codes stay text.

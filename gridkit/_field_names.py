@@ -83,7 +83,8 @@ def _check_table(table: pd.DataFrame, where: str) -> None:
         empty = values == ""
         if empty.any():
             raise InputDataError("empty names in the field-name table", path=where, field=column,
-                                 feature_ids=rows[empty.to_numpy()].tolist(), hint="fill them in (line numbers)")
+                                 feature_ids=rows[empty.to_numpy()].tolist(),
+                                 hint="fill them in (the ids are line numbers)")
         folded = values.str.casefold()
         twice = folded.duplicated(keep=False).to_numpy()
         if twice.any():

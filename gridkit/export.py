@@ -42,26 +42,21 @@ from __future__ import annotations
 import logging
 import os
 import re
-import secrets
-import shutil
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 import geopandas as gpd
-import pandas as pd
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from gridkit import _export_files as files_
 from gridkit import _export_prepare as prep
-from gridkit._export_writers import WRITERS
 from gridkit._field_names import field_table
 from gridkit.crs import convert_coords
 from gridkit.errors import ParameterError
-from gridkit.io import atomic_dir, read_layer, write_text
+from gridkit.io import read_layer
 
 __all__ = [
     "FORMATS",
@@ -94,8 +89,8 @@ FORMATS: dict[str, tuple[str, ...]] = {
 _MULTI_LAYER = ("gpkg", "kml")
 _LONLAT_ONLY = ("geojson", "kml")
 _WGS84 = CRS.from_epsg(4326)
-_SHIFTED = {"gcj02": "gcj02", "gcj": "gcj02", "amap": "gcj02", "bd09": "bd09", "bd09ll": "bd09", "baidu": "bd09"}
-_COORD_NAMES = {"gcj02": "GCJ-02 (Amap, Tencent)", "bd09": "BD-09 (Baidu)"}
+_SHIFTED = {"gcj02": "gcj02", "gcj": "gcj02", "amap": "gcj02",
+            "bd09": "bd09", "bd09ll": "bd09", "baidu": "bd09"}
 
 
 @dataclass(frozen=True)
@@ -193,9 +188,11 @@ def export_layer(
     """
     path = Path(path)
     if layer is None:
-        layer = path.stem if not path.is_dir() else "layer"
-    summary = export_layers({layer: gdf}, path, format=format, to_crs=to_crs, encoding=encoding, fields=fields,
-                            excel=excel, split_geometry=split_geometry, field_names=field_names)
+        source = gdf.attrs.get("source") if isinstance(gdf, gpd.GeoDataFrame) else None
+        layer = path.stem if not path.is_dir() else Path(source).stem if source else "layer"
+    options = {"to_crs": to_crs, "encoding": encoding, "fields": fields, "excel": excel,
+               "split_geometry": split_geometry, "field_names": field_names}
+    summary = export_layers({layer: gdf}, path, format=format, **options)
     return summary.files[0]
 
 
@@ -231,7 +228,7 @@ def export_layers(
     >>> summary.crs, summary.coords, [p.name for p in summary.files]
     ('EPSG:4326', 'gcj02', ['lights.geojson', 'lights_coords.txt'])
     """
-    fmt, encoding, fields = _check_options(format, encoding, fields, excel, split_geometry)
+    fmt, text_encoding, language = _check_options(format, encoding, fields, excel, split_geometry)
     if not layers:
         raise ParameterError("no layers to export")
     crs, coords = target_crs(to_crs)
@@ -242,16 +239,18 @@ def export_layers(
     prepared: dict[str, prep.Prepared] = {}
     for name, gdf in layers.items():
         frame = _project(_checked(name, gdf), crs, coords)
-        prepared[name] = prep.prepare(frame, fmt=fmt, encoding=encoding, fields=fields, table=table, layer=name)
+        prepared[name] = prep.prepare(frame, fmt=fmt, encoding=text_encoding, fields=language, table=table,
+                                      layer=name)
     files: list[Path] = []
-    with _staged(targets) as staging:
-        for target, names in targets.items():
-            files += _write_target(staging, target, {n: prepared[n] for n in names}, fmt, encoding, excel,
-                                   split_geometry, coords)
+    with files_.staged(targets) as staging:
+        for target, held in targets.items():
+            files += files_.write_target(staging, target, {n: prepared[n] for n in held}, fmt=fmt,
+                                         encoding=text_encoding, excel=excel, split_geometry=split_geometry,
+                                         coords=coords)
     summary = ExportSummary(
         format=fmt, files=tuple(files), layers={n: len(layers[n]) for n in layers},
         crs=_crs_label(next(iter(prepared.values())).frame.crs), coords=coords,
-        encoding=_encoding_label(fmt, encoding, excel),
+        encoding=_encoding_label(fmt, text_encoding, excel),
         renamed={n: p.renamed for n, p in prepared.items() if p.renamed},
         warnings=tuple(w for p in prepared.values() for w in p.warnings),
     )
@@ -322,11 +321,11 @@ def read_exported(path: PathArg, *, layer: str | None = None) -> gpd.GeoDataFram
     if fmt is None:
         raise ParameterError(f"not a file gridkit exports: {path.name}", path=path,
                              hint=f"use one of {', '.join(e for x in FORMATS.values() for e in x)}")
-    mapping = prep.read_mapping(_sidecar(path, "_fields.csv"), layer)
+    mapping = prep.read_mapping(files_.sidecar(path, "_fields.csv"), layer)
     if fmt == "kml":
         gdf = prep.read_kml(path, layer, mapping)
     elif fmt == "csv" and mapping is not None:
-        gdf = prep.read_csv(path, mapping, _sidecar(path, ".prj"))
+        gdf = prep.read_csv(path, mapping, files_.sidecar(path, ".prj"))
     else:
         gdf = read_layer(path, layer=layer)
     return prep.restore(gdf, mapping)
@@ -354,10 +353,10 @@ def _check_options(
     if excel and fmt != "csv":
         raise ParameterError("--excel is for CSV files", hint="leave out --excel, or use --format csv")
     if excel and encoding == "gbk":
-        raise ParameterError("--excel writes UTF-8 with a byte-order mark; it does not go with --encoding gbk",
+        raise ParameterError("--excel writes UTF-8 with a byte-order mark; it excludes --encoding gbk",
                              hint="choose one: --excel (any Excel) or --encoding gbk (older Chinese Excel)")
     if split_geometry and fmt != "shp":
-        raise ParameterError("--split-geometry is for Shapefiles; the other formats hold mixed geometry types",
+        raise ParameterError("--split-geometry is for Shapefiles; other formats hold mixed geometry types",
                              hint="leave out --split-geometry")
     return fmt, encoding, fields
 
@@ -381,7 +380,7 @@ def _checked(name: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gdf
 
 
-def _project(gdf: gpd.GeoDataFrame, crs: CRS | None, coords: str) -> gpd.GeoDataFrame:
+def _project(gdf: gpd.GeoDataFrame, crs: CRS | None, coords: Coords) -> gpd.GeoDataFrame:
     if coords != "wgs84":
         lonlat = gdf if gdf.crs.to_epsg() in (4326, 4490) else gdf.to_crs(_WGS84)
         return convert_coords(lonlat, source="wgs84", target=coords).set_crs(_WGS84, allow_override=True)
@@ -407,8 +406,8 @@ def _targets(path: Path, fmt: str, names: list[str]) -> dict[Path, list[str]]:
         raise ParameterError(f"{len(names)} layers make {len(names)} {fmt} files; give a folder, not a file",
                              path=path, hint="e.g. -o exported/")
     if format_from_path(path) is not None:
-        raise ParameterError(f"a {fmt} file holds one layer; give a folder for {len(names)} layers", path=path,
-                             hint=f"e.g. -o {path.with_suffix('')}")
+        raise ParameterError(f"a {fmt} file holds one layer; give a folder for {len(names)} layers",
+                             path=path, hint=f"e.g. -o {path.with_suffix('')}")
     files = [path / (_safe_name(n) + extension) for n in names]
     twice = {f.name for f in files if files.count(f) > 1}
     if twice:
@@ -421,103 +420,6 @@ def _safe_name(name: str) -> str:
 
 
 # ----------------------------------------------------------------------------- writing
-
-
-@contextmanager
-def _staged(targets: Mapping[Path, list[str]]) -> Iterator[Path]:
-    """A staging folder whose files move beside the targets only when every write succeeded."""
-    folders = {t.parent for t in targets}
-    if len(folders) == 1:
-        (folder,) = folders
-        if folder.exists():
-            with _staging_in(folder) as staging:
-                yield staging
-            return
-        with atomic_dir(folder) as staging:  # a new folder appears whole, or not at all
-            yield staging
-        return
-    raise ParameterError("all files of one export go into one folder")  # pragma: no cover
-
-
-@contextmanager
-def _staging_in(folder: Path) -> Iterator[Path]:
-    staging = Path(tempfile.mkdtemp(prefix=f".gridkit-export-{secrets.token_hex(3)}-", dir=folder))
-    try:
-        yield staging
-        written = sorted(p for p in staging.iterdir() if p.is_file())
-        for file in written:
-            with open(file, "rb") as handle:
-                os.fsync(handle.fileno())
-        for file in written:
-            os.replace(file, folder / file.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-_STALE = (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".qpj", ".csvt", "_fields.csv", "_coords.txt")
-
-
-def _write_target(
-    staging: Path, target: Path, layers: dict[str, prep.Prepared], fmt: str, encoding: str, excel: bool,
-    split_geometry: bool, coords: str,
-) -> list[Path]:
-    """Write one output file and its sidecars into ``staging``; return their final paths."""
-    writer = WRITERS[fmt]
-    parts: list[tuple[Path, dict[str, gpd.GeoDataFrame]]] = []
-    if fmt == "shp":
-        (name, p), = layers.items()
-        for suffix, frame in prep.shapefile_parts(p, split=split_geometry):
-            parts.append((target.with_name(target.stem + suffix + target.suffix), {name: frame}))
-    else:
-        parts.append((target, {n: p.frame for n, p in layers.items()}))
-    written: list[Path] = []
-    for file, frames in parts:
-        written += writer(frames, staging / file.name, encoding=encoding, excel=excel)
-        written += _sidecars(staging / file.name, layers, fmt, coords)
-        _remove_stale(file, {w.name for w in written})
-    return [target.parent / w.name for w in written]
-
-
-def _sidecars(file: Path, layers: dict[str, prep.Prepared], fmt: str, coords: str) -> list[Path]:
-    out = []
-    if fmt in ("shp", "csv", "kml") or any(p.fields == "zh" for p in layers.values()):
-        mapping = pd.concat([p.mapping for p in layers.values()], ignore_index=True)
-        out.append(write_text(_with_suffix(file, "_fields.csv"), "\ufeff" + mapping.to_csv(index=False)))
-    frame = next(iter(layers.values())).frame
-    if fmt == "csv" and not frame.crs.equals(_WGS84):
-        out.append(write_text(file.with_suffix(".prj"), frame.crs.to_wkt("WKT1_ESRI") or frame.crs.to_wkt()))
-    if coords != "wgs84":
-        out.append(write_text(_with_suffix(file, "_coords.txt"), _coords_note(file.name, coords)))
-    return out
-
-
-def _remove_stale(file: Path, written: set[str]) -> None:
-    """Sidecars of an earlier export of the same name that this export does not replace."""
-    for suffix in _STALE:
-        stale = _with_suffix(file, suffix) if suffix.startswith("_") else file.with_suffix(suffix)
-        if stale.name not in written and stale.is_file():
-            stale.unlink()
-
-
-def _with_suffix(file: Path, suffix: str) -> Path:
-    return file.with_name(file.stem + suffix)
-
-
-def _sidecar(path: Path, suffix: str) -> Path | None:
-    candidate = _with_suffix(path, suffix) if suffix.startswith("_") else path.with_suffix(suffix)
-    return candidate if candidate.is_file() else None
-
-
-def _coords_note(name: str, coords: str) -> str:
-    system = _COORD_NAMES[coords]
-    return (
-        f"{name}\n\n"
-        f"本文件的坐标是 {system} 坐标，但文件中标注为 WGS84 经纬度（EPSG:4326），因为该坐标系没有 EPSG 编码。\n"
-        "只用于在对应的网络地图上叠加显示；不要当作 WGS84/CGCS2000 坐标用于测量、计算或与其他数据叠加。\n\n"
-        f"The coordinates in this file are {system}, labelled as WGS84 longitude/latitude (EPSG:4326) "
-        "because that system has no EPSG code. Use them only on the matching web basemap; do not treat "
-        "them as WGS84/CGCS2000 for measuring or overlaying other data.\n"
-    )
 
 
 def _crs_label(crs: CRS) -> str:
