@@ -1,0 +1,453 @@
+"""What a notice board says about its grid: figures, workers, hotlines and duties.
+
+Everything here is plain data checked at the door; :mod:`gridkit.board.scene` draws the
+map and :mod:`gridkit.board.page` lays the facts out on the page.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from gridkit.errors import InputDataError, InputFileError, MissingFieldError, ParameterError
+
+__all__ = [
+    "BoardFacts",
+    "Contact",
+    "Worker",
+    "board_duties",
+    "facts_for_grids",
+    "national_hotlines",
+    "read_contacts",
+    "read_table",
+    "workers_for_grids",
+    "workers_from_grids",
+]
+
+logger = logging.getLogger(__name__)
+
+Lang = Literal["zh", "en"]
+PathArg = str | os.PathLike[str]
+
+#: Average persons per household in China (7th national census, 2020).
+PERSONS_PER_HOUSEHOLD = 2.62
+#: Fields of a grids layer read as a population count, in order of preference.
+POPULATION_FIELDS = ("population", "人口")
+#: Fields of a grids layer read as the worker, when no workers table is given.
+WORKER_FIELDS = {"worker_id": ("worker_id",), "name": ("worker_name", "worker"), "phone": ("worker_phone",)}
+_PHOTO_EXTS = (".jpg", ".jpeg", ".png")
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A grid worker (网格员) as the board shows them."""
+
+    worker_id: str
+    name: str
+    phone: str
+    photo: Path | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A hotline on the board: who answers and the number."""
+
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class BoardFacts:
+    """Everything written on one grid's board, apart from the map."""
+
+    grid_code: str
+    community_code: str
+    community_name: str
+    serial: int | None
+    dedicated_name: str
+    households: int
+    population: int
+    population_estimated: bool
+    persons_per_household: float
+    area_m2: float
+    buildings: int | None
+    workers: tuple[Worker, ...]
+    contacts: tuple[Contact, ...]
+    national: tuple[Contact, ...]
+    duties: tuple[str, ...]
+    issued: date
+    url: str
+    lang: Lang = "zh"
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def name(self) -> str:
+        """The grid's name: ``文昌社区第3网格`` (``文昌社区 Grid 3`` in English)."""
+        if self.serial is None:
+            base = f"{self.community_name} {self.grid_code}"
+        elif self.lang == "zh":
+            base = f"{self.community_name}第{self.serial}网格"
+        else:
+            base = f"{self.community_name} Grid {self.serial}"
+        if self.dedicated_name:
+            base += f"（{self.dedicated_name}）" if self.lang == "zh" else f" ({self.dedicated_name})"
+        return base
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def read_table(path: PathArg, *, required: Sequence[str], what: str) -> pd.DataFrame:
+    """A small UTF-8 CSV table as text columns, with ``required`` columns checked.
+
+    Raises
+    ------
+    InputFileError
+        Missing file, not UTF-8, not CSV.
+    MissingFieldError
+        A required column is absent.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"the {what} file does not exist", path=path, hint="check the path")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputFileError(f"the {what} file is not UTF-8 text", path=path, hint="save the CSV as UTF-8") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise InputFileError(f"the {what} file cannot be read as CSV ({err})", path=path) from None
+    table.columns = [str(c).strip() for c in table.columns]
+    for column in table.columns:
+        table[column] = table[column].str.strip()
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise MissingFieldError(
+            f"the {what} table lacks column(s) {', '.join(missing)}", path=path, field=missing[0],
+            hint=f"give it the columns {', '.join(required)} (it has {', '.join(table.columns)})",
+        )
+    table.attrs["source"] = str(path)
+    return table
+
+
+def _bundled(name: str) -> pd.DataFrame:
+    with resources.files("gridkit").joinpath("tables", f"{name}.csv").open("rb") as handle:
+        return pd.read_csv(handle, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+def board_duties(path: PathArg | None = None, *, lang: Lang = "zh") -> list[str]:
+    """The duties of a grid worker printed on every board.
+
+    Parameters
+    ----------
+    path
+        A UTF-8 CSV with columns ``order`` and ``zh`` (and ``en`` for English boards;
+        an empty ``en`` falls back to ``zh``) to use instead of the bundled list
+        (``gridkit/tables/board_duties.csv``).
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Examples
+    --------
+    >>> board_duties()[0][:4]
+    '信息采集'
+    >>> board_duties(lang="en")[1].split(":")[0]
+    'Patrols and visits'
+    """
+    _check_lang(lang)
+    table = _bundled("board_duties") if path is None else read_table(path, required=("order", "zh"), what="duties")
+    order = pd.to_numeric(table["order"], errors="coerce")
+    if order.isna().any():
+        raise InputDataError("the order column must hold numbers", path=path, field="order",
+                             feature_ids=list(table.index[order.isna()]),
+                             hint="number the duties 1, 2, 3 ... (rows count from 0 below the header)")
+    table = table.assign(_order=order).sort_values("_order", kind="stable")
+    text = table["zh"]
+    if lang == "en" and "en" in table.columns:
+        text = table["en"].where(table["en"] != "", table["zh"])
+    return [t for t in text.tolist() if t]
+
+
+def national_hotlines(*, lang: Lang = "zh") -> list[Contact]:
+    """The national emergency and service numbers (110, 119, 120, 12345).
+
+    Examples
+    --------
+    >>> [c.phone for c in national_hotlines()]
+    ['110', '119', '120', '12345']
+    """
+    _check_lang(lang)
+    table = _bundled("board_hotlines")
+    return [Contact(name, phone) for name, phone in zip(table[lang], table["phone"], strict=True)]
+
+
+def read_contacts(path: PathArg) -> pd.DataFrame:
+    """Community hotlines from a CSV with columns ``community_code``, ``name``, ``phone``.
+
+    A row with an empty ``community_code`` is printed on every board (a street office or a
+    county hotline). An optional ``grid_code`` column limits a row to one grid.
+    """
+    table = read_table(path, required=("community_code", "name", "phone"), what="contacts")
+    bad = table.index[(table["name"] == "") | (table["phone"] == "")]
+    if len(bad):
+        raise InputDataError("every contact needs a name and a phone number", path=path, feature_ids=list(bad),
+                             field="phone", hint="fill in or delete these rows (rows count from 0 below the header)")
+    if "grid_code" not in table.columns:
+        table["grid_code"] = ""
+    return table
+
+
+# ----------------------------------------------------------------------------- workers
+
+
+def workers_from_grids(grids: pd.DataFrame) -> pd.DataFrame | None:
+    """Workers named on the grids themselves (fields ``worker_name``/``worker``, ``worker_phone``,
+    ``worker_id``), as a table keyed by ``grid_code``; None when the grids name none.
+    """
+    columns = {key: next((c for c in names if c in grids.columns), None) for key, names in WORKER_FIELDS.items()}
+    if columns["name"] is None:
+        return None
+    table = pd.DataFrame({"grid_code": grids["grid_code"].astype(str).to_numpy()})
+    for key, column in columns.items():
+        table[key] = "" if column is None else grids[column].fillna("").astype(str).str.strip().to_numpy()
+    if columns["worker_id"] is None:
+        table["worker_id"] = table["grid_code"]
+    table = table[table["name"] != ""].reset_index(drop=True)
+    table["assigned_by"] = "grid field"
+    return table
+
+
+def workers_for_grids(grids: pd.DataFrame, workers: pd.DataFrame) -> pd.DataFrame:
+    """Which worker serves which grid.
+
+    Parameters
+    ----------
+    grids
+        The grids, with ``grid_code`` and ``community_code``.
+    workers
+        A table with ``worker_id``, ``name``, ``phone`` and ``grid_code`` or
+        ``community_code`` (text columns). A row with a ``grid_code`` serves that grid. Rows
+        with only a ``community_code`` are shared out over the community's grids in
+        ``grid_code`` order, round-robin, skipping grids that already have a worker of their
+        own (unless every grid has one): with fewer workers than grids some serve two grids,
+        with more some grids get two workers; every worker gets a grid.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (grid, worker): ``grid_code``, ``worker_id``, ``name``, ``phone``,
+        ``assigned_by`` (``"grid_code"`` or ``"round-robin"``), in grid-code order.
+
+    Raises
+    ------
+    MissingFieldError
+        A needed column is absent.
+    InputDataError
+        A row names a grid or community the grids do not hold, or neither.
+
+    Examples
+    --------
+    >>> grids = pd.DataFrame({"grid_code": ["520199001001001", "520199001001002", "520199001001003"],
+    ...                       "community_code": "520199001001"})
+    >>> crew = pd.DataFrame({"worker_id": ["W1", "W2"], "name": ["曹艳", "胡杰"], "phone": ["1", "2"],
+    ...                      "community_code": "520199001001"})
+    >>> workers_for_grids(grids, crew)[["grid_code", "worker_id"]].values.tolist()
+    [['520199001001001', 'W1'], ['520199001001002', 'W2'], ['520199001001003', 'W1']]
+    """
+    path = workers.attrs.get("source")
+    missing = [c for c in ("worker_id", "name", "phone") if c not in workers.columns]
+    if missing or not ({"grid_code", "community_code"} & set(workers.columns)):
+        missing = missing or ["grid_code"]
+        raise MissingFieldError(
+            f"the workers table lacks column(s) {', '.join(missing)}", path=path, field=missing[0],
+            hint="give it worker_id, name, phone and grid_code (or community_code: the community's workers "
+                 f"are then shared out over its grids); it has {', '.join(map(str, workers.columns))}",
+        )
+    table = workers.copy()
+    for column in ("worker_id", "name", "phone", "grid_code", "community_code"):
+        table[column] = table[column].fillna("").astype(str).str.strip() if column in table else ""
+    codes = grids["grid_code"].astype(str)
+    known_grids = set(codes)
+    direct = table["grid_code"] != ""
+    unknown = table.index[direct & ~table["grid_code"].isin(known_grids)]
+    if len(unknown):
+        raise InputDataError(
+            f"workers name grid codes the grids do not hold: {', '.join(table.loc[unknown, 'grid_code'][:5])}",
+            path=path, feature_ids=list(unknown), field="grid_code",
+            hint="use the grid codes of the partition the boards are made from (rows count from 0 below the header)",
+        )
+    shared = ~direct
+    orphans = table.index[shared & (table["community_code"] == "")]
+    if len(orphans):
+        raise InputDataError("workers with neither a grid_code nor a community_code", path=path,
+                             feature_ids=list(orphans), field="grid_code", hint="fill in one of the two")
+    communities = grids["community_code"].astype(str) if "community_code" in grids else pd.Series("", index=grids.index)
+    unknown = table.index[shared & ~table["community_code"].isin(set(communities))]
+    if len(unknown):
+        raise InputDataError(
+            "workers name communities that have no grid: "
+            f"{', '.join(sorted(set(table.loc[unknown, 'community_code'])))}",
+            path=path, feature_ids=list(unknown), field="community_code",
+            hint="check the community codes (12 digits, kept as text) against the grids' community_code",
+        )
+    rows = [table.loc[direct, ["grid_code", "worker_id", "name", "phone"]].assign(assigned_by="grid_code")]
+    staffed = set(table.loc[direct, "grid_code"])
+    by_community = pd.DataFrame({"grid_code": codes.to_numpy(), "community_code": communities.to_numpy()})
+    for community, crew in table[shared].groupby("community_code", sort=True):
+        mine = sorted(by_community.loc[by_community["community_code"] == community, "grid_code"])
+        open_grids = [g for g in mine if g not in staffed] or mine
+        n = max(len(open_grids), len(crew))
+        pairs = pd.DataFrame({
+            "grid_code": [open_grids[k % len(open_grids)] for k in range(n)],
+            "worker_id": crew["worker_id"].to_numpy()[np.arange(n) % len(crew)],
+            "name": crew["name"].to_numpy()[np.arange(n) % len(crew)],
+            "phone": crew["phone"].to_numpy()[np.arange(n) % len(crew)],
+        })
+        rows.append(pairs.assign(assigned_by="round-robin"))
+    out = pd.concat(rows, ignore_index=True)
+    out = out.sort_values(["grid_code", "assigned_by"], kind="stable").reset_index(drop=True)
+    logger.info("workers for %d grids from %d rows (%d shared out round-robin)",
+                out["grid_code"].nunique(), len(table), int(shared.sum()))
+    return out
+
+
+def _photo(photos: Path | None, worker_id: str) -> Path | None:
+    if photos is None or not worker_id:
+        return None
+    for ext in _PHOTO_EXTS:
+        for name in (worker_id + ext, worker_id + ext.upper()):
+            if (photos / name).is_file():
+                return photos / name
+    return None
+
+
+# ----------------------------------------------------------------------------- facts
+
+
+def facts_for_grids(
+    grids: gpd.GeoDataFrame,
+    *,
+    area_m2: pd.Series,
+    buildings: pd.Series,
+    workers: pd.DataFrame | None = None,
+    contacts: pd.DataFrame | None = None,
+    duties: Sequence[str] = (),
+    photos: PathArg | None = None,
+    lang: Lang = "zh",
+    persons_per_household: float = PERSONS_PER_HOUSEHOLD,
+    issued: date | None = None,
+    base_url: str | None = None,
+) -> dict[str, BoardFacts]:
+    """The facts of every grid's board, keyed by grid code.
+
+    ``area_m2`` and ``buildings`` are Series indexed like ``grids`` (the area and the
+    number of buildings); ``workers`` comes from :func:`workers_for_grids` (or
+    :func:`workers_from_grids`) and ``contacts`` from :func:`read_contacts`.
+    """
+    _check_lang(lang)
+    if not persons_per_household > 0:
+        raise ParameterError(f"persons per household must be > 0, got {persons_per_household}")
+    photo_dir = None if photos is None else Path(photos)
+    if photo_dir is not None and not photo_dir.is_dir():
+        raise InputFileError("the photos folder does not exist", path=photo_dir,
+                             hint="give a folder of <worker_id>.jpg or .png files")
+    issued = issued or date.today()
+    households = _households(grids)
+    population, estimated = _population(grids, households, persons_per_household)
+    by_grid = {} if workers is None else {code: rows for code, rows in workers.groupby("grid_code", sort=False)}
+    national = tuple(national_hotlines(lang=lang))
+    facts: dict[str, BoardFacts] = {}
+    for i, (label, row) in enumerate(grids.iterrows()):
+        code = str(row["grid_code"])
+        community = str(row.get("community_code", "") or "")
+        crew = by_grid.get(code)
+        team: tuple[Worker, ...] = ()
+        if crew is not None:
+            team = tuple(Worker(w, n, p, _photo(photo_dir, w)) for w, n, p in
+                         zip(crew["worker_id"], crew["name"], crew["phone"], strict=True))
+        facts[code] = BoardFacts(
+            grid_code=code,
+            community_code=community,
+            community_name=_text(row.get("community_name")) or community,
+            serial=int(code[-3:]) if len(code) == 15 and code.isdigit() else None,
+            dedicated_name=_text(row.get("dedicated_name")) if bool(row.get("dedicated", False)) else "",
+            households=int(households.iat[i]),
+            population=int(population.iat[i]),
+            population_estimated=estimated,
+            persons_per_household=persons_per_household,
+            area_m2=float(area_m2.loc[label]),
+            buildings=None if pd.isna(buildings.loc[label]) else int(buildings.loc[label]),
+            workers=team,
+            contacts=_contacts_for(contacts, code, community),
+            national=national,
+            duties=tuple(duties),
+            issued=issued,
+            url=_url(base_url, code),
+            lang=lang,
+        )
+    return facts
+
+
+def _households(grids: gpd.GeoDataFrame) -> pd.Series:
+    if "households" not in grids.columns:
+        raise MissingFieldError("the grids have no households field", path=grids.attrs.get("source"),
+                                field="households", hint="use the grids layer written by 'gridkit partition'")
+    values = pd.to_numeric(grids["households"], errors="coerce")
+    bad = grids.index[values.isna() | (values < 0)]
+    if len(bad):
+        raise InputDataError("households must be a number >= 0", path=grids.attrs.get("source"),
+                             feature_ids=list(bad), field="households", hint="fix these grids")
+    return values.round().astype(int)
+
+
+def _population(grids: gpd.GeoDataFrame, households: pd.Series, pph: float) -> tuple[pd.Series, bool]:
+    column = next((c for c in POPULATION_FIELDS if c in grids.columns), None)
+    if column is None:
+        return (households * pph).round().astype(int), True
+    values = pd.to_numeric(grids[column], errors="coerce")
+    bad = grids.index[values.isna() | (values < 0)]
+    if len(bad):
+        raise InputDataError("population must be a number >= 0", path=grids.attrs.get("source"),
+                             feature_ids=list(bad), field=column,
+                             hint=f"fix these grids, or drop the field to estimate households x {pph}")
+    return values.round().astype(int), False
+
+
+def _contacts_for(contacts: pd.DataFrame | None, grid_code: str, community: str) -> tuple[Contact, ...]:
+    if contacts is None:
+        return ()
+    hit = (((contacts["community_code"] == community) | (contacts["community_code"] == ""))
+           & ((contacts["grid_code"] == grid_code) | (contacts["grid_code"] == "")))
+    rows = contacts[hit]
+    return tuple(Contact(n, p) for n, p in zip(rows["name"], rows["phone"], strict=True))
+
+
+def _url(base_url: str | None, grid_code: str) -> str:
+    """The address the QR code points at: the page's file name, under ``base_url`` when given
+    (``{grid_code}`` in it is replaced by the code)."""
+    name = f"{grid_code}.html"
+    if not base_url:
+        return name
+    if "{grid_code}" in base_url:
+        return base_url.replace("{grid_code}", grid_code)
+    return base_url.rstrip("/") + "/" + name
+
+
+def _text(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value).strip()
+
+
+def _check_lang(lang: str) -> None:
+    if lang not in ("zh", "en"):
+        raise ParameterError(f"unknown language {lang!r}", hint='use "zh" or "en"')
