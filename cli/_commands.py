@@ -26,7 +26,7 @@ def _not_built(verb: str, usage: str, issue: int, what: str) -> Register:
 
 def registry() -> list[Register]:
     """Every verb's register function, in the order ``--help`` lists them."""
-    from gridkit_cli import attach_cmd, communities_cmd, demo_cmd, heatmap_cmd, inspect_cmd, partition_cmd, synth_cmd
+    from gridkit_cli import attach_cmd, board_cmd, communities_cmd, demo_cmd, heatmap_cmd, inspect_cmd, partition_cmd, synth_cmd
 
     return [
         partition_cmd.register,
@@ -37,8 +37,7 @@ def registry() -> list[Register]:
                    "patrol routes per grid and GPS track checks"),
         _not_built("map", "gridkit map GRIDS [layers...] -o FILE.html", 7,
                    "an interactive map of grids and their layers, offline"),
-        _not_built("board", "gridkit board GRIDS [--grid CODE] -o OUTDIR", 7,
-                   "notice-board pages (网格公示牌) per grid"),
+        board_cmd.register,
         _not_built("export", "gridkit export FILE --format gpkg|shp|geojson|parquet|kml -o OUT", 7,
                    "write layers in the format a platform needs"),
         synth_cmd.register,
