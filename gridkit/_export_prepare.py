@@ -128,11 +128,16 @@ def _fit_text(
     column: pd.Series, name: str, fmt: str, encoding: str, out: Prepared, source: str | None
 ) -> pd.Series:
     """Check text against the encoding; cut Shapefile text to 254 bytes, with a warning."""
-    strings = column.map(lambda v: v if isinstance(v, str) else None)  # non-text values pass as they are
-    is_str = strings.notna().to_numpy()
+    if fmt != "shp" and encoding == "utf-8":
+        return column  # UTF-8 holds any text, and CSV has no length limit
+    if isinstance(column.dtype, pd.StringDtype):
+        is_str = column.notna().to_numpy()
+    else:  # object columns: only the text values are checked, the others pass as they are
+        is_str = column.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
     if not is_str.any():
         return column
-    text = strings[is_str].astype(str)
+    text = pd.Series(column.to_numpy()[is_str], dtype=object)
+    positions = np.flatnonzero(is_str)
     if encoding == "gbk":
         round_trip = text.str.encode("gbk", errors="replace").str.decode("gbk")
         bad = (round_trip != text).to_numpy()
@@ -140,24 +145,27 @@ def _fit_text(
             chars = sorted({ch for value in text[bad] for ch in value if not _in_gbk(ch)})
             raise InputDataError(
                 f"text in layer {out.layer!r} has characters GBK cannot write: {''.join(chars[:20])}",
-                path=source, field=name, feature_ids=text.index[bad].tolist(),
+                path=source, field=name, feature_ids=column.index[positions[bad]].tolist(),
                 hint="write UTF-8 instead (--encoding utf-8), or replace these characters",
             )
     if fmt != "shp":
         return column
-    nbytes = text.map(lambda v: len(v.encode(encoding))).to_numpy()
+    # a character takes at most 4 bytes (2 in GBK): only longer texts can pass the limit
+    could = (text.str.len() > SHP_TEXT_BYTES // (2 if encoding == "gbk" else 4)).to_numpy()
+    nbytes = np.zeros(len(text), dtype=np.int64)
+    nbytes[could] = [len(v.encode(encoding)) for v in text[could]]
     long = nbytes > SHP_TEXT_BYTES
     if not long.any():
         return column
-    cut = column.copy().astype(object)
-    ids = text.index[long]
-    cut.loc[ids] = [cut_to_bytes(v, encoding, SHP_TEXT_BYTES) for v in text[long]]
+    values = column.to_numpy(dtype=object).copy()
+    values[positions[long]] = [cut_to_bytes(v, encoding, SHP_TEXT_BYTES) for v in text[long]]
+    ids = column.index[positions[long]].tolist()
     out.warnings.append(
         f"layer {out.layer!r}, field {name!r}: {len(ids)} text value(s) longer than {SHP_TEXT_BYTES} bytes "
-        f"in {encoding.upper()} were cut to fit a Shapefile (features {format_ids(ids.tolist())}, longest "
+        f"in {encoding.upper()} were cut to fit a Shapefile (features {format_ids(ids)}, longest "
         f"{int(nbytes.max())} bytes); write GeoPackage to keep them whole"
     )
-    return cut
+    return pd.Series(values, index=column.index, name=column.name, dtype=object)
 
 
 def _in_gbk(ch: str) -> bool:
