@@ -26,20 +26,29 @@ def _not_built(verb: str, usage: str, issue: int, what: str) -> Register:
 
 def registry() -> list[Register]:
     """Every verb's register function, in the order ``--help`` lists them."""
-    from gridkit_cli import attach_cmd, board_cmd, communities_cmd, demo_cmd, heatmap_cmd, inspect_cmd, partition_cmd, synth_cmd
+    from gridkit_cli import (
+        attach_cmd,
+        board_cmd,
+        communities_cmd,
+        demo_cmd,
+        export_cmd,
+        heatmap_cmd,
+        inspect_cmd,
+        map_cmd,
+        partition_cmd,
+        patrol_cmd,
+        synth_cmd,
+    )
 
     return [
         partition_cmd.register,
         communities_cmd.register,
         attach_cmd.register,
         heatmap_cmd.register,
-        _not_built("patrol", "gridkit patrol plan|check GRIDS ...", 6,
-                   "patrol routes per grid and GPS track checks"),
-        _not_built("map", "gridkit map GRIDS [layers...] -o FILE.html", 7,
-                   "an interactive map of grids and their layers, offline"),
+        patrol_cmd.register,
+        map_cmd.register,
         board_cmd.register,
-        _not_built("export", "gridkit export FILE --format gpkg|shp|geojson|parquet|kml -o OUT", 7,
-                   "write layers in the format a platform needs"),
+        export_cmd.register,
         synth_cmd.register,
         demo_cmd.register,
         inspect_cmd.register,

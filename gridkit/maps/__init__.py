@@ -1,0 +1,24 @@
+"""Maps: the overview map of a partition, basemaps, and offline pages.
+
+- :func:`map_for_grids`: one folium map of the grids and every layer given.
+- :func:`save_map`: write it as HTML, ``offline=True`` embedding every asset.
+- :func:`basemap_from`: none, OSM, Tianditu, Amap or a tile URL template.
+- :func:`inline_assets`: make any folium page render with no network.
+"""
+
+from __future__ import annotations
+
+from gridkit.maps.basemaps import BASEMAP_NAMES, Basemap, TileSpec, basemap_from
+from gridkit.maps.offline import external_references, inline_assets, save_map
+from gridkit.maps.overview import map_for_grids
+
+__all__ = [
+    "BASEMAP_NAMES",
+    "Basemap",
+    "TileSpec",
+    "basemap_from",
+    "external_references",
+    "inline_assets",
+    "map_for_grids",
+    "save_map",
+]

@@ -1,0 +1,427 @@
+"""The overview map of a partition: grids and every layer the daily work adds to them.
+
+:func:`map_for_grids` returns one :class:`folium.Map` with a layer control: communities,
+grids coloured by households (or any numeric field) with a legend, buildings, streets,
+components clustered per major category, incidents as a heat layer with a weekly time
+slider, alerts, patrol routes and bases, GPS tracks and stops. Labels are Chinese by
+default (``lang="en"`` for English). Save it with :func:`gridkit.maps.save_map`
+(``offline=True`` embeds Leaflet and the plugins so that the page needs no network).
+
+Large inputs stay bounded: at most ``max_points`` component markers and ``max_buildings``
+building outlines (evenly sampled beyond that), incidents summed per week on cells of
+``incident_cell_m`` metres for the latest ``max_weeks`` weeks. Whatever is left out is
+said in a notes box on the map.
+
+The page exposes ``window.gridkit = {map, layers: {grids, communities, ...}, lang}`` for
+scripts and tests.
+
+Examples
+--------
+>>> import geopandas, shapely
+>>> grids = geopandas.GeoDataFrame(
+...     {"grid_code": ["520199001001001", "520199001001002"], "households": [280, 310]},
+...     geometry=[shapely.box(106.61, 26.46, 106.62, 26.47), shapely.box(106.62, 26.46, 106.63, 26.47)],
+...     crs=4490)
+>>> m = map_for_grids(grids, lang="en")
+>>> "520199001001002" in m.get_root().render()
+True
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import branca.colormap
+import folium
+import folium.plugins
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from branca.element import MacroElement
+from folium.template import Template
+
+from gridkit.errors import MissingFieldError, ParameterError
+from gridkit.maps._data import even_sample, for_display, numeric_fields, require_rows, to_geojson
+from gridkit.maps._layers import (
+    component_layers,
+    geojson_tooltip,
+    incident_layer,
+    line_layer,
+    lines_from_fixes,
+    point_layer,
+    tooltip_fields,
+)
+from gridkit.maps.basemaps import Basemap, basemap_from
+from gridkit.maps.labels import Lang, check_lang, field_alias, label
+
+__all__ = ["GRID_TOOLTIP_FIELDS", "map_for_grids"]
+
+log = logging.getLogger(__name__)
+
+GRID_TOOLTIP_FIELDS = ("grid_code", "grid_name", "community_name", "dedicated_name", "households", "population",
+                       "worker_name", "worker", "worker_id", "phone")
+_WORKER_FIELDS = ("worker_name", "worker", "worker_id")
+_ROUTE_FIELDS = ("grid_code", "length_m", "deadhead_m", "est_minutes", "coverage_share", "shift")
+_TRACK_FIELDS = ("worker_id", "worker_name", "grid_code", "date", "day", "distance_m", "fixes")
+_STOP_FIELDS = ("worker_id", "grid_code", "start", "end", "duration_s", "minutes")
+_BASE_FIELDS = ("grid_code", "name")
+_ALERT_FIELDS = ("top_category", "category", "observed", "count", "expected", "baseline", "ratio", "p_value",
+                 "window_start", "window_end", "level", "reason", "message")
+_RAMP = ["#ffffcc", "#c2e699", "#78c679", "#31a354", "#006837"]
+_NO_DATA = "#bdbdbd"
+
+
+def map_for_grids(
+    grids: gpd.GeoDataFrame,
+    *,
+    communities: gpd.GeoDataFrame | None = None,
+    buildings: gpd.GeoDataFrame | None = None,
+    streets: gpd.GeoDataFrame | None = None,
+    components: gpd.GeoDataFrame | None = None,
+    incidents: gpd.GeoDataFrame | None = None,
+    alerts: pd.DataFrame | None = None,
+    routes: gpd.GeoDataFrame | None = None,
+    bases: gpd.GeoDataFrame | None = None,
+    tracks: gpd.GeoDataFrame | None = None,
+    stops: gpd.GeoDataFrame | None = None,
+    color_by: str = "households",
+    lang: Lang = "zh",
+    basemap: str | Basemap | None = "none",
+    tianditu_key: str | None = None,
+    max_points: int = 50_000,
+    max_buildings: int = 50_000,
+    incident_cell_m: float = 50.0,
+    max_weeks: int = 104,
+    time_field: str | None = None,
+) -> folium.Map:
+    """One interactive map of the grids with every layer given, under a layer control.
+
+    Parameters
+    ----------
+    grids
+        Grid polygons with ``grid_code`` (the ``grids`` layer of ``grids.gpkg``). The
+        tooltip shows the code, community, households and the worker (``worker_name``,
+        ``worker`` or ``worker_id``) when present. Any CRS; drawn in lon/lat.
+    communities, buildings, streets
+        Context layers: community outlines, building footprints (grey), street lines.
+    components
+        City component points with ``category`` (or 16/17-digit ``component_id``):
+        clustered, one sub-layer per major category.
+    incidents
+        Incident points; with a time field (``reported_at``, ``time``, ... or
+        ``time_field``) a heat layer with a weekly time slider, else a static heat layer.
+    alerts
+        A table with ``grid_code`` (``alerts.csv`` of ``gridkit heatmap``): those grids
+        are outlined in red, the alert fields in their tooltip.
+    routes, bases
+        Patrol routes (lines with ``grid_code``, ``length_m`` ...) and their base points.
+    tracks, stops
+        GPS tracks: lines, or fixes with ``worker_id`` and a time (joined per worker and
+        day); stop points.
+    color_by
+        The numeric grid field that colours the grids (legend included).
+    lang
+        ``"zh"`` (default) or ``"en"``: layer names, tooltips, legend and notes.
+    basemap
+        ``"none"`` (default: no tiles, the data is the context), ``"osm"``,
+        ``"tianditu"`` (needs ``tianditu_key``), ``"amap"`` (every overlay is converted to
+        GCJ-02 to line up with its tiles, and the map says so), a tile URL template, or a
+        :class:`~gridkit.maps.basemaps.Basemap`.
+    max_points, max_buildings
+        Caps on drawn component markers and building outlines (evenly sampled beyond).
+    incident_cell_m, max_weeks
+        Incident heat: cell size in metres and the number of latest weeks kept.
+    time_field
+        The time field of incidents and track fixes, when not one of the usual names.
+
+    Raises
+    ------
+    MissingFieldError
+        Grids without ``grid_code``; alerts without ``grid_code``.
+    ParameterError
+        ``color_by`` not a numeric grid field; a bad language or basemap.
+    """
+    lang = check_lang(lang)
+    base = basemap if isinstance(basemap, Basemap) or basemap is None else basemap_from(
+        basemap, tianditu_key=tianditu_key, lang=lang)
+    coords = base.coords if base else "wgs84"
+    notes: list[str] = []
+    for cap, name in ((max_points, "max_points"), (max_buildings, "max_buildings"), (max_weeks, "max_weeks")):
+        if cap < 1:
+            raise ParameterError(f"{name} must be at least 1, got {cap}", field=name)
+    if incident_cell_m <= 0:
+        raise ParameterError(f"incident_cell_m must be positive, got {incident_cell_m}", field="incident_cell_m")
+
+    g = for_display(grids, role="grids", coords=coords, kinds=("polygon",))
+    require_rows(g, "grids")
+    if "grid_code" not in g.columns:
+        raise MissingFieldError("the grids layer has no grid_code field", field="grid_code",
+                                hint="map the grids.gpkg written by gridkit partition")
+    _check_color_field(g, color_by)
+
+    m = _base_map(g, base, lang)
+    layers: dict[str, str] = {}
+    if coords == "gcj02":
+        notes.append(label("gcj02_note", lang))
+
+    grid_layer, legend = _grid_layer(g, color_by, lang)
+    grid_layer.add_to(m)
+    layers["grids"] = grid_layer.get_name()
+    if buildings is not None:
+        b = for_display(buildings, role="buildings", coords=coords, kinds=("polygon", "point"))
+        keep = even_sample(len(b), max_buildings)
+        if len(keep) < len(b):
+            notes.append(f"{label('buildings', lang)}: {label('shown_of', lang, shown=len(keep), total=len(b))}")
+        layer = _context_polygons(b.iloc[keep], f"{label('buildings', lang)} ({len(b):,})",
+                                  {"color": "#737373", "weight": 0.5, "fillColor": "#969696", "fillOpacity": 0.55})
+        layer.add_to(m)
+        layers["buildings"] = layer.get_name()
+    if streets is not None:
+        s = for_display(streets, role="streets", coords=coords, kinds=("line",))
+        layer = _context_polygons(s, f"{label('streets', lang)} ({len(s):,})",
+                                  {"color": "#525252", "weight": 1.5, "opacity": 0.8})
+        layer.add_to(m)
+        layers["streets"] = layer.get_name()
+    if communities is not None:
+        c = for_display(communities, role="communities", coords=coords, kinds=("polygon",))
+        layer = _context_polygons(c, f"{label('communities', lang)} ({len(c):,})",
+                                  {"color": "#252525", "weight": 3, "fill": False, "opacity": 0.9})
+        layer.add_to(m)
+        layers["communities"] = layer.get_name()
+    if alerts is not None:
+        layer = _alert_layer(g, alerts, lang, notes)
+        if layer is not None:
+            layer.add_to(m)
+            layers["alerts"] = layer.get_name()
+    if incidents is not None:
+        i = for_display(incidents, role="incidents", coords=coords, kinds=("point",))
+        if len(i):
+            layer = incident_layer(i, lang=lang, cell_m=incident_cell_m, max_weeks=max_weeks, time=time_field,
+                                   notes=notes)
+            layer.add_to(m)
+            layers["incidents"] = layer.get_name()
+            if isinstance(layer, folium.plugins.HeatMapWithTime):
+                _LatestWeek().add_to(m)
+    if routes is not None:
+        r = for_display(routes, role="routes", coords=coords, kinds=("line",))
+        layer = line_layer(r, name=f"{label('routes', lang)} ({len(r):,})", key="grid_code",
+                           fields=tooltip_fields(r, _ROUTE_FIELDS), lang=lang, weight=3)
+        layer.add_to(m)
+        layers["routes"] = layer.get_name()
+    if tracks is not None:
+        layer = _track_layer(tracks, coords, lang, time_field, notes)
+        layer.add_to(m)
+        layers["tracks"] = layer.get_name()
+    for key, data, fields, colour, radius in (("stops", stops, _STOP_FIELDS, "#d95f02", 5),
+                                              ("bases", bases, _BASE_FIELDS, "#000000", 6)):
+        if data is not None:
+            p = for_display(data, role=key, coords=coords, kinds=("point", "polygon"))
+            layer = point_layer(p, name=f"{label(key, lang)} ({len(p):,})", fields=tooltip_fields(p, fields),
+                                lang=lang, colour=colour, radius=radius)
+            layer.add_to(m)
+            layers[key] = layer.get_name()
+    if components is not None:
+        comp = for_display(components, role="components", coords=coords, kinds=("point",))
+        # clusters hide the grids at a town's zoom: they start unticked in the layer control
+        for n, layer in enumerate(component_layers(comp, lang=lang, max_points=max_points, notes=notes,
+                                                    show=False)):
+            layer.add_to(m)
+            layers[f"components_{n}"] = layer.get_name()
+
+    legend.add_to(m)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    if notes:
+        _Notes(label("notes", lang), notes).add_to(m)
+    _Registry(layers, lang, hidden=[k for k in layers if k.startswith("components_")]).add_to(m)
+    log.info("map of %d grids with %s (%s, basemap %s)", len(g), ", ".join(layers), lang,
+             base.name if base else "none")
+    return m
+
+
+def _check_color_field(g: gpd.GeoDataFrame, field: str) -> None:
+    numeric = numeric_fields(g)
+    if field not in numeric:
+        where = "is not numeric" if field in g.columns else "is not a field of the grids"
+        raise ParameterError(f"cannot colour the grids by {field!r}: it {where}", field=field,
+                             hint=f"numeric grid fields: {', '.join(numeric) or 'none'}")
+
+
+def _base_map(g: gpd.GeoDataFrame, base: Basemap | None, lang: Lang) -> folium.Map:
+    minx, miny, maxx, maxy = g.total_bounds
+    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=14, tiles=None, control_scale=True)
+    m.options["maxZoom"] = 20  # a map without tiles needs its own (marker clusters ask for it)
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    style = "html body .leaflet-container { background: #f7f7f2; font-family: 'Noto Sans CJK SC', 'Microsoft YaHei', " \
+            "'PingFang SC', sans-serif; }\n.leaflet-control-layers-overlays label { font-size: 13px; }\n" \
+            "/* the incident heat canvas: above the grid fills, transparent to the mouse */\n" \
+            ".leaflet-overlay-pane > div.leaflet-zoom-hide { z-index: 300; pointer-events: none; }\n" \
+            ".legend.leaflet-control { background: rgba(255, 255, 255, 0.88); border-radius: 4px; padding: 0 6px; }"
+    m.get_root().header.add_child(folium.Element(f"<style>{style}</style>"), name="gridkit_style")
+    if base is not None:
+        gcj = base.coords == "gcj02"
+        for n, tile in enumerate(base.tiles):
+            attribution = tile.attribution + ("; " + label("gcj02_note", lang) if gcj and n == 0 else "")
+            folium.TileLayer(tiles=tile.url, attr=attribution, name=f"{label('basemap', lang)} {base.name}"
+                             + (f" {n + 1}" if n else ""), subdomains=tile.subdomains, max_zoom=20,
+                             max_native_zoom=tile.max_zoom, overlay=n > 0, control=n == 0).add_to(m)
+    return m
+
+
+def _grid_layer(g: gpd.GeoDataFrame, field: str, lang: Lang) -> tuple[folium.GeoJson, branca.colormap.ColorMap]:
+    values = g[field].astype(float)
+    finite = values[np.isfinite(values)]
+    lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    if hi <= lo:
+        hi = lo + 1.0
+    cmap = branca.colormap.LinearColormap(_RAMP, vmin=lo, vmax=hi, caption=field_alias(field, lang))
+    data = g.copy()
+    data["_fill"] = [cmap(v) if np.isfinite(v) else _NO_DATA for v in values]
+    fields = tooltip_fields(data, GRID_TOOLTIP_FIELDS)
+    if field not in fields:
+        fields.append(field)
+    if "dedicated" in data.columns:
+        data["_dedicated"] = data["dedicated"].fillna(False).astype(bool)
+    geojson = to_geojson(data, [*fields, "_fill", *(["_dedicated"] if "_dedicated" in data.columns else [])])
+
+    def style(feature: dict) -> dict:
+        p = feature["properties"]
+        return {"fillColor": p["_fill"], "color": "#3b3b3b", "weight": 1.2, "fillOpacity": 0.7,
+                "dashArray": "4 3" if p.get("_dedicated") else None}
+
+    layer = folium.GeoJson(geojson, name=f"{label('grids', lang)} ({len(g):,})", style_function=style,
+                           highlight_function=lambda _: {"weight": 3, "color": "#000000", "fillOpacity": 0.85},
+                           tooltip=geojson_tooltip(fields, lang))
+    return layer, cmap
+
+
+def _context_polygons(layer: gpd.GeoDataFrame, name: str, style: dict) -> folium.GeoJson:
+    geojson = to_geojson(layer, [])
+    return folium.GeoJson(geojson, name=name, style_function=lambda _: style, interactive=False)
+
+
+def _alert_layer(g: gpd.GeoDataFrame, alerts: pd.DataFrame, lang: Lang, notes: list[str]) -> folium.GeoJson | None:
+    if "grid_code" not in alerts.columns:
+        raise MissingFieldError("the alerts table has no grid_code field", field="grid_code",
+                                hint="give the alerts.csv written by gridkit heatmap")
+    table = pd.DataFrame(alerts.drop(columns=[alerts.geometry.name]) if isinstance(alerts, gpd.GeoDataFrame)
+                         else alerts).copy()
+    codes = table["grid_code"].astype("string").str.strip()
+    missing = codes.isna() | (codes == "")
+    if missing.any():
+        notes.append(label("alerts_missing_codes", lang, n=int(missing.sum())))
+    table = table[~missing.to_numpy()]
+    codes = codes[~missing]
+    known = codes.isin(g["grid_code"].astype("string"))
+    if not known.all():
+        unknown = sorted(set(codes[~known]))
+        notes.append(label("alerts_unknown", lang, n=int((~known).sum()), codes=", ".join(unknown[:5])
+                           + (" …" if len(unknown) > 5 else "")))
+    if not known.any():
+        return None
+    shown = [f for f in _ALERT_FIELDS if f in table.columns] or \
+        [c for c in table.columns if c != "grid_code"][:4]
+    text = pd.Series([
+        "; ".join(f"{field_alias(f, lang)} {v}" for f, v in zip(shown, row, strict=True) if not pd.isna(v))
+        for row in table[shown].itertuples(index=False, name=None)
+    ], index=table.index, dtype=object)
+    per_grid = pd.DataFrame({"grid_code": codes, "alert": text})[known.to_numpy()]
+    per_grid = per_grid.groupby("grid_code", sort=True).agg(alert=("alert", " | ".join),
+                                                            alerts=("alert", "size"))
+    hit = g.assign(grid_code=g["grid_code"].astype("string")).merge(per_grid, left_on="grid_code",
+                                                                    right_index=True, how="inner")
+    geojson = to_geojson(hit, ["grid_code", "alerts", "alert"])
+    tooltip = folium.GeoJsonTooltip(fields=["grid_code", "alerts", "alert"],
+                                    aliases=[field_alias("grid_code", lang), label("alerts", lang),
+                                             field_alias("message", lang)], sticky=True)
+    return folium.GeoJson(geojson, name=f"{label('alerts', lang)} ({len(hit):,})", tooltip=tooltip,
+                          style_function=lambda _: {"color": "#d7191c", "weight": 4, "fillColor": "#d7191c",
+                                                    "fillOpacity": 0.25})
+
+
+def _track_layer(tracks: gpd.GeoDataFrame, coords: Literal["wgs84", "gcj02"], lang: Lang, time: str | None,
+                 notes: list[str]) -> folium.GeoJson:
+    t = for_display(tracks, role="tracks", coords=coords, kinds=("line", "point"))
+    points = t.geom_type.isin(["Point", "MultiPoint"]).all()
+    if points:
+        lines = lines_from_fixes(t, time=time, notes=notes, lang=lang)
+        if lines is None:
+            return point_layer(t, name=f"{label('tracks', lang)} ({len(t):,})",
+                               fields=tooltip_fields(t, _TRACK_FIELDS), lang=lang, colour="#377eb8", radius=3)
+        t = lines
+    return line_layer(t, name=f"{label('tracks', lang)} ({len(t):,})", key="worker_id",
+                      fields=tooltip_fields(t, _TRACK_FIELDS), lang=lang, weight=2.5, dash="6 4")
+
+
+class _Notes(MacroElement):
+    """A small box at the bottom right listing what the map simplified or converted."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function() {
+            var box = L.control({position: "bottomright"});
+            box.onAdd = function() {
+                var div = L.DomUtil.create("div", "gridkit-notes leaflet-bar");
+                div.style.cssText = "background: rgba(255,255,255,0.92); padding: 6px 9px; font-size: 12px;"
+                    + " max-width: 360px; line-height: 1.45;";
+                var head = document.createElement("b");
+                head.textContent = {{ this.title|tojson }};
+                div.appendChild(head);
+                {{ this.notes|tojson }}.forEach(function(text) {
+                    var line = document.createElement("div");
+                    line.textContent = text;
+                    div.appendChild(line);
+                });
+                return div;
+            };
+            box.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, title: str, notes: list[str]) -> None:
+        super().__init__()
+        self._name = "GridkitNotes"
+        self.title = title
+        self.notes = notes
+
+
+class _LatestWeek(MacroElement):
+    """Open the weekly heat layer at its latest week (where early warning looks)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function(td) { var t = td.getAvailableTimes(); td.setCurrentTime(t[t.length - 1]); })(
+            {{ this._parent.get_name() }}.timeDimension);
+        {% endmacro %}
+    """)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "GridkitLatestWeek"
+
+
+class _Registry(MacroElement):
+    """``window.gridkit``: the map and its layers by role, for scripts and tests.
+
+    Layers in ``hidden`` start unticked in the layer control.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        window.gridkit = {
+            map: {{ this._parent.get_name() }},
+            lang: {{ this.lang|tojson }},
+            layers: { {% for key, var in this.layers.items() %}{{ key|tojson }}: {{ var }}, {% endfor %} }
+        };
+        {% for key in this.hidden %}window.gridkit.map.removeLayer(window.gridkit.layers[{{ key|tojson }}]);
+        {% endfor %}
+        {% endmacro %}
+    """)
+
+    def __init__(self, layers: dict[str, str], lang: str, hidden: list[str]) -> None:
+        super().__init__()
+        self._name = "GridkitRegistry"
+        self.hidden = hidden
+        self.layers = layers
+        self.lang = lang
