@@ -3,7 +3,8 @@
 :func:`prepare` renames fields (the documented table, 10 bytes for a Shapefile), turns
 types a format cannot hold into ones it can (date/time to ISO text; 64-bit integers
 to 32-bit for KML when they fit), checks text against the encoding and the 254-byte
-Shapefile limit, and builds the field mapping written beside the file.
+Shapefile limit, and builds the field mapping written beside the file. Durations are
+text everywhere but GeoParquet (GDAL has no duration type).
 :func:`shapefile_parts` splits a layer into one file per geometry type.
 :func:`restore` undoes the renaming and the type changes from the mapping.
 """
@@ -92,8 +93,8 @@ def _convert(
     dtype = column.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         column = column.astype(object).where(column.notna(), None)
-    timely = pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
-    if fmt in _TEXT_AS_ISO and timely:
+    durations = pd.api.types.is_timedelta64_dtype(dtype) and fmt != "parquet"  # GDAL has no duration type
+    if durations or (fmt in _TEXT_AS_ISO and pd.api.types.is_datetime64_any_dtype(dtype)):
         return _iso_text(column)
     if fmt == "kml" and isinstance(dtype, np.dtype) and dtype.kind in "iu" and dtype.itemsize > 4:
         values = column.to_numpy()
@@ -336,6 +337,8 @@ def _as_type(column: pd.Series, dtype: str) -> pd.Series:
             return values.astype(_dtype(dtype)) if values.notna().all() or dtype == "boolean" else values
         if dtype.startswith("datetime64"):
             return pd.to_datetime(column, format="ISO8601").astype(_dtype(dtype))
+        if dtype.startswith("timedelta64"):
+            return pd.to_timedelta(column).astype(_dtype(dtype))
     except (ValueError, TypeError):
         return column
     return column

@@ -202,6 +202,26 @@ def test_chinese_field_names_round_trip(grids, fmt, ext, encoding, tmp_path):
     assert_same_attributes(grids, read_exported(path), fmt)
 
 
+@pytest.mark.parametrize("way", list(WAYS))
+def test_types_formats_lack_come_back_through_the_mapping(way, tmp_path):
+    fmt, ext, options = WAYS[way]
+    layer = gpd.GeoDataFrame({
+        "grid_code": ["520199001001001", "520199001001002", "520199001001003"],
+        "households": pd.array([302, None, 18], dtype="Int64"),
+        "reported_at": pd.to_datetime(["2024-06-26T08:30:00+08:00", "2024-06-27T00:00:05+08:00", None],
+                                      utc=True),
+        "est_minutes": pd.to_timedelta([95, 30, None], unit="min"),
+        "within_bounds": [True, False, True],
+    }, geometry=[shapely.Point(106.6 + i / 100, 26.5) for i in range(3)], crs=4490)
+    path = export_layer(layer, tmp_path / f"t{ext}", format=fmt, fields="zh", **options)
+    back = read_exported(path)
+    for name in ("reported_at", "est_minutes", "households", "within_bounds"):
+        assert back[name].dtype == layer[name].dtype, name
+        assert back[name].isna().tolist() == layer[name].isna().tolist(), name
+        assert (back[name].dropna().to_numpy() == layer[name].dropna().to_numpy()).all(), name
+    assert back["grid_code"].tolist() == layer["grid_code"].tolist()
+
+
 # --------------------------------------------------------------------------- property: Shapefile round trip
 
 CHINESE = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
