@@ -105,6 +105,8 @@ class PageRenderer:
         self._playwright: Any = None
         self._browser: Any = None
         self._context: Any = None
+        self._page: Any = None
+        self._report = RenderReport()
 
     def __enter__(self) -> Self:
         try:
@@ -124,6 +126,11 @@ class PageRenderer:
             viewport={"width": width, "height": height}, device_scale_factor=self.dpi / _CSS_DPI,
             java_script_enabled=True, offline=True)
         self._context.route("**/*", _only_local)
+        self._page = self._context.new_page()  # one page for every render: a new tab costs more than a load
+        self._page.on("console", lambda msg: self._report.console_errors.append(msg.text) if msg.type == "error"
+                      else None)
+        self._page.on("pageerror", lambda exc: self._report.console_errors.append(str(exc)))
+        self._page.on("requestfailed", lambda req: self._report.failed_requests.append(req.url))
         logger.info("started %s", self.executable)
         return self
 
@@ -133,7 +140,7 @@ class PageRenderer:
                 closer.close()
         if self._playwright is not None:
             self._playwright.stop()
-        self._context = self._browser = self._playwright = None
+        self._page = self._context = self._browser = self._playwright = None
 
     def render(self, html: Path, *, pdf: Path | None = None, png: Path | None = None,
                selector: str | None = None) -> RenderReport:
@@ -149,24 +156,19 @@ class PageRenderer:
             The PNG is a screenshot of the first element matching this CSS selector;
             None takes the viewport.
         """
-        if self._context is None:
+        if self._page is None:
             raise RuntimeError("use PageRenderer as a context manager")
-        report = RenderReport()
-        page = self._context.new_page()
-        page.on("console", lambda msg: report.console_errors.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda exc: report.console_errors.append(str(exc)))
-        page.on("requestfailed", lambda req: report.failed_requests.append(req.url))
-        try:
-            page.goto(Path(html).resolve().as_uri(), wait_until="load")
-            page.evaluate("document.fonts.ready.then(() => true)")
-            if png is not None:
-                target = page.locator(selector).first if selector else page
-                target.screenshot(path=str(png), type="png")
-            if pdf is not None:
-                page.emulate_media(media="print")
-                page.pdf(path=str(pdf), prefer_css_page_size=True, print_background=True)
-        finally:
-            page.close()
+        report = self._report = RenderReport()
+        page = self._page
+        page.emulate_media(media="screen")
+        page.goto(Path(html).resolve().as_uri(), wait_until="load")
+        page.evaluate("document.fonts.ready.then(() => true)")
+        if png is not None:
+            target = page.locator(selector).first if selector else page
+            target.screenshot(path=str(png), type="png")
+        if pdf is not None:
+            page.emulate_media(media="print")
+            page.pdf(path=str(pdf), prefer_css_page_size=True, print_background=True)
         if not report.clean:
             logger.warning("%s: %d blocked requests, %d console errors", html,
                            len(report.failed_requests), len(report.console_errors))
