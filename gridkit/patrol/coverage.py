@@ -185,7 +185,9 @@ def check_tracks(
     own_fix = own[worker_codes]
     has_own = own_fix != _NO_GRID
     dist_out = np.full(len(kept), np.nan)
-    dist_out[has_own] = shapely.distance(points[has_own], polys[own_fix[has_own]])
+    dist_out[has_own] = 0.0
+    away = has_own & (in_grid != own_fix)  # a fix on a shared edge may sit in the neighbour: measure it
+    dist_out[away] = shapely.distance(points[away], polys[own_fix[away]])
     outside = has_own & (dist_out > inside_tolerance_m)
     day_own = own[worker_codes[_first_of(wd, len(days))]]
 
@@ -205,9 +207,10 @@ def check_tracks(
         days["share_in_grid"] = np.where((w_total > 0) & (day_own != _NO_GRID), w_in / w_total, np.nan)
 
     # samples of every worker-day's track, kept apart by worker-day
-    samples_xy, samples_wd = _track_samples(x, y, wd, seg_ok)
     origin = np.array([x.mean(), y.mean()])
-    tree = _labelled_tree(samples_xy - origin, samples_wd)
+    sep = max(10.0 * float(max(np.ptp(x), np.ptp(y))), 1e5)
+    tree = (cKDTree(_track_samples(x - origin[0], y - origin[1], wd, seg_ok, sep), leafsize=32,
+                    balanced_tree=False, compact_nodes=False), sep)
     report(3, stages, "track samples")
 
     street_pairs = _street_coverage(days, day_own, streets, g, grid_field, codes, tree, origin,
@@ -273,8 +276,9 @@ def _check_options(month: str | None, *limits: float) -> None:
 
 def _grid_of_points(points: np.ndarray, polys: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """The grid index holding each point (the smallest code on a shared edge), -1 outside all."""
-    tree = shapely.STRtree(polys)
-    ip, ig = tree.query(points, predicate="intersects")
+    # a tree over the points queried with the (prepared) polygons: few polygons, many points
+    tree = shapely.STRtree(points)
+    ig, ip = tree.query(polys, predicate="intersects")
     out = np.full(len(points), _NO_GRID, dtype=np.int64)
     if ip.size:
         rank = np.argsort(np.argsort(codes, kind="stable"), kind="stable")
@@ -402,28 +406,20 @@ def _last_of(group: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _track_samples(x: np.ndarray, y: np.ndarray, wd: np.ndarray, seg_ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Points every <= 5 m along each stretch of track (every fix included), with their worker-day."""
+def _track_samples(x: np.ndarray, y: np.ndarray, wd: np.ndarray, seg_ok: np.ndarray, sep: float) -> np.ndarray:
+    """Points every <= 5 m along each stretch of track (every fix included), as (x, y, worker-day * sep)."""
     dx, dy = np.diff(x), np.diff(y)
     steps = np.where(seg_ok, np.ceil(np.hypot(dx, dy) / _SAMPLE_M), 0).astype(np.int64)
     # between fix k and k+1: fractions 1/steps .. (steps-1)/steps
     inner = np.maximum(steps - 1, 0)
     seg = np.repeat(np.arange(len(steps)), inner)
-    within = np.arange(int(inner.sum())) - np.repeat(np.cumsum(inner) - inner, inner) + 1
-    frac = within / steps[seg]
-    sx = np.concatenate([x, x[seg] + dx[seg] * frac])
-    sy = np.concatenate([y, y[seg] + dy[seg] * frac])
-    return np.column_stack([sx, sy]), np.concatenate([wd, wd[seg]])
-
-
-def _separation(xy: np.ndarray) -> float:
-    span = float(np.ptp(xy, axis=0).max()) if len(xy) else 0.0
-    return max(span * 10.0, 1e5)
-
-
-def _labelled_tree(xy: np.ndarray, label: np.ndarray) -> tuple[cKDTree, float]:
-    sep = _separation(xy)
-    return cKDTree(np.column_stack([xy, label * sep]), balanced_tree=False, compact_nodes=False), sep
+    frac = (np.arange(len(seg)) - np.repeat(np.cumsum(inner) - inner, inner) + 1) / steps[seg]
+    out = np.empty((len(x) + len(seg), 3))
+    out[: len(x), 0], out[: len(x), 1], out[: len(x), 2] = x, y, wd * sep
+    out[len(x):, 0] = x[seg] + dx[seg] * frac
+    out[len(x):, 1] = y[seg] + dy[seg] * frac
+    out[len(x):, 2] = wd[seg] * sep
+    return out
 
 
 def _near(tree: tuple[cKDTree, float], xy: np.ndarray, label: np.ndarray, radius: float) -> np.ndarray:
@@ -431,7 +427,6 @@ def _near(tree: tuple[cKDTree, float], xy: np.ndarray, label: np.ndarray, radius
     if not len(xy):
         return np.zeros(0, dtype=bool)
     kd, sep = tree
-    # points far outside the tracked area cannot be near; keep the third axis dominant
     query = np.column_stack([xy, label * sep])
     dist, _ = kd.query(query, k=1, distance_upper_bound=radius)
     return np.isfinite(dist)

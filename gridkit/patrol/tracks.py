@@ -206,6 +206,15 @@ def _csv_frame(source: PathArg | _stdio.StringIO) -> pd.DataFrame:
 
 
 def _parse_times(values: pd.Series, where: Any, field: str, timezone: str) -> np.ndarray:
+    try:  # the fast path: one ISO 8601 format throughout, all naive or all with an offset
+        parsed = pd.to_datetime(values, format="ISO8601")
+    except (ValueError, TypeError):
+        pass
+    else:
+        if not parsed.isna().any():
+            if parsed.dt.tz is not None:
+                parsed = _to_local(parsed, timezone)
+            return parsed.to_numpy(dtype="datetime64[ns]")
     text = values.astype("string").str.strip().str.replace("/", "-", regex=False)
     has_offset = text.str.contains(_OFFSET, na=False).to_numpy()
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
@@ -214,12 +223,7 @@ def _parse_times(values: pd.Series, where: Any, field: str, timezone: str) -> np
         out[~has_offset] = naive.astype("datetime64[ns]")
     if has_offset.any():
         aware = pd.to_datetime(text[has_offset], format="ISO8601", errors="coerce", utc=True)
-        try:
-            local = aware.dt.tz_convert(timezone)
-        except Exception as err:  # zoneinfo raises several kinds for an unknown zone
-            raise ParameterError(f"unknown time zone {timezone!r} ({err})",
-                                 hint="give an IANA zone such as Asia/Shanghai") from None
-        out[has_offset] = local.dt.tz_localize(None).astype("datetime64[ns]")
+        out[has_offset] = _to_local(aware, timezone).astype("datetime64[ns]")
     bad = out.isna().to_numpy()
     if bad.any():
         rows = np.flatnonzero(bad)
@@ -230,8 +234,21 @@ def _parse_times(values: pd.Series, where: Any, field: str, timezone: str) -> np
     return out.to_numpy()
 
 
+def _to_local(aware: pd.Series, timezone: str) -> pd.Series:
+    """Times with a zone as naive local times of ``timezone``."""
+    try:
+        local = aware.dt.tz_convert(timezone)
+    except Exception as err:  # zoneinfo raises several kinds for an unknown zone
+        raise ParameterError(f"unknown time zone {timezone!r} ({err})",
+                             hint="give an IANA zone such as Asia/Shanghai") from None
+    return local.dt.tz_localize(None)
+
+
 def _parse_coord(values: pd.Series, where: Any, field: str, low: float, high: float) -> np.ndarray:
-    numbers = pd.to_numeric(values.astype("string").str.strip(), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if not np.isfinite(numbers).all():  # spaces around numbers, then the checks below
+        numbers = pd.to_numeric(values.astype("string").str.strip(), errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan)
     bad = ~np.isfinite(numbers) | (numbers < low) | (numbers > high)
     if bad.any():
         rows = np.flatnonzero(bad)
@@ -460,12 +477,18 @@ def _mark_runs(mask: np.ndarray, begin: np.ndarray, end: np.ndarray) -> None:
 def workday_keys(kept: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """A worker-day number per fix, and the table of worker-days (``worker_id``, ``day``).
 
-    Fixes must be sorted by worker and time (as :func:`clean_tracks` returns them).
+    Fixes must be sorted by worker and time (as :func:`clean_tracks` returns them): a
+    worker-day starts where the worker or the calendar day changes.
     """
-    day = kept["time"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-    codes, uniques = pd.factorize(pd.MultiIndex.from_arrays([kept["worker_id"].to_numpy(), day]), sort=False)
-    table = pd.DataFrame({"worker_id": uniques.get_level_values(0).astype(str),
-                          "day": pd.to_datetime(uniques.get_level_values(1)).strftime("%Y-%m-%d")})
+    worker = pd.factorize(kept["worker_id"].to_numpy(), sort=False)[0]
+    day = kept["time"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+    start = np.r_[True, (worker[1:] != worker[:-1]) | (day[1:] != day[:-1])] if len(worker) else np.zeros(0, bool)
+    codes = np.cumsum(start) - 1
+    first = np.flatnonzero(start)
+    table = pd.DataFrame({
+        "worker_id": kept["worker_id"].to_numpy()[first].astype(str),
+        "day": pd.to_datetime(day[first], unit="D").strftime("%Y-%m-%d").to_numpy(dtype=object),
+    })
     return codes.astype(np.int64), table
 
 
