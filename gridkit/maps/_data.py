@@ -124,7 +124,7 @@ def parse_times(values: pd.Series) -> pd.Series:
 
 def week_starts(times: pd.Series) -> pd.Series:
     """The Monday 00:00 of each timestamp's ISO week."""
-    return (times - pd.to_timedelta(times.dt.weekday, unit="D")).dt.normalize()
+    return (times - pd.to_timedelta(times.dt.day_of_week, unit="D")).dt.normalize()
 
 
 def cell_size_deg(cell_m: float, lat: float) -> tuple[float, float]:
