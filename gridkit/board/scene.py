@@ -275,8 +275,8 @@ def _label_point(area: shapely.Geometry) -> tuple[float, float]:
 
 
 def _text_box(x: float, y: float, text: str, size: float) -> shapely.Geometry:
-    half = sum(1.0 if ord(ch) > 0x2E7F else 0.6 for ch in text) * size / 2
-    return shapely.box(x - half, y - size * 0.65, x + half, y + size * 0.65)
+    half = sum(1.0 if ord(ch) > 0x2E7F else 0.6 for ch in text) * size / 2 + size * 0.6  # with a margin
+    return shapely.box(x - half, y - size * 0.75, x + half, y + size * 0.75)
 
 
 def _grid_label(code: str, lang: str) -> str:
