@@ -45,6 +45,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import networkx as nx
 import numpy as np
@@ -131,7 +132,7 @@ class _Local:
         while pred[chain[-1]] >= 0:
             chain.append(int(pred[chain[-1]]))
         chain.reverse()
-        return [self.best[(min(a, b), max(a, b))] for a, b in zip(chain[:-1], chain[1:])]
+        return [self.best[(min(a, b), max(a, b))] for a, b in pairwise(chain)]
 
 
 def covering_walk(

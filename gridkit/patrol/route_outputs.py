@@ -29,8 +29,8 @@ def plan_figures(plan: RoutePlan) -> dict[str, float]:
     covered = float((per_grid["coverage"].fillna(0) * per_grid["required_m"]).sum())
     length = float(per_grid["length_m"].sum())
     return {
-        "grids": int(len(per_grid)),
-        "shifts": int(len(r)),
+        "grids": len(per_grid),
+        "shifts": len(r),
         "grids_without_streets": int(per_grid["coverage"].isna().sum()) if len(r) else 0,
         "required_km": required / 1000,
         "route_km": length / 1000,
@@ -73,19 +73,19 @@ def report_markdown(plan: RoutePlan) -> str:
     lines = [
         "# Patrol routes",
         "",
-        f"{f['grids']} grids, {f['shifts']} routes (shifts). Streets to patrol: {f['required_km']:.1f} km; "
-        f"routes: {f['route_km']:.1f} km, of which {f['deadhead_km']:.1f} km ({f['deadhead_share']:.1%}) walk a "
-        f"street again or outside the grid. Coverage: {_pct(f['coverage_share'])} of the street length; "
-        f"{f['grids_fully_covered']} grids fully covered.",
+        (f"{f['grids']} grids, {f['shifts']} routes (shifts). Streets to patrol: {f['required_km']:.1f} km; "
+         f"routes: {f['route_km']:.1f} km, of which {f['deadhead_km']:.1f} km ({f['deadhead_share']:.1%}) walk a "
+         f"street again or outside the grid. Coverage: {_pct(f['coverage_share'])} of the street length; "
+         f"{f['grids_fully_covered']} grids fully covered."),
         "",
         f"Walking speed {p.get('speed_kmh')} km/h; median route {f['median_minutes']:.0f} minutes per grid"
         + (f"; shifts of at most {p['max_minutes']:g} minutes, each a closed walk from the base"
            f" ({f['shifts_over_limit']} over the limit)" if p.get("max_minutes") else "") + ".",
         "",
-        "How: each route starts and ends at the grid's base, visits priority stops first (nearest first), then "
-        "walks every street of the grid (streets on the grid's edge included) at least once; repeated streets are "
-        "chosen by a minimum-weight matching of the odd-degree crossings (Chinese postman). "
-        f"Streets within {p.get('reach_m')} m of the grid may be used to connect parts of it.",
+        ("How: each route starts and ends at the grid's base, visits priority stops first (nearest first), then "
+         "walks every street of the grid (streets on the grid's edge included) at least once; repeated streets are "
+         "chosen by a minimum-weight matching of the odd-degree crossings (Chinese postman). "
+         f"Streets within {p.get('reach_m')} m of the grid may be used to connect parts of it."),
         "",
         "## Parameters",
         "",

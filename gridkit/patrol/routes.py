@@ -203,8 +203,8 @@ def routes_for_grids(
         over_limit = [part.length_m for part in parts if max_m is not None and part.length_m > max_m]
         if over_limit:
             issues.append((code, "shifts over the limit",
-                           f"{len(over_limit)} of {len(parts)} shifts, up to {max(over_limit):.0f} m > {max_m:.0f} m:"
-                           " a street whose round trip from the base alone is longer than a shift"))
+                           (f"{len(over_limit)} of {len(parts)} shifts, up to {max(over_limit):.0f} m > {max_m:.0f} m:"
+                            " a street whose round trip from the base alone is longer than a shift")))
         for s, part in enumerate(parts, start=1):
             over = max_m is not None and part.length_m > max_m
             rows.append(_row(code, s, part, req_m, len(stops) if s == 1 else 0, speed_kmh, over))
@@ -388,8 +388,8 @@ def _nearest_node(net: StreetNetwork, nodes: np.ndarray, point: shapely.Point) -
 def _walk_issues(issues: list[tuple[str, str, str]], code: str, net: StreetNetwork, walk: Walk) -> None:
     if walk.unreached:
         issues.append((code, "streets not reached",
-                       f"{len(walk.unreached)} street segments, {net.length[walk.unreached].sum():.0f} m, cannot be "
-                       "reached from the base over the street network; they are not in the route"))
+                       (f"{len(walk.unreached)} street segments, {net.length[walk.unreached].sum():.0f} m, cannot be "
+                        "reached from the base over the street network; they are not in the route")))
     if walk.stops_unreached:
         issues.append((code, "priority stop not reached",
                        f"{len(walk.stops_unreached)} stop(s) cannot be reached from the base"))

@@ -55,6 +55,8 @@ _ALONG_SHARE = 0.7
 _LINESTRING = 1
 # streets this close to a grid count as inside it (metres)
 _EPS_M = 0.05
+# shorter pieces are streets that only touch the grid from outside (metres)
+_MIN_PIECE_M = 4 * _EPS_M
 
 
 def streets_for_grids(
@@ -84,7 +86,8 @@ def streets_for_grids(
         One LineString per piece, a 0-based index, in ``gridkit.crs.local_crs(grids)``,
         sorted by grid code then street: ``grid_code`` (str), ``street_id`` (the index
         label of the source street), ``length_m``, plus ``name`` and ``highway`` when the
-        streets have them. Pieces shorter than 1 cm are left out.
+        streets have them. Pieces shorter than 20 cm (a street touching the grid from
+        outside) are left out.
 
     Raises
     ------
@@ -124,7 +127,7 @@ def streets_for_grids(
         owner = np.concatenate([owner, edge_owner])
 
     length = shapely.length(parts)
-    keep = length >= 0.01
+    keep = length >= _MIN_PIECE_M
     parts, owner, length = parts[keep], owner[keep], length[keep]
     out = pd.DataFrame({
         "grid_code": g[grid_field].astype(str).to_numpy()[ig[owner]],

@@ -24,7 +24,7 @@ import shapely
 from gridkit.patrol.network import StreetNetwork
 from gridkit.patrol.postman import Walk
 
-__all__ = ["EdgeCoords", "TURN_COLUMNS", "turn_between", "turns_for_walk"]
+__all__ = ["TURN_COLUMNS", "EdgeCoords", "turn_between", "turns_for_walk"]
 
 TURN_COLUMNS = ("grid_code", "shift", "step", "street", "length_m", "cumulative_m", "heading", "turn")
 _STRAIGHT_DEG = 30.0
