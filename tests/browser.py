@@ -60,7 +60,7 @@ class Browser:
         self._pw: Any = None
         self._browser: Any = None
 
-    def __enter__(self) -> "Browser":  # noqa: PYI034
+    def __enter__(self) -> Browser:  # noqa: PYI034
         from playwright.sync_api import sync_playwright
 
         self._pw = sync_playwright().start()

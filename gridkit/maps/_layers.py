@@ -128,7 +128,7 @@ def incident_layer(layer: gpd.GeoDataFrame, *, lang: Lang, cell_m: float, max_we
         cells = bin_points(pts[:, 0], pts[:, 1], None, cell_m=cell_m)
         scale = _scale(cells["count"].to_numpy())
         notes.append(label("incident_static", lang, n=len(layer)))
-        data = [[float(r.lat), float(r.lon), min(float(r.count) / scale, 1.0)] for r in cells.itertuples()]
+        data = _heat_rows(cells, scale)
         return folium.plugins.HeatMap(data, name=f"{label('incidents', lang)} ({len(layer):,})", radius=15,
                                       max_zoom=18)
     ok = times.notna().to_numpy()
@@ -142,16 +142,24 @@ def incident_layer(layer: gpd.GeoDataFrame, *, lang: Lang, cell_m: float, max_we
     keep = weeks.isin(all_weeks).to_numpy()
     cells = bin_points(pts[ok][keep, 0], pts[ok][keep, 1], weeks.to_numpy()[keep], cell_m=cell_m)
     scale = _scale(cells["count"].to_numpy())
-    frames: dict[pd.Timestamp, list[list[float]]] = {w: [] for w in all_weeks}
-    for r in cells.itertuples():
-        frames[pd.Timestamp(r.key)].append([float(r.lat), float(r.lon), min(float(r.count) / scale, 1.0)])
+    frames: list[list[list[float]]] = [[] for _ in all_weeks]
+    for pos, row in zip(all_weeks.get_indexer(pd.DatetimeIndex(cells["key"])), _heat_rows(cells, scale),
+                        strict=True):
+        frames[pos].append(row)
     shown = int(keep.sum())
     notes.append(label("incident_bins", lang, n=shown, cell=int(cell_m), weeks=len(all_weeks)))
     index = [w.strftime("%Y-%m-%d") for w in all_weeks]
     return folium.plugins.HeatMapWithTime(
-        list(frames.values()), index=index, name=f"{label('incidents_by_week', lang)} ({shown:,})",
+        frames, index=index, name=f"{label('incidents_by_week', lang)} ({shown:,})",
         radius=18, min_opacity=0.1, max_opacity=0.8, auto_play=False, max_speed=4, position="bottomleft",
     )
+
+
+def _heat_rows(cells: pd.DataFrame, scale: float) -> list[list[float]]:
+    """``[lat, lon, weight]`` per cell, weights on a common scale capped at 1."""
+    weight = np.minimum(cells["count"].to_numpy(dtype=float) / scale, 1.0)
+    return np.column_stack([cells["lat"].to_numpy(dtype=float), cells["lon"].to_numpy(dtype=float),
+                            weight]).tolist()
 
 
 def _scale(counts: np.ndarray) -> float:
@@ -187,7 +195,7 @@ def point_layer(layer: gpd.GeoDataFrame, *, name: str, fields: Sequence[str], la
     layer.geometry = layer.geometry.representative_point()
     data = to_geojson(layer, fields)
     marker = folium.CircleMarker(radius=radius, color="#ffffff", weight=1.5, fill=True, fill_color=colour,
-                                 fill_opacity=0.95)
+                                 fill_opacity=0.95, interactive=bool(fields))
     return folium.GeoJson(data, name=name, marker=marker, tooltip=geojson_tooltip(fields, lang), show=show)
 
 

@@ -68,6 +68,7 @@ _STOP_FIELDS = ("worker_id", "grid_code", "start", "end", "duration_s", "minutes
 _BASE_FIELDS = ("grid_code", "name")
 _ALERT_FIELDS = ("top_category", "category", "observed", "count", "expected", "baseline", "ratio", "p_value",
                  "window_start", "window_end", "level", "reason", "message")
+BASE_PANE = "gridkit_base"
 _RAMP = ["#ffffcc", "#c2e699", "#78c679", "#31a354", "#006837"]
 _NO_DATA = "#bdbdbd"
 
@@ -165,69 +166,68 @@ def map_for_grids(
     if coords == "gcj02":
         notes.append(label("gcj02_note", lang))
 
+    def add(key: str, layer: folium.map.Layer) -> None:
+        layer.add_to(m)
+        layers[key] = layer.get_name()
+
+    layer: folium.map.Layer
     grid_layer, legend = _grid_layer(g, color_by, lang)
-    grid_layer.add_to(m)
-    layers["grids"] = grid_layer.get_name()
+    add("grids", grid_layer)
     if buildings is not None:
         b = for_display(buildings, role="buildings", coords=coords, kinds=("polygon", "point"))
         keep = even_sample(len(b), max_buildings)
         if len(keep) < len(b):
             notes.append(f"{label('buildings', lang)}: {label('shown_of', lang, shown=len(keep), total=len(b))}")
-        layer = _context_polygons(b.iloc[keep], f"{label('buildings', lang)} ({len(b):,})",
-                                  {"color": "#737373", "weight": 0.5, "fillColor": "#969696", "fillOpacity": 0.55})
-        layer.add_to(m)
-        layers["buildings"] = layer.get_name()
+        name = f"{label('buildings', lang)} ({len(b):,})"
+        if b.geom_type.isin(["Point", "MultiPoint"]).all():  # household points
+            layer = point_layer(b.iloc[keep], name=name, fields=[], lang=lang, colour="#969696", radius=2.5)
+        else:
+            layer = _context_polygons(b.iloc[keep], name, {"color": "#737373", "weight": 0.5, "fillColor": "#969696",
+                                                           "fillOpacity": 0.55})
+        add("buildings", layer)
     if streets is not None:
         s = for_display(streets, role="streets", coords=coords, kinds=("line",))
         layer = _context_polygons(s, f"{label('streets', lang)} ({len(s):,})",
                                   {"color": "#525252", "weight": 1.5, "opacity": 0.8})
-        layer.add_to(m)
-        layers["streets"] = layer.get_name()
+        add("streets", layer)
     if communities is not None:
         c = for_display(communities, role="communities", coords=coords, kinds=("polygon",))
         layer = _context_polygons(c, f"{label('communities', lang)} ({len(c):,})",
                                   {"color": "#252525", "weight": 3, "fill": False, "opacity": 0.9})
-        layer.add_to(m)
-        layers["communities"] = layer.get_name()
+        add("communities", layer)
     if alerts is not None:
-        layer = _alert_layer(g, alerts, lang, notes)
-        if layer is not None:
-            layer.add_to(m)
-            layers["alerts"] = layer.get_name()
+        alert_layer = _alert_layer(g, alerts, lang, notes)
+        if alert_layer is not None:
+            add("alerts", alert_layer)
     if incidents is not None:
         i = for_display(incidents, role="incidents", coords=coords, kinds=("point",))
         if len(i):
             layer = incident_layer(i, lang=lang, cell_m=incident_cell_m, max_weeks=max_weeks, time=time_field,
                                    notes=notes)
-            layer.add_to(m)
-            layers["incidents"] = layer.get_name()
+            add("incidents", layer)
             if isinstance(layer, folium.plugins.HeatMapWithTime):
                 _LatestWeek().add_to(m)
     if routes is not None:
         r = for_display(routes, role="routes", coords=coords, kinds=("line",))
         layer = line_layer(r, name=f"{label('routes', lang)} ({len(r):,})", key="grid_code",
                            fields=tooltip_fields(r, _ROUTE_FIELDS), lang=lang, weight=3)
-        layer.add_to(m)
-        layers["routes"] = layer.get_name()
+        add("routes", layer)
     if tracks is not None:
         layer = _track_layer(tracks, coords, lang, time_field, notes)
-        layer.add_to(m)
-        layers["tracks"] = layer.get_name()
+        add("tracks", layer)
     for key, data, fields, colour, radius in (("stops", stops, _STOP_FIELDS, "#d95f02", 5),
                                               ("bases", bases, _BASE_FIELDS, "#000000", 6)):
         if data is not None:
             p = for_display(data, role=key, coords=coords, kinds=("point", "polygon"))
             layer = point_layer(p, name=f"{label(key, lang)} ({len(p):,})", fields=tooltip_fields(p, fields),
                                 lang=lang, colour=colour, radius=radius)
-            layer.add_to(m)
-            layers[key] = layer.get_name()
+            add(key, layer)
     if components is not None:
         comp = for_display(components, role="components", coords=coords, kinds=("point",))
         # clusters hide the grids at a town's zoom: they start unticked in the layer control
         for n, layer in enumerate(component_layers(comp, lang=lang, max_points=max_points, notes=notes,
                                                     show=False)):
-            layer.add_to(m)
-            layers[f"components_{n}"] = layer.get_name()
+            add(f"components_{n}", layer)
 
     legend.add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
@@ -254,10 +254,13 @@ def _base_map(g: gpd.GeoDataFrame, base: Basemap | None, lang: Lang) -> folium.M
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     style = "html body .leaflet-container { background: #f7f7f2; font-family: 'Noto Sans CJK SC', 'Microsoft YaHei', " \
             "'PingFang SC', sans-serif; }\n.leaflet-control-layers-overlays label { font-size: 13px; }\n" \
-            "/* the incident heat canvas: above the grid fills, transparent to the mouse */\n" \
-            ".leaflet-overlay-pane > div.leaflet-zoom-hide { z-index: 300; pointer-events: none; }\n" \
+            "/* the incident heat canvas (overlay pane, under its lines): transparent to the mouse */\n" \
+            ".leaflet-overlay-pane > div.leaflet-zoom-hide { pointer-events: none; }\n" \
             ".legend.leaflet-control { background: rgba(255, 255, 255, 0.88); border-radius: 4px; padding: 0 6px; }"
-    m.get_root().header.add_child(folium.Element(f"<style>{style}</style>"), name="gridkit_style")
+    m.get_root().header.add_child(folium.Element(f"<style>{style}</style>"), name="gridkit_style")  # type: ignore[attr-defined]
+    # grids and context sit in a pane under the overlay pane, so that the incident heat (drawn in the
+    # overlay pane, below its SVG) covers the grid fills but not routes, tracks and alerts
+    folium.map.CustomPane(BASE_PANE, z_index=350, pointer_events=True).add_to(m)
     if base is not None:
         gcj = base.coords == "gcj02"
         for n, tile in enumerate(base.tiles):
@@ -291,13 +294,13 @@ def _grid_layer(g: gpd.GeoDataFrame, field: str, lang: Lang) -> tuple[folium.Geo
 
     layer = folium.GeoJson(geojson, name=f"{label('grids', lang)} ({len(g):,})", style_function=style,
                            highlight_function=lambda _: {"weight": 3, "color": "#000000", "fillOpacity": 0.85},
-                           tooltip=geojson_tooltip(fields, lang))
+                           tooltip=geojson_tooltip(fields, lang), pane=BASE_PANE)
     return layer, cmap
 
 
 def _context_polygons(layer: gpd.GeoDataFrame, name: str, style: dict) -> folium.GeoJson:
     geojson = to_geojson(layer, [])
-    return folium.GeoJson(geojson, name=name, style_function=lambda _: style, interactive=False)
+    return folium.GeoJson(geojson, name=name, style_function=lambda _: style, interactive=False, pane=BASE_PANE)
 
 
 def _alert_layer(g: gpd.GeoDataFrame, alerts: pd.DataFrame, lang: Lang, notes: list[str]) -> folium.GeoJson | None:
