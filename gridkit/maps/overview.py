@@ -64,7 +64,7 @@ GRID_TOOLTIP_FIELDS = ("grid_code", "grid_name", "community_name", "dedicated_na
 _WORKER_FIELDS = ("worker_name", "worker", "worker_id")
 _ROUTE_FIELDS = ("grid_code", "length_m", "deadhead_m", "est_minutes", "coverage_share", "shift")
 _TRACK_FIELDS = ("worker_id", "worker_name", "grid_code", "date", "day", "distance_m", "fixes")
-_STOP_FIELDS = ("worker_id", "grid_code", "start", "end", "duration_s", "minutes")
+_STOP_FIELDS = ("worker_id", "grid_code", "day", "start", "end", "minutes", "duration_s", "fixes")
 _BASE_FIELDS = ("grid_code", "name")
 _ALERT_FIELDS = ("top_category", "category", "observed", "count", "expected", "baseline", "ratio", "p_value",
                  "window_start", "window_end", "level", "reason", "message")
