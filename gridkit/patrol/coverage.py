@@ -276,9 +276,11 @@ def _check_options(month: str | None, *limits: float) -> None:
 
 def _grid_of_points(points: np.ndarray, polys: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """The grid index holding each point (the smallest code on a shared edge), -1 outside all."""
-    # a tree over the points queried with the (prepared) polygons: few polygons, many points
-    tree = shapely.STRtree(points)
-    ig, ip = tree.query(polys, predicate="intersects")
+    # bounding boxes first, then prepared point-in-polygon tests on coordinates
+    ip, ig = shapely.STRtree(polys).query(points)
+    xy = shapely.get_coordinates(points)
+    keep = shapely.intersects_xy(polys[ig], xy[ip, 0], xy[ip, 1])
+    ip, ig = ip[keep], ig[keep]
     out = np.full(len(points), _NO_GRID, dtype=np.int64)
     if ip.size:
         rank = np.argsort(np.argsort(codes, kind="stable"), kind="stable")

@@ -197,12 +197,20 @@ def _read_csv(source: PathArg | _stdio.StringIO, name: str, timezone: str) -> pd
 
 
 def _csv_frame(source: PathArg | _stdio.StringIO) -> pd.DataFrame:
-    if isinstance(source, _stdio.StringIO):
-        return pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""])
-    try:
-        return pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        return pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""], encoding="gbk")
+    """The table with worker ids and times as text; coordinates as numbers when they all are."""
+    encodings = [None] if isinstance(source, _stdio.StringIO) else ["utf-8-sig", "gbk"]
+    for encoding in encodings:
+        try:
+            header = pd.read_csv(source, nrows=0, encoding=encoding).columns
+            as_text = {c: str for c in header
+                       if str(c).strip().lower() in _ALIASES["worker_id"] + _ALIASES["time"]}
+            if isinstance(source, _stdio.StringIO):
+                source.seek(0)
+            return pd.read_csv(source, dtype=as_text, keep_default_na=False, na_values=[""], encoding=encoding)
+        except UnicodeDecodeError:
+            if encoding == encodings[-1]:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _parse_times(values: pd.Series, where: Any, field: str, timezone: str) -> np.ndarray:
@@ -245,7 +253,10 @@ def _to_local(aware: pd.Series, timezone: str) -> pd.Series:
 
 
 def _parse_coord(values: pd.Series, where: Any, field: str, low: float, high: float) -> np.ndarray:
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if pd.api.types.is_float_dtype(values.dtype) or pd.api.types.is_integer_dtype(values.dtype):
+        numbers = values.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     if not np.isfinite(numbers).all():  # spaces around numbers, then the checks below
         numbers = pd.to_numeric(values.astype("string").str.strip(), errors="coerce").to_numpy(
             dtype=float, na_value=np.nan)
