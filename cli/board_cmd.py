@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--buildings", metavar="FILE",
                    help="building footprints (default: the buildings layer of GRIDS when it has one)")
     p.add_argument("--routes", metavar="FILE",
-                   help="patrol routes (lines, the first vertex is the base) or base points, with grid_code")
+                   help="patrol routes with grid_code: lines (routes.gpkg of 'gridkit patrol plan': its routes and "
+                        "bases layers are both read) or base points; without a point the base is the route's start")
     p.add_argument("--photos", metavar="DIR", help="folder of worker photos <worker_id>.jpg or .png")
     p.add_argument("--lang", choices=["zh", "en"], default="zh", help="language of the boards")
     p.add_argument("--format", default="html,pdf,png",
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     elif "buildings" in layers and layer != "buildings":
         buildings = read_layer(args.grids, layer="buildings", geometry="polygon", role="buildings")
     streets = read_layer(args.streets, geometry="line", role="streets") if args.streets else None
-    routes = read_layer(args.routes, role="routes", required_fields=["grid_code"]) if args.routes else None
+    routes = _routes(args.routes) if args.routes else None
     workers = None
     if args.workers:
         table = read_table(args.workers, required=("worker_id", "name", "phone"), what="workers")
@@ -110,6 +111,33 @@ def run(args: argparse.Namespace) -> int:
     print(f"{boards} boards ({', '.join(formats)}) in {Path(args.outdir)}; population from {population}; "
           f"index: {Path(args.outdir) / 'index.html'}")
     return 0
+
+
+def _routes(path: str):  # type: ignore[no-untyped-def]
+    """Every layer of the routes file that has a grid_code (routes.gpkg of 'gridkit patrol plan' holds
+    the routes and their bases), as one layer. A grid whose route has no geometry (no street to walk)
+    gets no route on its board; the command says which."""
+    import geopandas as gpd
+    import pandas as pd
+    import pyogrio
+
+    from gridkit.errors import MissingFieldError
+    from gridkit.io import list_layers
+
+    parts = []
+    for name in list_layers(path):
+        part = pyogrio.read_dataframe(path, layer=name)
+        if "grid_code" not in part.columns:
+            raise MissingFieldError("the routes have no grid_code field", path=path, field="grid_code",
+                                    hint="give the routes.gpkg of 'gridkit patrol plan' or points with grid_code")
+        empty = part.geometry.isna() | part.geometry.is_empty
+        if empty.any():
+            print(f"{path} layer {name}: {int(empty.sum())} features without a geometry (grids "
+                  f"{', '.join(part.loc[empty, 'grid_code'].astype(str)[:5])}): their boards show no {name}")
+        kept = part.loc[~empty]
+        parts.append(gpd.GeoDataFrame({"grid_code": kept["grid_code"].astype(str).to_numpy()},
+                                      geometry=kept.geometry.to_numpy(), crs=part.crs))
+    return pd.concat([p.to_crs(parts[0].crs) for p in parts], ignore_index=True)
 
 
 def _sharing(shared) -> str:  # type: ignore[no-untyped-def]

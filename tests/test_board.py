@@ -147,6 +147,8 @@ def test_board_pdf_is_one_a3_landscape_page(board):
     assert re.search(r"^Pages:\s+1$", info, re.MULTILINE)
     w, h = map(float, re.search(r"Page size:\s+([\d.]+) x ([\d.]+) pts", info).groups())
     assert abs(w - A3_PT[0]) <= 1 and abs(h - A3_PT[1]) <= 1
+    text = subprocess.run(["pdftotext", str(board[1][1]), "-"], capture_output=True, text=True, check=True).stdout
+    assert "网格公示牌" in text and f"文昌社区第{int(board[0][-3:])}网格" in text  # real text, CJK glyphs embedded
 
 
 @needs_chromium
@@ -258,6 +260,16 @@ def test_matplotlib_renderer_makes_a3_pdf_and_png(grids, tmp_path):
     with Image.open(paths[1]) as im:
         rgb = np.asarray(im.convert("RGB"))
     assert abs(rgb.shape[1] / rgb.shape[0] - 420 / 297) < 0.005 and (rgb < 235).any(axis=2).mean() > 0.2
+
+
+def test_progress_counts_every_board_and_html_only_writes_no_print_files(tmp_path):
+    calls = []
+    grids = _lattice(2, 2)
+    paths = boards_for_grids(grids, tmp_path / "out", formats=["html"], grid_codes=["520102001001003", "520102001001001"],
+                             progress=lambda done, total, label: calls.append((done, total)))
+    assert calls == [(1, 2), (2, 2)]
+    assert [p.name for p in paths] == ["520102001001003.html", "520102001001001.html", "index.html"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in paths)
 
 
 def test_unknown_grid_code_is_refused_before_writing(grids, tmp_path):
@@ -390,6 +402,30 @@ def test_cli_all_grids_html_only(part, grids, tmp_path, capsys):
     assert f"{len(grids)} boards" in capsys.readouterr().out
     for code in grids["grid_code"].iloc[::17]:
         assert _expected_worker(grids, code) in (out / f"{code}.html").read_text(encoding="utf-8")
+
+
+def test_cli_reads_routes_and_bases_of_patrol_plan(tmp_path, capsys):
+    grids = _lattice(1, 2)
+    grids.to_file(tmp_path / "grids.gpkg", layer="grids")
+    routes = gpd.GeoDataFrame({"grid_code": ["520102001001001", "520102001001002"]},
+                              geometry=[shapely.LineString([(X0 + 20, Y0 - 20), (X0 + 180, Y0 - 20)]), None], crs=4545)
+    bases = gpd.GeoDataFrame({"grid_code": ["520102001001001"]}, geometry=[shapely.Point(X0 + 100, Y0 - 100)], crs=4545)
+    routes.to_file(tmp_path / "routes.gpkg", layer="routes")
+    bases.to_file(tmp_path / "routes.gpkg", layer="bases")
+    out = tmp_path / "boards"
+    rc = main(["--quiet", "board", str(tmp_path / "grids.gpkg"), "--routes", str(tmp_path / "routes.gpkg"),
+               "--format", "html", "-o", str(out)])
+    assert rc == 0
+    assert "520102001001002" in capsys.readouterr().out  # the grid without a route is named
+    first = (out / "520102001001001.html").read_text(encoding="utf-8")
+    second = (out / "520102001001002.html").read_text(encoding="utf-8")
+    assert "巡查起点" in first and "巡查路线" in first and "巡查起点" not in second
+    # the base is the point of the bases layer (the cell's centre), not the route's start
+    cx, cy = map(float, re.search(r'<circle cx="([\d.]+)" cy="([\d.]+)"', first).groups())
+    grid_path = re.search(r'<path d="(M[^"]+)" fill="#fff4de"', first).group(1)
+    xs = [float(v) for v in re.findall(r"[ML]([\d.]+) ", grid_path)]
+    ys = [float(v) for v in re.findall(r"[ML][\d.]+ ([\d.]+)", grid_path)]
+    assert abs(cx - (min(xs) + max(xs)) / 2) < 1 and abs(cy - (min(ys) + max(ys)) / 2) < 1
 
 
 def test_cli_bad_grid_code_exits_2_and_writes_nothing(part, tmp_path, capsys):

@@ -113,8 +113,8 @@ class _Run:
         return scene_for_grid(self.layers, code, panel_mm=MAP_PANEL_MM, lang=self.lang)
 
     def html(self, code: str, scene: Scene) -> str:
-        has_base = scene.base is not None
-        return board_page(self.facts[code], scene_svg(scene, lang=self.lang), legend_base=has_base)
+        return board_page(self.facts[code], scene_svg(scene, lang=self.lang), legend_base=scene.base is not None,
+                          legend_route=scene.route is not None)
 
 
 def _checked_grids(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -290,7 +290,7 @@ def boards_for_grids(
                duties=duties, photos=photos, lang=lang, persons_per_household=persons_per_household,
                base_url=base_url, issued=issued)
     codes = run.select(grid_codes)
-    printed = [f for f in formats if f != "html"]
+    printed: list[str] = [f for f in formats if f != "html"]
     engine = choose_renderer(renderer) if printed else None
     outdir = Path(outdir)
     names: dict[str, dict[str, str]] = {}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -366,6 +366,8 @@ def facts_for_grids(
     by_grid = {} if workers is None else {code: rows for code, rows in workers.groupby("grid_code", sort=False)}
     national = tuple(national_hotlines(lang=lang))
     facts: dict[str, BoardFacts] = {}
+    hh = households.to_numpy(dtype=np.int64)
+    people = population.to_numpy(dtype=np.int64)
     for i, (label, row) in enumerate(grids.iterrows()):
         code = str(row["grid_code"])
         community = str(row.get("community_code", "") or "")
@@ -380,12 +382,12 @@ def facts_for_grids(
             community_name=_text(row.get("community_name")) or community,
             serial=int(code[-3:]) if len(code) == 15 and code.isdigit() else None,
             dedicated_name=_text(row.get("dedicated_name")) if bool(row.get("dedicated", False)) else "",
-            households=int(households.iat[i]),
-            population=int(population.iat[i]),
+            households=int(hh[i]),
+            population=int(people[i]),
             population_estimated=estimated,
             persons_per_household=persons_per_household,
             area_m2=float(area_m2.loc[label]),
-            buildings=None if pd.isna(buildings.loc[label]) else int(buildings.loc[label]),
+            buildings=_count(buildings.loc[label]),
             workers=team,
             contacts=_contacts_for(contacts, code, community),
             national=national,
@@ -395,6 +397,10 @@ def facts_for_grids(
             lang=lang,
         )
     return facts
+
+
+def _count(value: Any) -> int | None:
+    return None if pd.isna(value) else int(value)
 
 
 def _households(grids: gpd.GeoDataFrame) -> pd.Series:

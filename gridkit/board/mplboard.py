@@ -68,7 +68,7 @@ def board_figure(facts: BoardFacts, scene: Scene) -> Figure:
     draw_scene(ax, scene)
     text(mx, my + MAP_PANEL_MM[1] + 2, t["map"], 11, weight="bold")
 
-    x, y = 264, 43
+    x, y = 264.0, 43.0
     area, unit, _ = _area(facts.area_m2, facts.lang)
     pop = ("约" if facts.lang == "zh" and facts.population_estimated and facts.population else "")
     tiles = [(t["households"], f"{facts.households:,} {t['hh_unit']}"),

@@ -31,7 +31,7 @@ LABELS: dict[str, dict[str, str]] = {
         "hotlines": "服务热线", "national": "紧急求助", "duties": "网格员职责", "issued": "发布日期",
         "scan": "扫码查看电子版", "map": "网格范围图", "legend_grid": "本网格", "legend_neighbour": "相邻网格",
         "legend_building": "本网格建筑", "legend_other": "其他建筑", "legend_street": "道路",
-        "legend_base": "巡查起点", "no_contacts": "（请填写社区服务电话）",
+        "legend_base": "巡查起点", "legend_route": "巡查路线", "no_contacts": "（请填写社区服务电话）",
         "pop_note": "人口按户数 × {pph} 人/户估算", "pop_field": "人口取自网格数据",
         "issuer": "{community}", "kind_city": "城市社区网格", "kind_rural": "农村网格",
         "dedicated": "专属网格", "index_title": "网格公示牌目录", "boards": "块公示牌",
@@ -44,7 +44,7 @@ LABELS: dict[str, dict[str, str]] = {
         "hotlines": "Service hotlines", "national": "Emergency", "duties": "Duties of the grid worker",
         "issued": "Issued", "scan": "Scan for the online version", "map": "Map of the grid",
         "legend_grid": "This grid", "legend_neighbour": "Neighbouring grids", "legend_building": "Buildings in the grid",
-        "legend_other": "Other buildings", "legend_street": "Streets", "legend_base": "Patrol base",
+        "legend_other": "Other buildings", "legend_street": "Streets", "legend_base": "Patrol base", "legend_route": "Patrol route",
         "no_contacts": "(community service number)", "pop_note": "population estimated as households x {pph}",
         "pop_field": "population from the grid data", "issuer": "{community}", "kind_city": "urban grid",
         "kind_rural": "rural grid", "dedicated": "dedicated grid", "index_title": "Grid notice boards",
@@ -127,7 +127,7 @@ footer .grow { flex: 1; }
 """
 
 
-def board_page(facts: BoardFacts, map_svg: str, *, legend_base: bool = False) -> str:
+def board_page(facts: BoardFacts, map_svg: str, *, legend_base: bool = False, legend_route: bool = False) -> str:
     """The HTML of one notice board from its facts and its map (an inline ``<svg>``)."""
     t = LABELS[facts.lang]
     e = escape
@@ -144,7 +144,7 @@ def board_page(facts: BoardFacts, map_svg: str, *, legend_base: bool = False) ->
         f'<div class="code">{e(t["code"])}<b class="grid-code">{e(facts.grid_code)}</b>{e(kind)} · {e(t["scan"])}</div>',
         f'<div class="qr" title="{e(facts.url)}">{qr_svg(facts.url)}</div>',
         "</header><main>",
-        '<figure class="mapbox">', map_svg, _legend(t, legend_base), "</figure>",
+        '<figure class="mapbox">', map_svg, _legend(t, legend_base, legend_route), "</figure>",
         f'<aside class="{_density(facts)}">', _stats(facts, t), _crew(facts.workers, t), _hotlines(facts.contacts, facts.national, t),
         _duties(facts.duties, t), "</aside></main>",
         _footer(facts, t),
@@ -163,10 +163,13 @@ def _rural(code: str) -> bool:
     return len(code) >= 12 and code[9:12].isdigit() and 200 <= int(code[9:12]) < 400
 
 
-def _legend(t: dict[str, str], base: bool) -> str:
+def _legend(t: dict[str, str], base: bool, route: bool) -> str:
     items = [("#fff4de; border: 0.7mm solid #c62828", t["legend_grid"]), ("#dedbd4", t["legend_neighbour"]),
              ("#c9a882", t["legend_building"]), ("#cdc9c1", t["legend_other"]),
              ("#fff; border: 0.5mm solid #b3aea4", t["legend_street"])]
+    if route:
+        items.append((("repeating-linear-gradient(90deg, #1565c0 0 1.6mm, transparent 1.6mm 2.6mm); height: 0.7mm; "
+                      "vertical-align: 0.8mm"), t["legend_route"]))
     if base:
         items.append(("#1565c0; border-radius: 50%; width: 3.6mm", t["legend_base"]))
     spans = "".join(f'<span><i style="background: {style}"></i>{escape(text)}</span>' for style, text in items)

@@ -142,6 +142,9 @@ def scene_for_grid(
         _add_streets(scene, layers.streets, box, to_page, s)
     if layers.routes is not None:
         _add_route(scene, layers.routes, grid_code, to_page)
+    if scene.base is not None:  # the marker and its label, to the right of it
+        bx, by = scene.base
+        taken.append(shapely.box(bx - 3 * u, by - 3 * u, bx + 3 * u + 4 * scene.font(3.2), by + 3 * u))
     _add_grid_labels(scene, grids, near, row, lang, taken)
     _add_street_labels(scene, taken)
     return scene
@@ -208,24 +211,28 @@ def _add_street_labels(scene: Scene, taken: list[shapely.Geometry]) -> None:
         elif angle <= -90:
             angle += 180
         taken.append(footprint)
-        scene.labels.append((centre.x, centre.y, angle, name, "street"))
+        scene.labels.append((centre.x, centre.y, angle, str(name), "street"))
 
 
 def _add_route(scene: Scene, routes: gpd.GeoDataFrame, grid_code: str, to_page) -> None:
+    """The grid's patrol route (its lines, merged) and base: a point of the grid if the layer has
+    one (the ``bases`` layer of ``gridkit patrol plan``), else the route's first vertex."""
     if "grid_code" not in routes:
         return
-    mine = routes[routes["grid_code"].astype(str) == grid_code]
-    if mine.empty:
+    mine = routes.geometry[routes["grid_code"].astype(str) == grid_code].to_numpy()
+    if not len(mine):
         return
-    geom = mine.geometry.iat[0]
-    if geom.geom_type in ("Point", "MultiPoint"):
-        start = shapely.get_coordinates(geom)[0]
-    else:
-        start = shapely.get_coordinates(geom)[0]
-        lines = to_page(np.array([geom]))
-        scene.route = lines[0] if len(lines) else None
+    points = mine[np.isin(shapely.get_type_id(mine), (0, 4))]
+    lines = mine[np.isin(shapely.get_type_id(mine), (1, 2, 5))]
+    if len(lines):
+        drawn = to_page(np.array([shapely.union_all(lines)]))
+        scene.route = drawn[0] if len(drawn) else None
+    source = points if len(points) else lines
+    if not len(source):
+        return
+    start = shapely.get_coordinates(source[0])[0]
     base = to_page(np.array([shapely.Point(start)]))
-    if len(base):
+    if len(base) and base[0].geom_type == "Point":
         scene.base = (base[0].x, base[0].y)
 
 
