@@ -81,14 +81,14 @@ def run(args: argparse.Namespace) -> int:
         "streets": _read(args.streets, ("streets",), "line", "streets", common),
         "components": _read(args.components, ("components",), "point", "components", common),
         "incidents": _read(args.incidents, ("incidents",), "point", "incidents", common),
-        "routes": _read(args.routes, ("routes",), "line", "routes", common),
-        "tracks": _read(args.tracks, ("tracks", "fixes"), "any", "tracks", common),
+        "routes": _read(args.routes, ("routes",), "line", "routes", common, output=True),
+        "tracks": _read(args.tracks, ("tracks", "fixes"), "any", "tracks", common, output=True),
         "alerts": _table(args.alerts, ("alerts",), "alerts"),
     }
     if args.routes and "bases" in _layers_of(args.routes):
-        kwargs["bases"] = _read(args.routes + ":bases", (), "any", "bases", common)
+        kwargs["bases"] = _read(args.routes + ":bases", (), "any", "bases", common, output=True)
     if args.tracks and "stops" in _layers_of(args.tracks):
-        kwargs["stops"] = _read(args.tracks + ":stops", (), "any", "stops", common)
+        kwargs["stops"] = _read(args.tracks + ":stops", (), "any", "stops", common, output=True)
     if args.stats:
         grids = _with_stats(grids, _table(args.stats, ("grid_stats",), "stats"), args.stats)
     m = map_for_grids(grids, color_by=args.color_by, lang=args.lang, basemap=base, max_points=args.max_points,
@@ -118,15 +118,28 @@ def _layers_of(spec: str) -> list[str]:
 
 
 def _read(spec: str | None, preferred: tuple[str, ...], geometry: str, role: str, common: dict[str, Any],
-          required: tuple[str, ...] = ()):
+          required: tuple[str, ...] = (), output: bool = False):
+    """Read a layer; ``output=True`` for GeoPackages written by other gridkit verbs.
+
+    Those are read as they are: a route or track without geometry (a grid without streets)
+    stays a row, which the map cannot draw and says so, instead of refusing the file.
+    """
     if not spec:
         return None
-    from gridkit.io import read_layer
+    from gridkit.io import file_format, read_layer
 
     path, layer = _split(spec)
     if layer is None:
         names = _layers_of(path)
         layer = next((n for n in preferred if n in names), None) if len(names) > 1 else None
+    if output and Path(path).exists() and file_format(path) == ".gpkg":
+        import geopandas as gpd
+        import pyogrio
+
+        try:
+            return gpd.read_file(path, layer=layer, engine="pyogrio", fid_as_index=True)
+        except pyogrio.errors.DataSourceError as err:
+            raise InputFileError(f"cannot read the {role} layer: {err}", path=path) from None
     return read_layer(path, layer=layer, geometry=geometry, role=role, required_fields=required,  # type: ignore[arg-type]
                       **common)
 
@@ -142,7 +155,8 @@ def _table(spec: str | None, preferred: tuple[str, ...], role: str):
         if not Path(path).exists():
             raise InputFileError(f"the {role} file does not exist", path=path, hint="check the path")
         try:
-            table = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+            # utf-8-sig: Excel-friendly CSVs start with a byte-order mark
+            table = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
             raise InputFileError(f"cannot be read as CSV: {err}", path=path,
                                  hint="write it as UTF-8 CSV with a header row") from None

@@ -270,6 +270,29 @@ def test_routes_and_alerts_degrade_without_optional_fields(grids: gpd.GeoDataFra
         map_for_grids(grids, alerts=pd.DataFrame({"code": ["1"]}))
 
 
+def test_rows_without_geometry_are_counted_not_dropped(grids: gpd.GeoDataFrame) -> None:
+    routes = gpd.GeoDataFrame({"grid_code": ["a", "b"]}, geometry=[grids.geometry.iloc[0].boundary, None],
+                              crs=grids.crs)
+    m = map_for_grids(grids, routes=routes, lang="en")
+    assert _notes(m) == ["patrol routes: 1 features without geometry not drawn"]
+    assert len(_layer_named(m, "patrol routes (2)")[0].data["features"]) == 1
+
+
+def test_cli_reads_bom_alerts_and_colours_by_a_stats_field(county: dict[str, Path], grids: gpd.GeoDataFrame,
+                                                          tmp_path: Path) -> None:
+    alerts = pd.DataFrame({"grid_code": [grids["grid_code"].iloc[2]], "category_en": ["muck"], "observed": [9]})
+    alerts.to_csv(tmp_path / "alerts.csv", index=False, encoding="utf-8-sig")  # Excel's byte-order mark
+    stats = pd.DataFrame({"grid_code": grids["grid_code"], "per_100_households": np.arange(len(grids)) / 10})
+    stats.to_csv(tmp_path / "stats.csv", index=False)
+    out = tmp_path / "m.html"
+    assert main(["--quiet", "map", str(county["grids"]), "--alerts", str(tmp_path / "alerts.csv"), "--stats",
+                 str(tmp_path / "stats.csv"), "--color-by", "per_100_households", "--lang", "en",
+                 "-o", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    assert "per_100_households" in html  # the legend caption and the tooltip field
+    assert "category muck; observed 9" in html
+
+
 def test_basemap_choices() -> None:
     assert basemap_from("none") is None
     with pytest.raises(ParameterError, match="Tianditu"):

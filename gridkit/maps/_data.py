@@ -14,6 +14,7 @@ import shapely
 
 from gridkit.crs import wgs84_to_gcj02
 from gridkit.errors import EmptyLayerError, GeometryTypeError, MissingCRSError, ParameterError
+from gridkit.maps.labels import Lang, has_label, label
 
 # 7 decimals of a degree is about 1 cm: enough for any map, and a third shorter than full precision
 _DECIMALS = 7
@@ -22,10 +23,11 @@ _M_PER_DEG = 111_320.0
 
 
 def for_display(layer: gpd.GeoDataFrame, *, role: str, coords: str = "wgs84",
-                kinds: Sequence[str] = ()) -> gpd.GeoDataFrame:
+                kinds: Sequence[str] = (), notes: list[str] | None = None, lang: Lang = "zh") -> gpd.GeoDataFrame:
     """The layer in lon/lat (EPSG:4326), optionally shifted to GCJ-02, coordinates rounded.
 
-    Rows without geometry are kept out of the drawing only; the caller reports them.
+    Rows without geometry stay in the table but cannot be drawn: ``notes`` gets a line
+    saying how many.
     """
     if not isinstance(layer, gpd.GeoDataFrame):
         raise ParameterError(f"the {role} must be a GeoDataFrame, got {type(layer).__name__}", field=role)
@@ -36,11 +38,15 @@ def for_display(layer: gpd.GeoDataFrame, *, role: str, coords: str = "wgs84",
     if kinds:
         types = shapely.get_type_id(out.geometry.to_numpy())
         allowed = {"point": (0, 4), "line": (1, 5), "polygon": (3, 6)}
-        ok = np.isin(types, [t for k in kinds for t in allowed[k]]) | (types < 0)
+        ok = np.isin(types, [t for k in kinds for t in allowed[k]]) | (types < 0) | shapely.is_empty(
+            out.geometry.to_numpy())
         if not ok.all():
             raise GeometryTypeError(f"the {role} layer holds {', '.join(sorted(set(out.geom_type[~ok])))} "
                                     f"geometries; a map draws {' or '.join(kinds)}s here",
                                     feature_ids=list(out.index[~ok]), field=role)
+    undrawn = int((out.geometry.isna() | out.geometry.is_empty).sum())
+    if undrawn and notes is not None:
+        notes.append(label("undrawn", lang, layer=label(role, lang) if has_label(role) else role, n=undrawn))
     shift = coords == "gcj02"
 
     def move(xy: np.ndarray) -> np.ndarray:

@@ -77,8 +77,8 @@ def component_categories_of(layer: pd.DataFrame) -> pd.Series:
     return pd.Series("", index=layer.index, dtype="string")
 
 
-def component_layers(layer: gpd.GeoDataFrame, *, lang: Lang, max_points: int, notes: list[str],
-                     show: bool = True) -> list[folium.plugins.FastMarkerCluster]:
+def component_layers(layer: gpd.GeoDataFrame, *, lang: Lang, max_points: int, notes: list[str]
+                     ) -> list[folium.plugins.FastMarkerCluster]:
     """One clustered sub-layer per major category; at most ``max_points`` markers in all."""
     total = len(layer)
     keep = even_sample(total, max_points)
@@ -104,7 +104,7 @@ def component_layers(layer: gpd.GeoDataFrame, *, lang: Lang, max_points: int, no
         tips = [html.escape(f"{n} {i}".strip()) for n, i in zip(names[sel], ids[sel], strict=True)]
         data = [[float(y), float(x), colour, t] for (x, y), t in zip(pts[sel], tips, strict=True)]
         name = f"{label('components', lang)} · {title} ({int(sel.sum()):,})"
-        out.append(folium.plugins.FastMarkerCluster(data, callback=_CIRCLE_CALLBACK, name=name, show=show,
+        out.append(folium.plugins.FastMarkerCluster(data, callback=_CIRCLE_CALLBACK, name=name,
                                                     options={"disableClusteringAtZoom": 19}))
     return out
 
@@ -170,7 +170,7 @@ def _scale(counts: np.ndarray) -> float:
 
 
 def line_layer(layer: gpd.GeoDataFrame, *, name: str, key: str | None, fields: Sequence[str], lang: Lang,
-               weight: float, dash: str | None = None, show: bool = True) -> folium.GeoJson:
+               weight: float, dash: str | None = None) -> folium.GeoJson:
     """Lines coloured by ``key`` (a route per grid, a track per worker) with a tooltip."""
     layer = layer.copy()
     if key and key in layer.columns:
@@ -185,18 +185,18 @@ def line_layer(layer: gpd.GeoDataFrame, *, name: str, key: str | None, fields: S
         return {"color": feature["properties"]["_colour"], "weight": weight, "opacity": 0.85,
                 "dashArray": dash}
 
-    return folium.GeoJson(data, name=name, style_function=style, tooltip=geojson_tooltip(fields, lang), show=show,
+    return folium.GeoJson(data, name=name, style_function=style, tooltip=geojson_tooltip(fields, lang),
                           highlight_function=lambda _: {"weight": weight + 3, "opacity": 1.0})
 
 
 def point_layer(layer: gpd.GeoDataFrame, *, name: str, fields: Sequence[str], lang: Lang, colour: str,
-                radius: float, show: bool = True) -> folium.GeoJson:
+                radius: float) -> folium.GeoJson:
     layer = layer.copy()
     layer.geometry = layer.geometry.representative_point()
     data = to_geojson(layer, fields)
     marker = folium.CircleMarker(radius=radius, color="#ffffff", weight=1.5, fill=True, fill_color=colour,
                                  fill_opacity=0.95, interactive=bool(fields))
-    return folium.GeoJson(data, name=name, marker=marker, tooltip=geojson_tooltip(fields, lang), show=show)
+    return folium.GeoJson(data, name=name, marker=marker, tooltip=geojson_tooltip(fields, lang))
 
 
 def lines_from_fixes(fixes: gpd.GeoDataFrame, *, time: str | None, notes: list[str], lang: Lang

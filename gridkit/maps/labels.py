@@ -51,6 +51,7 @@ _LABELS: dict[str, tuple[str, str]] = {
                     "{n:,} GPS fixes joined into {lines:,} tracks (one per worker and day)"),
     "alerts_unknown": ("{n} 条预警的网格编码不在网格图层中：{codes}", "{n} alerts name grid codes not in the grids: {codes}"),
     "alerts_missing_codes": ("{n} 条预警无网格编码", "{n} alerts without a grid code"),
+    "undrawn": ("{layer}：{n:,} 个要素无几何，未绘制", "{layer}: {n:,} features without geometry not drawn"),
     "dedicated": ("专属网格", "dedicated grid"),
     "outside_bounds": ("户数超出范围", "households out of bounds"),
 }
@@ -90,6 +91,9 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "observed": ("观测数", "observed"),
     "expected": ("预期数", "expected"),
     "baseline": ("基线", "baseline"),
+    "baseline_mean": ("基线均值", "baseline mean"),
+    "category_zh": ("类别", "category"),
+    "category_en": ("类别", "category"),
     "p_value": ("p 值", "p-value"),
     "ratio": ("倍数", "ratio"),
     "top_category": ("主要类别", "main category"),
@@ -112,6 +116,11 @@ def label(key: str, lang: Lang = "zh", **values: object) -> str:
     """The text for ``key`` in ``lang``, formatted with ``values``."""
     text = _LABELS[key][LANGS.index(check_lang(lang))]
     return text.format(**values) if values else text
+
+
+def has_label(key: str) -> bool:
+    """True when ``key`` has words in :data:`_LABELS`."""
+    return key in _LABELS
 
 
 def field_alias(field: str, lang: Lang = "zh") -> str:

@@ -66,8 +66,8 @@ _ROUTE_FIELDS = ("grid_code", "length_m", "deadhead_m", "est_minutes", "coverage
 _TRACK_FIELDS = ("worker_id", "worker_name", "grid_code", "date", "day", "distance_m", "fixes")
 _STOP_FIELDS = ("worker_id", "grid_code", "day", "start", "end", "minutes", "duration_s", "fixes")
 _BASE_FIELDS = ("grid_code", "name")
-_ALERT_FIELDS = ("top_category", "category", "observed", "count", "expected", "baseline", "ratio", "p_value",
-                 "window_start", "window_end", "level", "reason", "message")
+_ALERT_FIELDS = ("category_{lang}", "top_category", "category", "observed", "count", "expected", "baseline",
+                 "baseline_mean", "ratio", "p_value", "window_start", "window_end", "level", "reason", "message")
 BASE_PANE = "gridkit_base"
 _RAMP = ["#ffffcc", "#c2e699", "#78c679", "#31a354", "#006837"]
 _NO_DATA = "#bdbdbd"
@@ -154,7 +154,7 @@ def map_for_grids(
     if incident_cell_m <= 0:
         raise ParameterError(f"incident_cell_m must be positive, got {incident_cell_m}", field="incident_cell_m")
 
-    g = for_display(grids, role="grids", coords=coords, kinds=("polygon",))
+    g = for_display(grids, role="grids", coords=coords, kinds=("polygon",), notes=notes, lang=lang)
     require_rows(g, "grids")
     if "grid_code" not in g.columns:
         raise MissingFieldError("the grids layer has no grid_code field", field="grid_code",
@@ -174,7 +174,8 @@ def map_for_grids(
     grid_layer, legend = _grid_layer(g, color_by, lang)
     add("grids", grid_layer)
     if buildings is not None:
-        b = for_display(buildings, role="buildings", coords=coords, kinds=("polygon", "point"))
+        b = for_display(buildings, role="buildings", coords=coords, kinds=("polygon", "point"), notes=notes,
+                        lang=lang)
         keep = even_sample(len(b), max_buildings)
         if len(keep) < len(b):
             notes.append(f"{label('buildings', lang)}: {label('shown_of', lang, shown=len(keep), total=len(b))}")
@@ -186,12 +187,12 @@ def map_for_grids(
                                                            "fillOpacity": 0.55})
         add("buildings", layer)
     if streets is not None:
-        s = for_display(streets, role="streets", coords=coords, kinds=("line",))
+        s = for_display(streets, role="streets", coords=coords, kinds=("line",), notes=notes, lang=lang)
         layer = _context_polygons(s, f"{label('streets', lang)} ({len(s):,})",
                                   {"color": "#525252", "weight": 1.5, "opacity": 0.8})
         add("streets", layer)
     if communities is not None:
-        c = for_display(communities, role="communities", coords=coords, kinds=("polygon",))
+        c = for_display(communities, role="communities", coords=coords, kinds=("polygon",), notes=notes, lang=lang)
         layer = _context_polygons(c, f"{label('communities', lang)} ({len(c):,})",
                                   {"color": "#252525", "weight": 3, "fill": False, "opacity": 0.9})
         add("communities", layer)
@@ -200,7 +201,7 @@ def map_for_grids(
         if alert_layer is not None:
             add("alerts", alert_layer)
     if incidents is not None:
-        i = for_display(incidents, role="incidents", coords=coords, kinds=("point",))
+        i = for_display(incidents, role="incidents", coords=coords, kinds=("point",), notes=notes, lang=lang)
         if len(i):
             layer = incident_layer(i, lang=lang, cell_m=incident_cell_m, max_weeks=max_weeks, time=time_field,
                                    notes=notes)
@@ -208,7 +209,7 @@ def map_for_grids(
             if isinstance(layer, folium.plugins.HeatMapWithTime):
                 _LatestWeek().add_to(m)
     if routes is not None:
-        r = for_display(routes, role="routes", coords=coords, kinds=("line",))
+        r = for_display(routes, role="routes", coords=coords, kinds=("line",), notes=notes, lang=lang)
         layer = line_layer(r, name=f"{label('routes', lang)} ({len(r):,})", key="grid_code",
                            fields=tooltip_fields(r, _ROUTE_FIELDS), lang=lang, weight=3)
         add("routes", layer)
@@ -218,22 +219,22 @@ def map_for_grids(
     for key, data, fields, colour, radius in (("stops", stops, _STOP_FIELDS, "#d95f02", 5),
                                               ("bases", bases, _BASE_FIELDS, "#000000", 6)):
         if data is not None:
-            p = for_display(data, role=key, coords=coords, kinds=("point", "polygon"))
+            p = for_display(data, role=key, coords=coords, kinds=("point", "polygon"), notes=notes, lang=lang)
             layer = point_layer(p, name=f"{label(key, lang)} ({len(p):,})", fields=tooltip_fields(p, fields),
                                 lang=lang, colour=colour, radius=radius)
             add(key, layer)
     if components is not None:
-        comp = for_display(components, role="components", coords=coords, kinds=("point",))
-        # clusters hide the grids at a town's zoom: they start unticked in the layer control
-        for n, layer in enumerate(component_layers(comp, lang=lang, max_points=max_points, notes=notes,
-                                                    show=False)):
+        comp = for_display(components, role="components", coords=coords, kinds=("point",), notes=notes, lang=lang)
+        for n, layer in enumerate(component_layers(comp, lang=lang, max_points=max_points, notes=notes)):
             add(f"components_{n}", layer)
 
     legend.add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     if notes:
         _Notes(label("notes", lang), notes).add_to(m)
-    _Registry(layers, lang, hidden=[k for k in layers if k.startswith("components_")]).add_to(m)
+    # component clusters and stop points crowd out the grids at a town's zoom: they start unticked
+    hidden = [k for k in layers if k.startswith("components_") or k == "stops"]
+    _Registry(layers, lang, hidden=hidden).add_to(m)
     log.info("map of %d grids with %s (%s, basemap %s)", len(g), ", ".join(layers), lang,
              base.name if base else "none")
     return m
@@ -322,8 +323,10 @@ def _alert_layer(g: gpd.GeoDataFrame, alerts: pd.DataFrame, lang: Lang, notes: l
                            + (" …" if len(unknown) > 5 else "")))
     if not known.any():
         return None
-    shown = [f for f in _ALERT_FIELDS if f in table.columns] or \
-        [c for c in table.columns if c != "grid_code"][:4]
+    preferred = [f.format(lang=lang) for f in _ALERT_FIELDS]
+    if f"category_{lang}" in table.columns:  # a named category says what a code would not
+        preferred = [f for f in preferred if f not in ("category", "top_category")]
+    shown = [f for f in preferred if f in table.columns] or [c for c in table.columns if c != "grid_code"][:4]
     text = pd.Series([
         "; ".join(f"{field_alias(f, lang)} {v}" for f, v in zip(shown, row, strict=True) if not pd.isna(v))
         for row in table[shown].itertuples(index=False, name=None)
@@ -344,7 +347,7 @@ def _alert_layer(g: gpd.GeoDataFrame, alerts: pd.DataFrame, lang: Lang, notes: l
 
 def _track_layer(tracks: gpd.GeoDataFrame, coords: Literal["wgs84", "gcj02"], lang: Lang, time: str | None,
                  notes: list[str]) -> folium.GeoJson:
-    t = for_display(tracks, role="tracks", coords=coords, kinds=("line", "point"))
+    t = for_display(tracks, role="tracks", coords=coords, kinds=("line", "point"), notes=notes, lang=lang)
     points = t.geom_type.isin(["Point", "MultiPoint"]).all()
     if points:
         lines = lines_from_fixes(t, time=time, notes=notes, lang=lang)
