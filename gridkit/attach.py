@@ -223,34 +223,115 @@ def _point_geometries(points: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> np.n
 def _intersecting_pairs(geoms: np.ndarray, grid_geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs (point, grid) of every point that intersects a grid (edges and vertices included).
 
-    The same pairs as ``STRtree.query(geoms, predicate="intersects")``, found faster for
-    points: bounding-box candidates from the tree, then one vectorised test against
-    prepared copies of the grids (point-in-polygon in logarithmic time).
+    The same pairs as ``STRtree.query(geoms, predicate="intersects")``, found faster:
+    candidate grids from a bucket raster over the grids' bounding boxes (points) or the
+    tree (other geometries), then one vectorised test against prepared copies of the grids
+    (point-in-polygon in logarithmic time), taken grid by grid so each prepared polygon
+    stays in the cache.
     """
     grid_geoms = shapely.from_wkb(shapely.to_wkb(grid_geoms))  # copies: preparing must not touch the caller's
     shapely.prepare(grid_geoms)
-    point_idx, grid_idx = shapely.STRtree(grid_geoms).query(geoms)
-    # test the pairs grid by grid: the prepared polygon stays in cache (several times faster)
+    points = bool((shapely.get_type_id(geoms) == 0).all())
+    xy = shapely.get_coordinates(geoms) if points else None
+    pairs = _bucket_candidates(xy, shapely.bounds(grid_geoms)) if xy is not None else None
+    if pairs is None:
+        pairs = shapely.STRtree(grid_geoms).query(geoms)
+    point_idx, grid_idx = pairs
     by_grid = np.argsort(grid_idx.astype(np.uint16 if len(grid_geoms) <= 2**16 else np.uint32), kind="stable")
     point_idx, grid_idx = point_idx[by_grid], grid_idx[by_grid]
-    if (shapely.get_type_id(geoms) == 0).all():
-        xy = shapely.get_coordinates(geoms)
+    if xy is not None:
         hit = shapely.intersects_xy(grid_geoms[grid_idx], xy[point_idx, 0], xy[point_idx, 1])
     else:
         hit = shapely.intersects(grid_geoms[grid_idx], geoms[point_idx])
     return point_idx[hit], grid_idx[hit]
 
 
+# cells of the bucket raster per grid at most (else the tree is used: grids spread far apart)
+_MAX_CELLS_PER_GRID = 64
+
+
+def _bucket_candidates(xy: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(point, grid) pairs whose raster cell the grid's bounding box reaches; None when a raster does not fit.
+
+    The raster has square cells of half the median bounding-box side. A grid is listed in
+    every cell its box touches (both ends included) and a point looks in the one cell it
+    falls in, both found with the same arithmetic, so a point on a box edge still meets it.
+    """
+    n_grids = len(bounds)
+    sides = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
+    size = float(np.median(sides)) / 2
+    if n_grids == 0 or not np.isfinite(bounds).all() or not size > 0:
+        return None
+    ox, oy = bounds[:, 0].min(), bounds[:, 1].min()
+    nx = int((bounds[:, 2].max() - ox) // size) + 1
+    ny = int((bounds[:, 3].max() - oy) // size) + 1
+    i0, i1 = ((bounds[:, 0] - ox) // size).astype(np.int64), ((bounds[:, 2] - ox) // size).astype(np.int64)
+    j0, j1 = ((bounds[:, 1] - oy) // size).astype(np.int64), ((bounds[:, 3] - oy) // size).astype(np.int64)
+    per_grid = (i1 - i0 + 1) * (j1 - j0 + 1)
+    if nx * ny > _MAX_CELLS_PER_GRID * n_grids or per_grid.sum() > _MAX_CELLS_PER_GRID * n_grids:
+        return None
+    # every (cell, grid) entry: expand each grid's block of cells
+    grid_of = np.repeat(np.arange(n_grids), per_grid)
+    k = np.arange(len(grid_of)) - np.repeat(np.cumsum(per_grid) - per_grid, per_grid)
+    width = (i1 - i0 + 1)[grid_of]
+    cell_of = (j0[grid_of] + k // width) * nx + (i0[grid_of] + k % width)
+    order = np.argsort(cell_of, kind="stable")
+    entries = grid_of[order]
+    cell_count = np.bincount(cell_of, minlength=nx * ny)
+    cell_start = np.cumsum(cell_count) - cell_count
+    # each point: the entries of its cell
+    pi = (xy[:, 0] - ox) // size
+    pj = (xy[:, 1] - oy) // size
+    inside = (pi >= 0) & (pi < nx) & (pj >= 0) & (pj < ny)
+    points = np.flatnonzero(inside)
+    cells = pj[inside].astype(np.int64) * nx + pi[inside].astype(np.int64)
+    count = cell_count[cells]
+    point_idx = np.repeat(points, count)
+    first = np.repeat(cell_start[cells] - (np.cumsum(count) - count), count)
+    grid_idx = entries[first + np.arange(len(point_idx))]
+    return point_idx, grid_idx
+
+
 def _distances(geoms: np.ndarray, grids: gpd.GeoDataFrame) -> np.ndarray:
-    """Distance in metres from each geometry to the nearest grid, in the grids' local CRS."""
-    crs = local_crs(grids)
-    local_grids = grids.geometry.to_crs(crs).to_numpy()
+    """Distance in metres from each geometry (outside every grid) to the nearest grid, in the grids' local CRS.
+
+    Outside the grids, the distance to the nearest grid is the distance to the outline of
+    their union, so the search runs over the grids' edges less those shared by two grids
+    (an edge traversed both ways by counter-clockwise rings has a grid on each side): for
+    grids that tile an area only the outline is left, and the nearest-edge search is fast.
+    """
+    crs = _metric_crs(grids)
+    edges = gpd.GeoSeries(_outline_edges(grids.geometry.to_numpy()), crs=grids.crs).to_crs(crs).to_numpy()
     local_points = gpd.GeoSeries(geoms, crs=grids.crs).to_crs(crs).to_numpy()
-    tree = shapely.STRtree(local_grids)
+    tree = shapely.STRtree(edges)
     (point_idx, _), dist = tree.query_nearest(local_points, return_distance=True, all_matches=False)
     out = np.full(len(geoms), np.inf)
     np.minimum.at(out, point_idx, dist)
     return out
+
+
+def _metric_crs(layer: gpd.GeoDataFrame) -> Any:
+    """:func:`gridkit.crs.local_crs` of a layer; from its lon/lat bounds directly when it is geographic."""
+    if layer.crs is not None and layer.crs.is_geographic:
+        minx, miny, maxx, maxy = (float(v) for v in layer.total_bounds)
+        if -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90:
+            return local_crs((minx, miny, maxx, maxy))
+    return local_crs(layer)
+
+
+def _outline_edges(polygons: np.ndarray) -> np.ndarray:
+    """The edges of the polygons as 2-point lines, without the edges two polygons share."""
+    rings = shapely.get_rings(shapely.orient_polygons(shapely.get_parts(polygons)))
+    coords, ring = shapely.get_coordinates(rings, return_index=True)
+    same = ring[1:] == ring[:-1]
+    start, end = coords[:-1][same], coords[1:][same]
+    # an edge is shared when the reverse edge is also present (exact coordinates, as in a coverage)
+    forward = pd.MultiIndex.from_arrays([start[:, 0], start[:, 1], end[:, 0], end[:, 1]])
+    backward = pd.MultiIndex.from_arrays([end[:, 0], end[:, 1], start[:, 0], start[:, 1]])
+    keep = ~backward.isin(forward) & (start != end).any(axis=1)
+    if not keep.any():  # degenerate input: fall back to every edge
+        keep = np.ones(len(start), dtype=bool)
+    return shapely.linestrings(np.stack([start[keep], end[keep]], axis=1))
 
 
 # --------------------------------------------------------------------------- reading
@@ -487,7 +568,7 @@ def grid_stats(
     out = gpd.GeoDataFrame(index=base.index, geometry=base.geometry, crs=grids.crs)
     if "community_code" in base.columns:
         out.insert(0, "community_code", _text(base["community_code"]))
-    metric = base.geometry.to_crs(local_crs(grids))
+    metric = base.geometry.to_crs(_metric_crs(grids))
     out["area_km2"] = metric.area.to_numpy() / 1e6
     if households_field in base.columns:
         out["households"] = pd.to_numeric(base[households_field], errors="coerce").to_numpy(dtype=float)
@@ -538,7 +619,7 @@ def street_length_by_grid(grids: gpd.GeoDataFrame, streets: gpd.GeoDataFrame) ->
     [150.0, 150.0]
     """
     _check_crs(streets, "streets")
-    crs = local_crs(grids)
+    crs = _metric_crs(grids)
     g = grids.geometry.to_crs(crs).to_numpy()
     lines = streets.geometry.to_crs(crs).to_numpy()
     street_idx, grid_idx = shapely.STRtree(lines).query(g, predicate="intersects")[::-1]
