@@ -228,7 +228,7 @@ def test_gpx_tracks_are_read(tmp_path):
         gpx = gpxpy.gpx.GPX()
         track = gpxpy.gpx.GPXTrack(name=name)
         segment = gpxpy.gpx.GPXTrackSegment()
-        start = dt.datetime(2024, 6, 26, 1, 0, tzinfo=dt.timezone.utc)
+        start = dt.datetime(2024, 6, 26, 1, 0, tzinfo=dt.UTC)
         for k in range(3):
             segment.points.append(gpxpy.gpx.GPXTrackPoint(lat[k], lon[k], time=start + dt.timedelta(seconds=30 * k)))
         track.segments.append(segment)

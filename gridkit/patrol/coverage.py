@@ -192,7 +192,7 @@ def check_tracks(
     day_own = own[worker_codes[_first_of(wd, len(days))]]
 
     n_days = len(days)
-    days["grid_code"] = np.where(day_own != _NO_GRID, codes[np.maximum(day_own, 0)], None)
+    days["grid_code"] = pd.Series(codes[np.maximum(day_own, 0)], dtype=object).where(day_own != _NO_GRID, None)
     days["grid_from"] = own_from[worker_codes[_first_of(wd, n_days)]]
     days["fixes"] = np.bincount(wd, minlength=n_days)
     times = kept["time"].to_numpy(dtype="datetime64[ns]")
@@ -245,9 +245,9 @@ def check_tracks(
     tracks = lines.merge(days[["worker_id", "day", "grid_code", "distance_km", "street_coverage"]],
                          on=["worker_id", "day"], how="left").to_crs(out_crs)
     figures = {
-        "fixes_read": int(len(fixes)), "fixes_kept": int(len(kept)),
+        "fixes_read": len(fixes), "fixes_kept": len(kept),
         "fixes_dropped": {r: int((dropped["reason"] == r).sum()) for r in DROP_REASONS},
-        "workers": int(len(worker_ids)), "worker_days": int(n_days),
+        "workers": len(worker_ids), "worker_days": n_days,
     }
     logger.info("check_tracks: %d fixes, %d kept, %d workers, %d worker-days", len(fixes), len(kept),
                 len(worker_ids), n_days)

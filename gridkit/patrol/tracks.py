@@ -25,10 +25,12 @@ Examples
 
 from __future__ import annotations
 
+import datetime as dt
 import io as _stdio
 import logging
 import os
 import re
+import zoneinfo
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -118,6 +120,7 @@ def read_tracks(
     """
     if input_coords not in ("wgs84", "gcj02", "bd09"):
         raise ParameterError(f"input_coords must be wgs84, gcj02 or bd09, got {input_coords!r}")
+    _check_timezone(timezone)
     frames = [_read_one(source, timezone) for source in _expand(sources)]
     fixes = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if input_coords != "wgs84":
@@ -244,12 +247,15 @@ def _parse_times(values: pd.Series, where: Any, field: str, timezone: str) -> np
 
 def _to_local(aware: pd.Series, timezone: str) -> pd.Series:
     """Times with a zone as naive local times of ``timezone``."""
+    return aware.dt.tz_convert(timezone).dt.tz_localize(None)
+
+
+def _check_timezone(timezone: str) -> None:
     try:
-        local = aware.dt.tz_convert(timezone)
-    except Exception as err:  # zoneinfo raises several kinds for an unknown zone
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as err:
         raise ParameterError(f"unknown time zone {timezone!r} ({err})",
                              hint="give an IANA zone such as Asia/Shanghai") from None
-    return local.dt.tz_localize(None)
 
 
 def _parse_coord(values: pd.Series, where: Any, field: str, low: float, high: float) -> np.ndarray:
@@ -280,7 +286,11 @@ def _read_gpx(path: Path, timezone: str) -> pd.DataFrame:
     except (gpxpy.gpx.GPXException, UnicodeDecodeError, ValueError) as err:
         raise InputFileError(f"cannot be read as GPX: {err}", path=path,
                              hint="check the file opens in a GPS tool; export it again if not") from None
-    workers, times, lons, lats, untimed = [], [], [], [], []
+    workers: list[str] = []
+    times: list[dt.datetime | None] = []
+    lons: list[float] = []
+    lats: list[float] = []
+    untimed: list[int] = []
     number = 0
     for track in gpx.tracks:
         worker = (track.name or "").strip() or path.stem
@@ -299,14 +309,9 @@ def _read_gpx(path: Path, timezone: str) -> pd.DataFrame:
     if untimed:
         raise InputDataError("track points have no time (points count from 0 in file order)", path=path,
                              field="time", feature_ids=untimed, hint="export the GPX with timestamps")
-    stamps = pd.Series([pd.Timestamp(t) for t in times])
-    aware = np.array([t.tzinfo is not None for t in stamps])
-    local = np.empty(number, dtype="datetime64[ns]")
-    if aware.any():
-        converted = pd.to_datetime(stamps[aware].map(lambda t: t.isoformat()), utc=True, format="ISO8601")
-        local[aware] = converted.dt.tz_convert(timezone).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
-    if (~aware).any():
-        local[~aware] = pd.to_datetime(stamps[~aware]).to_numpy(dtype="datetime64[ns]")
+    zone = zoneinfo.ZoneInfo(timezone)
+    naive = [t if t is None or t.tzinfo is None else t.astimezone(zone).replace(tzinfo=None) for t in times]
+    local = pd.to_datetime(pd.Series(naive, dtype=object)).to_numpy(dtype="datetime64[ns]")
     lon = _parse_coord(pd.Series(lons), path, "lon", -180.0, 180.0)
     lat = _parse_coord(pd.Series(lats), path, "lat", -90.0, 90.0)
     return pd.DataFrame({"worker_id": np.array(workers, dtype=object), "time": local, "lon": lon, "lat": lat,
@@ -602,9 +607,9 @@ def stops_from_fixes(
         at = int(np.searchsorted(candidates, pos))
         if at >= candidates.size:
             break
-        first = int(candidates[at])
-        starts.append(first)
-        pos = int(reach[first]) + 1
+        start = int(candidates[at])
+        starts.append(start)
+        pos = int(reach[start]) + 1
     first = np.asarray(starts, dtype=np.int64)
     last = reach[first]
     count = last - first + 1
