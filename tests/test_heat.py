@@ -366,6 +366,11 @@ def test_heatmap_page_renders_offline_in_chromium(heat_run, sample_grids):
             page.locator(".leaflet-control-layers-overlays label", has_text="per 100 households").click()
             fills = page.evaluate("""() => new Set([...document.querySelectorAll('path.leaflet-interactive')]
                 .map(p => p.getAttribute('fill')).filter(f => f && f !== 'none')).size""")
+            page.locator(".leaflet-control-layers-overlays label", has_text="heat by ISO week").click()
+            page.locator(".leaflet-bar-timecontrol a.timecontrol-forward").click()  # to the second week
+            page.wait_for_timeout(300)
+            week_label = page.locator(".timecontrol-date").inner_text()
+            week_canvases = page.locator(".leaflet-overlay-pane canvas:not(.leaflet-heatmap-layer)").count()
             title = page.title()
         finally:
             browser.close()
@@ -374,3 +379,4 @@ def test_heatmap_page_renders_offline_in_chromium(heat_run, sample_grids):
     assert outlines == n_grids  # one outline per grid
     assert fills >= 3  # the choropleth classes
     assert "incident heat map" in title
+    assert week_label == "2023-W27" and week_canvases >= 1  # the sample starts on 2023-07-01, ISO week 26
