@@ -273,7 +273,10 @@ def test_routes_shifts_and_reports(tmp_path):
     grids, streets = _lattice_grids(g)
     lonely = box(X0 + 2000, Y0, X0 + 2100, Y0 + 100)  # a grid without streets
     grids = pd.concat([grids, gpd.GeoDataFrame({"grid_code": ["G2"]}, geometry=[lonely], crs=CRS)])
-    plan = routes_for_grids(streets, grids, max_minutes=10, speed_kmh=6.0)  # 1 km per shift
+    calls = []
+    plan = routes_for_grids(streets, grids, max_minutes=10, speed_kmh=6.0,  # 1 km per shift
+                            progress=lambda done, total, label: calls.append((done, total)))
+    assert calls == [(1, 2), (2, 2)]
     g1 = plan.routes[plan.routes.grid_code == "G1"]
     assert len(g1) > 1 and list(g1["shift"]) == list(range(1, len(g1) + 1))
     assert g1["coverage_share"].sum() == pytest.approx(1.0, abs=1e-3)

@@ -21,8 +21,8 @@ method allows:
    1973). Beyond :data:`EXACT_UP_TO` odd nodes the matching considers each node's
    :data:`CANDIDATES` nearest partners only (near-optimal, much faster). The
    joins of step 2 are a heuristic: the general case (rural postman) is NP-hard.
-4. An Eulerian circuit (networkx ``eulerian_circuit``) of the required edges plus the
-   added walks gives the route.
+4. An Eulerian circuit (Hierholzer's algorithm, :func:`euler_circuit`) of the
+   required edges plus the added walks gives the route.
 
 Examples
 --------
@@ -54,7 +54,7 @@ from scipy.sparse import csgraph
 
 from gridkit.patrol.network import StreetNetwork, _min_matrix
 
-__all__ = ["CANDIDATES", "EXACT_UP_TO", "Walk", "covering_walk", "odd_pairs", "split_walk"]
+__all__ = ["CANDIDATES", "EXACT_UP_TO", "Walk", "covering_walk", "euler_circuit", "odd_pairs", "split_walk"]
 
 log = logging.getLogger(__name__)
 
@@ -215,9 +215,7 @@ def _postman(loc: _Local, todo: np.ndarray, begin: int, end: int) -> tuple[list[
         for p, q in odd_pairs(dist[:, odd]):
             for e in loc.path_edges(pred[p], int(odd[q])):
                 ids.append(e), a.append(_lu(loc, e)), b.append(_lv(loc, e))
-    multi = nx.MultiGraph()
-    multi.add_edges_from((x, y, k) for k, (x, y) in enumerate(zip(a, b)))
-    circuit = [k for _, _, k in nx.eulerian_circuit(multi, source=end, keys=True)]
+    circuit = euler_circuit(a, b, end, len(loc.nodes))
     if begin != end:
         at = next(i for i, k in enumerate(circuit) if ids[k] == -1)
         # the circuit from `end` walks the virtual edge as end->begin or begin->end
@@ -271,6 +269,43 @@ def _matching(dist: np.ndarray, nodes: np.ndarray, near: np.ndarray | None) -> l
     ok = np.isfinite(w) & (i != j)
     graph.add_weighted_edges_from(zip(i[ok].tolist(), j[ok].tolist(), w[ok].tolist()))
     return [(int(p), int(q)) for p, q in nx.min_weight_matching(graph)]
+
+
+def euler_circuit(a: Sequence[int], b: Sequence[int], source: int, n: int) -> list[int]:
+    """Edge indices of an Eulerian circuit from ``source`` (Hierholzer; every degree even).
+
+    ``a[k]``, ``b[k]`` are the end nodes (``0..n-1``) of edge ``k``; parallel edges and
+    loops are fine. Same result as networkx ``eulerian_circuit`` on a MultiGraph,
+    without building one.
+
+    >>> euler_circuit([0, 1, 2, 0, 3], [1, 2, 0, 3, 0], 0, 4)
+    [0, 1, 2, 3, 4]
+    """
+    adj: list[list[int]] = [[] for _ in range(n)]
+    for k, (x, y) in enumerate(zip(a, b)):
+        adj[x].append(k)
+        if y != x:
+            adj[y].append(k)
+    used = bytearray(len(a))
+    ptr = [0] * n
+    stack = [(source, -1)]
+    circuit: list[int] = []
+    while stack:
+        v, via = stack[-1]
+        edges, i = adj[v], ptr[v]
+        while i < len(edges) and used[edges[i]]:
+            i += 1
+        ptr[v] = i
+        if i == len(edges):
+            stack.pop()
+            if via >= 0:
+                circuit.append(via)
+        else:
+            k = edges[i]
+            used[k] = 1
+            stack.append((b[k] if a[k] == v else a[k], k))
+    circuit.reverse()
+    return circuit
 
 
 def _node_before(prefix: list[int], a: list[int], b: list[int], start: int) -> int:

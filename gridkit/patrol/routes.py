@@ -187,19 +187,20 @@ def routes_for_grids(
             geoms.append(None)
             progress(i + 1, len(codes), "routes")
             continue
-        node_ids = _main_piece_nodes(net, req, working[i])
+        work = working[i]
+        node_ids, whole = _main_piece_nodes(net, req, work)
+        if not whole:  # a part of the grid is not reached within reach_m: look farther
+            if wider is None:
+                wider = _edges_near(tree, polys, reach_m * _WIDER)
+            work = wider[i]
+            node_ids, whole = _main_piece_nodes(net, req, work)
         base, snap = _nearest_node(net, node_ids, base_pts[i])
         base_rows.append({"grid_code": code, "base_from": base_from[i], "snap_m": round(snap, 1)})
         base_geoms.append(shapely.Point(net.x[base], net.y[base]))
         stops = [_nearest_node(net, node_ids, p)[0] for p in stops_by_grid.get(code, [])]
-        walk = covering_walk(net, req, start=base, working=working[i], stops=stops)
-        if walk.unreached or walk.stops_unreached:
-            if wider is None:
-                wider = _edges_near(tree, polys, reach_m * _WIDER)
-            walk = covering_walk(net, req, start=base, working=wider[i], stops=stops)
+        walk = covering_walk(net, req, start=base, working=work, stops=stops)
         _walk_issues(issues, code, net, walk)
-        parts = [walk] if max_m is None else split_walk(net, walk, max_m=max_m, required=req, working=wider[i]
-                                                        if wider is not None else working[i])
+        parts = [walk] if max_m is None else split_walk(net, walk, max_m=max_m, required=req, working=work)
         over_limit = [part.length_m for part in parts if max_m is not None and part.length_m > max_m]
         if over_limit:
             issues.append((code, "shifts over the limit",
@@ -361,11 +362,11 @@ def _priority_stops(priority: gpd.GeoDataFrame | None, g: gpd.GeoDataFrame, code
     return out, issues
 
 
-def _main_piece_nodes(net: StreetNetwork, required: np.ndarray, working: np.ndarray) -> np.ndarray:
+def _main_piece_nodes(net: StreetNetwork, required: np.ndarray, working: np.ndarray) -> tuple[np.ndarray, bool]:
     """Nodes of the grid's streets in the piece of the network holding most of their length.
 
     The base goes there: a base on a footpath cut off from the rest would leave
-    everything else unreached.
+    everything else unreached. Also says whether that piece holds all the streets.
     """
     edges = np.union1d(required, working)
     nodes, inverse = np.unique(np.r_[net.u[edges], net.v[edges]], return_inverse=True)
@@ -376,7 +377,7 @@ def _main_piece_nodes(net: StreetNetwork, required: np.ndarray, working: np.ndar
     piece = label[inverse[:m][pos]]
     best = np.bincount(piece, weights=net.length[required]).argmax()
     on_best = piece == best
-    return np.unique(np.r_[net.u[required[on_best]], net.v[required[on_best]]])
+    return np.unique(np.r_[net.u[required[on_best]], net.v[required[on_best]]]), bool(on_best.all())
 
 
 def _nearest_node(net: StreetNetwork, nodes: np.ndarray, point: shapely.Point) -> tuple[int, float]:
