@@ -41,6 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from gridkit.errors import MissingFieldError, ParameterError
+from gridkit.heat import _timestamp, reported_times
 
 __all__ = ["ALERT_COLUMNS", "alerts_for_grids", "benjamini_hochberg"]
 
@@ -132,7 +133,6 @@ def alerts_for_grids(
         Out-of-range options.
     """
     from gridkit.codes import event_categories
-    from gridkit.heat import reported_times
 
     _check_options(window_days, baseline_weeks, alpha, min_count)
     for name in (grid_field, category_field):
@@ -210,16 +210,10 @@ def _check_options(window_days: Any, baseline_weeks: Any, alpha: Any, min_count:
 def _as_of(as_of: Any, times: pd.Series) -> pd.Timestamp:
     if as_of is None:
         if times.empty:
-            raise ParameterError("there are no incidents, so no latest date", hint="give as_of (--as-of)")
+            raise ParameterError("there are no incidents, so no latest date",
+                                 hint="give as_of (--to on the command line)")
         return pd.Timestamp(times.max())
-    try:
-        stamp = pd.Timestamp(as_of)
-    except (TypeError, ValueError):
-        stamp = pd.NaT
-    if pd.isna(stamp):
-        raise ParameterError(f"as_of is not a date: {as_of!r}", hint="write it as YYYY-MM-DD")
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("Asia/Shanghai").tz_localize(None)
+    stamp = _timestamp("as_of", as_of)
     if isinstance(as_of, str) and len(as_of.strip()) <= 10:
         stamp = stamp + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
     return stamp

@@ -596,12 +596,14 @@ def _date_range(start: Any, end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 
 def _timestamp(name: str, value: Any) -> pd.Timestamp:
+    """A user's date or time as a naive local timestamp (aware ones converted to UTC+8)."""
+    problem = ParameterError(f"{name} is not a date: {value!r}", hint="write dates as YYYY-MM-DD")
     try:
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError):
-        stamp = pd.NaT
-    if stamp is pd.NaT or pd.isna(stamp):
-        raise ParameterError(f"{name} is not a date: {value!r}", hint="write dates as YYYY-MM-DD")
+        raise problem from None
+    if pd.isna(stamp):
+        raise problem
     return stamp.tz_convert("Asia/Shanghai").tz_localize(None) if stamp.tzinfo else stamp
 
 
