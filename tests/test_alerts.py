@@ -171,3 +171,11 @@ def test_benjamini_hochberg_matches_the_step_up_rule(numerators, alpha):
     q = benjamini_hochberg(p)
     assert np.array_equal(q <= alpha, p <= threshold)
     assert np.all(q >= p) and np.all(q <= 1)
+
+
+def test_nothing_in_range_gives_an_empty_table_with_its_window():
+    df = pd.DataFrame({"grid_code": ["g", ""], "category": "0102", "reported_at": ["2024-03-03", "2024-03-04"]})
+    table = alerts_for_grids(df, as_of="2020-01-01")
+    assert table.empty and list(table.columns) == list(ALERT_COLUMNS)
+    assert table.attrs["grids_tested"] == 0 and table.attrs["incidents_outside_grids"] == 1
+    assert table.attrs["as_of"] == pd.Timestamp("2020-01-02") - pd.Timedelta(1, "ns")
