@@ -253,13 +253,13 @@ _MAX_CELLS_PER_GRID = 64
 def _bucket_candidates(xy: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(point, grid) pairs whose raster cell the grid's bounding box reaches; None when a raster does not fit.
 
-    The raster has square cells of half the median bounding-box side. A grid is listed in
+    The raster has square cells of a quarter of the median bounding-box side. A grid is listed in
     every cell its box touches (both ends included) and a point looks in the one cell it
     falls in, both found with the same arithmetic, so a point on a box edge still meets it.
     """
     n_grids = len(bounds)
     sides = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
-    size = float(np.median(sides)) / 2
+    size = float(np.median(sides)) / 4
     if n_grids == 0 or not np.isfinite(bounds).all() or not size > 0:
         return None
     ox, oy = bounds[:, 0].min(), bounds[:, 1].min()

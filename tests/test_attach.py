@@ -342,3 +342,22 @@ def test_cli_bad_inputs_exit_3_without_output(sample_grids, tmp_path, capsys):
     assert run_cli([nocode, dates, "--as", "incidents", "-o", out]) == 3
     assert "grid_code" in capsys.readouterr().err and not out.exists()
     assert run_cli([grids, dates, "--as", "incidents", "-o", tmp_path / "o.csv"]) == 2
+
+
+def test_cli_gcj02_input_is_converted(sample_grids, tmp_path):
+    from gridkit.crs import wgs84_to_gcj02
+
+    grids, _ = sample_grids
+    source = pd.read_csv(get_path("sample_county", "incidents.csv"), dtype=str).iloc[::25]
+    plain, shifted = tmp_path / "plain.csv", tmp_path / "amap.csv"
+    source.to_csv(plain, index=False)
+    lon, lat = wgs84_to_gcj02(source["lon"].astype(float).to_numpy(), source["lat"].astype(float).to_numpy())
+    source.assign(lon=lon, lat=lat).to_csv(shifted, index=False)
+    for name, extra in (("plain", []), ("amap", ["--input-coords", "gcj02"]), ("raw", [])):
+        path = shifted if name != "plain" else plain
+        assert run_cli([grids, path, "--as", "incidents", "-o", tmp_path / f"{name}.gpkg", *extra]) == 0
+    codes = {name: pyogrio.read_dataframe(tmp_path / f"{name}.gpkg", layer="incidents")["grid_code"]
+             for name in ("plain", "amap", "raw")}
+    assert codes["amap"].tolist() == codes["plain"].tolist()
+    # read as WGS84, the Amap points sit a few hundred metres off: many land in another grid
+    assert (codes["raw"] != codes["plain"]).mean() > 0.3
