@@ -157,26 +157,27 @@ def report(results: dict, args: argparse.Namespace) -> str:
     cmd = "python benchmarks/bench_patrol_routes.py" + "".join(
         f" --{k} {v}" for k, v in (("households", args.households), ("seed", args.seed)))
     lines = [
-        f"`{cmd}` ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()})",
+        (f"`{cmd}` ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+         f"{platform.python_version()})"),
         "",
         "| job | grids | streets km | routes km | deadhead | coverage | time | peak memory |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
-        f"| routes_for_grids | {f['grids']:,} | {f['required_km']:,.0f} | {f['route_km']:,.0f} | "
-        f"{f['deadhead_share']:.1%} | {f['coverage_share']:.2%} | {p['plan_s']:.1f} s | {p['peak_mb']:,.0f} MB |",
+        (f"| routes_for_grids | {f['grids']:,} | {f['required_km']:,.0f} | {f['route_km']:,.0f} | "
+         f"{f['deadhead_share']:.1%} | {f['coverage_share']:.2%} | {p['plan_s']:.1f} s | {p['peak_mb']:,.0f} MB |"),
+        f"| read grids, buildings, streets (GeoPackage) | | | | | | {p['read_s']:.1f} s | |",
         f"| write routes.gpkg, turns.csv, report.md | | | | | | {p['write_s']:.1f} s | |",
         "",
-        f"Routing step only, {q['grids']:,} grids with connected streets ({q['required_km']:,.0f} km), "
-        "the grid's own streets:",
+        (f"Routing step only, {q['grids']:,} grids with connected streets ({q['required_km']:,.0f} km), "
+         "the grid's own streets:"),
         "",
         "| method | time | deadhead km | deadhead / streets |",
         "| --- | --- | --- | --- |",
-        f"| gridkit covering_walk (weighted matching) | {q['gridkit_s']:.1f} s | {q['gridkit_deadhead_km']:,.1f} | "
-        f"{q['gridkit_deadhead_km'] / q['required_km']:.1%} |",
-        f"| networkx eulerize + eulerian_circuit | {q['networkx_s']:.1f} s | {q['networkx_deadhead_km']:,.1f} | "
-        f"{q['networkx_deadhead_km'] / q['required_km']:.1%} |",
-        f"| ratio networkx / gridkit | {q['networkx_s'] / q['gridkit_s']:.2f} | "
-        f"{q['networkx_deadhead_km'] / q['gridkit_deadhead_km']:.2f} | |",
+        (f"| gridkit covering_walk (weighted matching) | {q['gridkit_s']:.1f} s | {q['gridkit_deadhead_km']:,.1f} | "
+         f"{q['gridkit_deadhead_km'] / q['required_km']:.1%} |"),
+        (f"| networkx eulerize + eulerian_circuit | {q['networkx_s']:.1f} s | {q['networkx_deadhead_km']:,.1f} | "
+         f"{q['networkx_deadhead_km'] / q['required_km']:.1%} |"),
+        (f"| ratio networkx / gridkit | {q['networkx_s'] / q['gridkit_s']:.2f} | "
+         f"{q['networkx_deadhead_km'] / q['gridkit_deadhead_km']:.2f} | |"),
     ]
     return "\n".join(lines)
 
