@@ -49,6 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--max-points", type=int, default=50_000, metavar="N",
                    help="most component markers drawn; evenly sampled beyond, and the map says so (50000)")
     p.add_argument("--assume-crs", help="CRS for inputs that declare none (e.g. EPSG:4490)")
+    p.add_argument("--input-coords", choices=["wgs84", "gcj02", "bd09"], default="wgs84",
+                   help="components, incidents or GPS fixes in Amap (gcj02) or Baidu (bd09) lon/lat: converted to "
+                        "WGS84 first")
+    p.add_argument("--time-field", metavar="FIELD",
+                   help="time field of incidents and GPS fixes (default: reported_at, time, timestamp, date ...)")
     p.add_argument("-o", "--output", required=True, metavar="FILE.html", help="the HTML file to write")
     p.set_defaults(func=run)
 
@@ -64,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
                              hint="get a key (tk) at https://console.tianditu.gov.cn")
     base = basemap_from(args.basemap, tianditu_key=args.tianditu_key, lang=args.lang)
     common: dict[str, Any] = {"assume_crs": args.assume_crs}
+    # Amap/Baidu coordinates come with points collected in the field, never with gridkit's own layers
+    points: dict[str, Any] = {**common, "input_coords": args.input_coords}
     grids_path = args.grids
     grids = _read(grids_path, ("grids",), "polygon", "grids", common, required=("grid_code",))
     layers = _layers_of(grids_path)
@@ -79,10 +86,10 @@ def run(args: argparse.Namespace) -> int:
         "communities": communities,
         "buildings": buildings,
         "streets": _read(args.streets, ("streets",), "line", "streets", common),
-        "components": _read(args.components, ("components",), "point", "components", common),
-        "incidents": _read(args.incidents, ("incidents",), "point", "incidents", common),
+        "components": _read(args.components, ("components",), "point", "components", points),
+        "incidents": _read(args.incidents, ("incidents",), "point", "incidents", points),
         "routes": _read(args.routes, ("routes",), "line", "routes", common, output=True),
-        "tracks": _read(args.tracks, ("tracks", "fixes"), "any", "tracks", common, output=True),
+        "tracks": _read(args.tracks, ("tracks", "fixes"), "any", "tracks", points, output=True),
         "alerts": _table(args.alerts, ("alerts",), "alerts"),
     }
     if args.routes and "bases" in _layers_of(args.routes):
@@ -92,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     if args.stats:
         grids = _with_stats(grids, _table(args.stats, ("grid_stats",), "stats"), args.stats)
     m = map_for_grids(grids, color_by=args.color_by, lang=args.lang, basemap=base, max_points=args.max_points,
-                      **kwargs)
+                      time_field=args.time_field, **kwargs)
     path = save_map(m, out, offline=args.offline)
     size = path.stat().st_size / 2**20
     drawn = [k for k, v in kwargs.items() if v is not None]

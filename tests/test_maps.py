@@ -293,6 +293,19 @@ def test_cli_reads_bom_alerts_and_colours_by_a_stats_field(county: dict[str, Pat
     assert "category muck; observed 9" in html
 
 
+def test_cli_converts_amap_coordinates_of_field_points(county: dict[str, Path], tmp_path: Path) -> None:
+    lon, lat = 106.6201, 26.4652  # WGS84
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    pd.DataFrame({"lon": [glon] * 2, "lat": [glat] * 2, "reported_at": ["2024-06-03T08:00:00"] * 2}).to_csv(
+        tmp_path / "gcj.csv", index=False)
+    out = tmp_path / "m.html"
+    assert main(["--quiet", "map", str(county["grids"]), "--incidents", str(tmp_path / "gcj.csv"),
+                 "--input-coords", "gcj02", "-o", str(out)]) == 0
+    found = re.search(r"TDHeatmap\(\s*\[\s*\[\s*\[\s*([\d.]+),\s*([\d.]+)", out.read_text(encoding="utf-8"))
+    assert found is not None
+    assert abs(float(found.group(1)) - lat) < 1e-6 and abs(float(found.group(2)) - lon) < 1e-6
+
+
 def test_basemap_choices() -> None:
     assert basemap_from("none") is None
     with pytest.raises(ParameterError, match="Tianditu"):
