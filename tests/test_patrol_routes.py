@@ -245,7 +245,13 @@ def test_routes_for_grids_on_the_lattice(tmp_path):
     g = lattice(4, 3, 100.0, 120.0)
     grids, streets = _lattice_grids(g)
     base = gpd.GeoDataFrame({"grid_code": ["G1"]}, geometry=[Point(X0 + 203, Y0 + 118)], crs=CRS)
-    plan = routes_for_grids(streets.to_crs(4490), grids.to_crs(4490), bases=base)
+    base = pd.concat([base, gpd.GeoDataFrame({"grid_code": ["G9"]}, geometry=[Point(X0, Y0)], crs=CRS)],
+                     ignore_index=True)
+    outside = gpd.GeoDataFrame(geometry=[Point(X0 + 5000, Y0)], crs=CRS)
+    plan = routes_for_grids(streets.to_crs(4490), grids.to_crs(4490), bases=base, priority=outside)
+    assert set(plan.issues.issue) == {"base with an unknown grid code", "priority point outside every grid"}
+    detail = plan.issues.set_index("issue")["detail"]
+    assert detail["base with an unknown grid code"].startswith("features 1 of")
     r = plan.routes.iloc[0]
     assert r.coverage_share == 1.0
     assert r.deadhead_m == pytest.approx(optimum_deadhead(g), abs=0.2)

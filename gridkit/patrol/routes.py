@@ -45,7 +45,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from gridkit._progress import Progress, no_progress
-from gridkit.errors import InputDataError, MissingFieldError, ParameterError
+from gridkit.errors import InputDataError, MissingFieldError, ParameterError, format_ids
 from gridkit.patrol.network import StreetNetwork, street_network
 from gridkit.patrol.postman import Walk, covering_walk, split_walk
 from gridkit.patrol.streets import streets_for_grids
@@ -170,6 +170,14 @@ def routes_for_grids(
     wider = None
     base_pts, base_from = _base_points(g, codes, grid_field, bases, buildings, households_field)
     stops_by_grid, issues = _priority_stops(priority, g, codes, grid_field, crs)
+    known = set(codes_all)
+    for what, layer in (("base", bases), ("priority point", priority)):
+        if layer is not None and grid_field in layer.columns:
+            unknown = layer.index[~layer[grid_field].astype(str).isin(known).to_numpy()]
+            if len(unknown):
+                issues.append(("", f"{what} with an unknown grid code",
+                               (f"features {format_ids(list(unknown))} of {layer.attrs.get('source', 'the layer')}: "
+                               f"their {grid_field} is not in the grids; not used")))
     coords = EdgeCoords(net)
     max_m = None if max_minutes is None else max_minutes / 60.0 * speed_kmh * 1000.0
 
@@ -357,8 +365,7 @@ def _priority_stops(priority: gpd.GeoDataFrame | None, g: gpd.GeoDataFrame, code
         elif not code:
             lost.append(label)
     if lost:
-        issues.append(("", "priority point outside every grid", f"features {', '.join(map(str, lost[:20]))}"
-                       + (f" and {len(lost) - 20} more" if len(lost) > 20 else "")))
+        issues.append(("", "priority point outside every grid", f"features {format_ids(lost)}: not used"))
     return out, issues
 
 
