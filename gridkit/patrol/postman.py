@@ -52,6 +52,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
+from gridkit.errors import ParameterError
 from gridkit.patrol.network import StreetNetwork, _min_matrix
 
 __all__ = ["CANDIDATES", "EXACT_UP_TO", "Walk", "covering_walk", "euler_circuit", "odd_pairs", "split_walk"]
@@ -119,7 +120,7 @@ class _Local:
         idx = np.searchsorted(self.nodes, nodes)
         idx = np.minimum(idx, len(self.nodes) - 1)
         if len(idx) and not np.all(self.nodes[idx] == np.asarray(nodes)):
-            raise ValueError("a node is not on the working edges")
+            raise ParameterError("a node is not on the working edges", hint="snap points to the grid's streets")
         return idx
 
     def dijkstra(self, sources: Sequence[int] | np.ndarray, *, min_only: bool = False):
@@ -169,7 +170,8 @@ def covering_walk(
         return Walk([], [], [start], 0.0, 0.0, [], list(stops))
     loc = _Local(net, work)
     if not np.isin(start, loc.nodes):
-        raise ValueError(f"start node {start} is not on the required or working edges")
+        raise ParameterError(f"start node {start} is not on the required or working edges",
+                             hint="start from a node of the grid's streets")
     s = int(loc.local([start])[0])
 
     head: list[int] = []
@@ -193,10 +195,9 @@ def covering_walk(
 
 def _postman(loc: _Local, todo: np.ndarray, begin: int, end: int) -> tuple[list[int], list[int]]:
     """Edges of a walk from local node ``begin`` to ``end`` over all ``todo`` edges."""
-    net = loc.net
     pos = np.searchsorted(loc.edges, todo)
-    a = list(loc.lu[pos])
-    b = list(loc.lv[pos])
+    a: list[int] = loc.lu[pos].tolist()
+    b: list[int] = loc.lv[pos].tolist()
     ids: list[int] = todo.tolist()  # -1 marks the virtual edge
     if begin != end:
         a.append(begin), b.append(end), ids.append(-1)
@@ -224,7 +225,6 @@ def _postman(loc: _Local, todo: np.ndarray, begin: int, end: int) -> tuple[list[
             circuit = circuit[at + 1:] + circuit[:at]
         else:
             circuit = circuit[:at][::-1] + circuit[at + 1:][::-1]
-    del net
     return [ids[k] for k in circuit], unreached
 
 
