@@ -40,7 +40,7 @@ import pandas as pd
 import shapely
 
 from gridkit.crs import local_crs
-from gridkit.errors import InputDataError, MissingCRSError, MissingFieldError, ParameterError
+from gridkit.errors import EmptyLayerError, InputDataError, MissingCRSError, MissingFieldError, ParameterError
 
 __all__ = [
     "OUTSIDE",
@@ -170,6 +170,9 @@ def _grid_codes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Grid codes and community codes as text arrays, checked: present, non-empty, unique."""
     source = grids.attrs.get("source")
+    if len(grids) == 0:
+        raise EmptyLayerError("the grids layer has no features", path=source,
+                              hint="give the grids layer of 'gridkit partition' (grids.gpkg)")
     if grid_field not in grids.columns:
         fields = ", ".join(str(c) for c in grids.columns if c != grids.geometry.name)
         raise MissingFieldError(
