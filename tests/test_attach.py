@@ -334,7 +334,7 @@ def test_cli_bad_inputs_exit_3_without_output(sample_grids, tmp_path, capsys):
     assert run_cli([grids, dates, "--as", "incidents", "-o", out]) == 3
     err = capsys.readouterr().err
     assert "dates.csv" in err and "'reported_at'" in err and "feature 1" in err
-    assert not out.exists() and list(tmp_path.glob("o*")) == []
+    assert not out.exists() and list(tmp_path.glob("o*")) == [] and list(tmp_path.glob(".o.gpkg*")) == []
 
     nocode = tmp_path / "nocode.gpkg"
     frame = pyogrio.read_dataframe(grids, layer="grids").drop(columns=["grid_code"])
