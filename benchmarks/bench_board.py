@@ -26,6 +26,8 @@ from gridkit.partition.pipeline import partition
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--render", type=int, default=8, help="boards rendered to PDF+PNG")
+    parser.add_argument("--synth-households", type=int, default=0,
+                        help="also time HTML boards for every grid of a synthetic county of this size")
     args = parser.parse_args()
     sample = get_path("sample_county")
     work = Path(tempfile.mkdtemp(prefix="bench_board_"))
@@ -62,6 +64,18 @@ def main() -> None:
     boards_for_grids(grids, work / "mpl", grid_codes=codes, formats=["pdf", "png"], renderer="matplotlib", **common)
     mpl = time.perf_counter() - t
     rows.append((f"PDF+PNG, {len(codes)} grids, matplotlib fallback", mpl, mpl / len(codes), f"{mpl / ours:.2f}"))
+
+    if args.synth_households:
+        from gridkit.synth import synth_county
+
+        county = synth_county(seed=1, households=args.synth_households, incidents=False, tracks=False)
+        big = partition(county["communities"], county["buildings"], streets=county["streets"], rng=0)
+        t = time.perf_counter()
+        boards_for_grids(big.grids, work / "synth", formats=["html"], buildings=big.buildings,
+                         streets=county["streets"])
+        synth_s = time.perf_counter() - t
+        rows.append((f"HTML, all {len(big.grids)} grids of a {args.synth_households:,}-household synthetic county",
+                     synth_s, synth_s / len(big.grids), ""))
 
     print("| run | seconds | seconds per board | time / gridkit Chromium run |")
     print("| --- | ---: | ---: | ---: |")
