@@ -387,21 +387,19 @@ def _csv_text_fields(gdf: gpd.GeoDataFrame, path: Path, text_fields: Sequence[st
     """Replace numeric-looking code columns of a CSV by their text as written."""
     import io as _stdio
 
-    data = path.read_bytes()
+    numeric = [c for c in gdf.columns if c != gdf.geometry.name and pd.api.types.is_numeric_dtype(gdf[c])]
+    if not numeric:
+        return gdf
     encoding = str(gdf.attrs.get("encoding", "UTF-8"))
-    text = data.decode("utf-8-sig" if encoding.upper() == "UTF-8" else encoding)
-    raw = pd.read_csv(_stdio.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+    text = path.read_bytes().decode("utf-8-sig" if encoding.upper() == "UTF-8" else encoding)
+    raw = pd.read_csv(_stdio.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True,
+                      usecols=lambda name: name in numeric)
     raw.index = gdf.index
     wanted = {f.lower() for f in text_fields}
-    for column in gdf.columns:
-        if column == gdf.geometry.name or column not in raw.columns:
-            continue
+    for column in raw.columns:
         values = raw[column].str.strip()
-        if str(column).strip().lower() in wanted:
-            gdf[column] = values.replace("", pd.NA).astype("str")
-            continue
-        if pd.api.types.is_numeric_dtype(gdf[column]) and _looks_like_codes(values):
-            gdf[column] = values.replace("", pd.NA).astype("str")
+        if str(column).strip().lower() in wanted or _looks_like_codes(values):
+            gdf[column] = values.mask(values == "").astype("str")
     return gdf
 
 
