@@ -9,7 +9,6 @@ self-contained HTML page; :func:`boards_for_grids` writes every board as HTML, P
 
 Examples
 --------
->>> import tempfile
 >>> from gridkit.io import read_layer
 >>> from gridkit.datasets import get_path
 >>> grids = read_layer(get_path("sample_county", "communities.gpkg"))  # any polygons with codes
@@ -29,9 +28,8 @@ from gridkit.board.facts import (
     board_duties,
     national_hotlines,
     read_contacts,
-    workers_for_grids,
-    workers_from_grids,
 )
+from gridkit.board.workers import workers_for_grids, workers_from_grids
 
 __all__ = [
     "PERSONS_PER_HOUSEHOLD",

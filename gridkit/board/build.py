@@ -21,11 +21,10 @@ from gridkit.board.facts import (
     Lang,
     board_duties,
     facts_for_grids,
-    workers_for_grids,
-    workers_from_grids,
 )
 from gridkit.board.page import MAP_PANEL_MM, PAGE_MM, board_page, index_page
 from gridkit.board.scene import MapLayers, Scene, scene_for_grid, scene_svg
+from gridkit.board.workers import workers_for_grids, workers_from_grids
 from gridkit.errors import DependencyError, InputDataError, MissingFieldError, ParameterError
 from gridkit.io import atomic_dir, write_text
 
