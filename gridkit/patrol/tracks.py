@@ -410,9 +410,12 @@ def _jumps(w: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray, vmax: flo
     """Fixes to drop as jumps; arrays sorted by worker then time, times strictly increasing per worker.
 
     Equivalent to walking each worker's fixes and dropping every fix not reachable
-    from the last kept one, except that a stray first fix of a stretch is dropped in
-    place of what follows it. Each pass settles the first violation of every worker
-    still having one, over whole arrays.
+    from the last kept one, except that a stray first fix of a stretch (the worker's
+    first fix, or the first after a pause longer than ``gap``) is dropped in place of
+    what follows it. Each pass finds every violation on whole arrays and where each
+    one's drifted run ends, then follows the chain of violations that remain once the
+    earlier runs are dropped, all workers at once; a stray anchor ends the pass for its
+    worker, which is scanned again.
     """
     n = len(w)
     drop = np.zeros(n, dtype=bool)
@@ -421,6 +424,7 @@ def _jumps(w: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray, vmax: flo
     worker_start = np.r_[0, np.flatnonzero(w[1:] != w[:-1]) + 1]
     worker_end = np.r_[worker_start[1:], n]
     end_of = np.repeat(worker_end, np.diff(np.r_[worker_start, n]))
+    stretch_start = np.r_[True, (w[1:] != w[:-1]) | (np.diff(t) > gap)]
     active = np.arange(len(worker_start))
     while active.size:
         rows = _rows_of(worker_start[active], worker_end[active])
@@ -430,22 +434,41 @@ def _jumps(w: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray, vmax: flo
         if not bad.any():
             break
         k = np.flatnonzero(bad)
-        firsts = k[np.r_[True, w[b[k[1:]]] != w[b[k[:-1]]]]]
-        p, i = a[firsts], b[firsts]
-        # a stray anchor: p starts the worker's kept track or follows a long pause, and i agrees with the next fix
-        before = a[np.maximum(firsts - 1, 0)]
-        has_before = (firsts > 0) & (w[before] == w[p])
-        starts = ~has_before | (t[p] - t[before] > gap)
-        after = b[np.minimum(firsts + 1, len(b) - 1)]
-        has_after = (firsts + 1 < len(b)) & (w[after] == w[i])
-        stray = starts & has_after & _speed_ok(x, y, t, i, after, vmax)
-        drop[p[stray]] = True
-        # otherwise drop i .. j-1, j the first later fix reachable from p
-        p, i = p[~stray], i[~stray]
+        p, i = a[k], b[k]
+        # a stray anchor: p starts a stretch and i agrees with the fix after it
+        after = b[np.minimum(k + 1, len(b) - 1)]
+        has_after = (k + 1 < len(b)) & (w[after] == w[i])
+        stray = stretch_start[p] & has_after & _speed_ok(x, y, t, i, after, vmax)
+        # otherwise i .. j-1 go, j the first later fix reachable from p
         j = _first_reachable(p, i, end_of, drop, x, y, t, vmax)
-        _mark_runs(drop, i, j)
-        active = np.searchsorted(worker_start, b[firsts], side="right") - 1
+        run, lone = _chain(p, j, w, stray)
+        drop[p[lone]] = True
+        _mark_runs(drop, i[run], j[run])
+        active = np.unique(np.searchsorted(worker_start, p[lone], side="right") - 1)
     return drop
+
+
+def _chain(p: np.ndarray, j: np.ndarray, w: np.ndarray, stray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The violations a sequential walk meets: from each worker's first, the next with its anchor at or after j.
+
+    Returns masks over the violations: runs to drop, and stray anchors to drop (a stray
+    ends its worker's chain: what precedes it must be checked again).
+    """
+    m = len(p)
+    run = np.zeros(m, dtype=bool)
+    lone = np.zeros(m, dtype=bool)
+    frontier = np.flatnonzero(np.r_[True, w[p[1:]] != w[p[:-1]]])
+    while frontier.size:
+        s = stray[frontier]
+        lone[frontier[s]] = True
+        go = frontier[~s]
+        run[go] = True
+        nxt = np.searchsorted(p, j[go], side="left")
+        inside = nxt < m
+        same = np.zeros(go.size, dtype=bool)
+        same[inside] = w[p[nxt[inside]]] == w[p[go[inside]]]
+        frontier = nxt[same]
+    return run, lone
 
 
 def _rows_of(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
