@@ -358,6 +358,12 @@ def test_offline_county_map_loads_with_no_network(browser: Browser, full_page: P
         assert alerted == 1
         assert page.evaluate("document.querySelector('.legend svg') !== null")
         assert page.evaluate("document.querySelectorAll('.timecontrol-date').length") == 1
+        # components start unticked; ticking one in the layer control draws its clusters
+        assert page.evaluate("document.querySelectorAll('.marker-cluster').length") == 0
+        page.page.get_by_text(re.compile(r"部件 · 公用设施")).click()
+        page.page.wait_for_selector(".marker-cluster", timeout=5000)
+        assert page.evaluate("gridkit.map.hasLayer(gridkit.layers.components_0)")
+        assert page.errors == [] and page.blocked == []
     finally:
         page.close()
 
