@@ -544,7 +544,7 @@ def _read_csv(req: _Request) -> _ReadResult:
     _single_layer_only(req)
     text, encoding = _decode_text(req.path)
     try:
-        df = pd.read_csv(_stdio.StringIO(text), skipinitialspace=True)
+        df = _typed_csv_columns(pd.read_csv(_stdio.StringIO(text), skipinitialspace=True, dtype=str))
     except pd.errors.EmptyDataError:
         raise EmptyLayerError("the CSV file is empty", path=req.path, hint="export the data again") from None
     except pd.errors.ParserError as err:
@@ -554,6 +554,30 @@ def _read_csv(req: _Request) -> _ReadResult:
     wkt = _find_column(df.columns, _WKT_NAMES)
     gdf = _points_from_lonlat(df, crs, req) if wkt is None else _geometries_from_wkt(df, wkt, crs, req)
     return gdf, {"encoding": encoding, "encoding_from": "detected"}
+
+
+def _typed_csv_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Numbers become numbers, but codes stay text.
+
+    A column of digit strings is a code (kept as text, leading zeros intact) when any
+    value starts with ``0`` or has 12 digits or more: category ``0101``, division code
+    ``520199001001``, component id ``3205080101000001``. Other columns whose every
+    non-empty value is a number become numeric.
+    """
+    out = {}
+    for name in df.columns:
+        col = df[name]
+        filled = col.dropna().astype(str).str.strip()
+        filled = filled[filled != ""]
+        digits = filled.str.fullmatch(r"[+-]?\d+")
+        is_code = bool(digits.all()) and len(filled) > 0 and bool(
+            (filled.str.match(r"0\d") | (filled.str.len() >= 12)).any())
+        numbers = pd.to_numeric(col, errors="coerce")
+        if not is_code and len(filled) and numbers.notna().sum() == len(filled):
+            out[name] = numbers
+        else:
+            out[name] = col
+    return pd.DataFrame(out, index=df.index)
 
 
 def _decode_text(path: Path) -> tuple[str, str]:

@@ -156,6 +156,22 @@ def test_csv_lonlat_with_chinese_headers_in_gbk(tmp_path):
     assert back.attrs["encoding"] == "GB18030"
 
 
+def test_csv_codes_stay_text_and_numbers_become_numbers(tmp_path):
+    path = tmp_path / "incidents.csv"
+    path.write_text(
+        "category,code,component_id,households,score,lon,lat\n"
+        "0101,520199001001,3205080101000001,12,1.5,106.6,26.4\n"
+        "1302,520199001002,3205080118000002,,2,106.7,26.5\n"
+    )
+    back = io.read_layer(path)
+    assert back["category"].tolist() == ["0101", "1302"]
+    assert back["code"].tolist() == ["520199001001", "520199001002"]
+    assert back["component_id"].tolist() == ["3205080101000001", "3205080118000002"]
+    assert pd.api.types.is_numeric_dtype(back["households"]) and back["households"].iloc[0] == 12
+    assert np.isnan(back["households"].iloc[1])
+    assert back["score"].tolist() == [1.5, 2.0]
+
+
 @pytest.mark.parametrize("lon, lat", [("LNG", "Lat"), ("Longitude", "LATITUDE"), ("x", "y"), ("long", "lat")])
 def test_csv_finds_lonlat_columns_by_common_names(tmp_path, lon, lat):
     path = tmp_path / "p.csv"
