@@ -587,7 +587,8 @@ def stops_from_fixes(
     ``min_minutes`` they form a stop and the search continues after its last fix
     (the stay-point rule). A pause in the fixes longer than ``max_gap_minutes`` ends a
     stop: where the worker was meanwhile is not known. Reach is computed over whole
-    arrays; the loop is over the stops found.
+    arrays (each fix looks at most ``min_minutes`` ahead); the loop is over the stops
+    found, each extended in growing blocks.
 
     Returns
     -------
@@ -611,30 +612,43 @@ def stops_from_fixes(
     t = kept["time"].to_numpy(dtype="datetime64[ns]").astype(np.int64) / 1e9
     x, y = kept["x"].to_numpy(dtype=float), kept["y"].to_numpy(dtype=float)
     stretch = np.cumsum(np.r_[True, (wd[1:] != wd[:-1]) | (np.diff(t) > max_gap_minutes * 60.0)])
-    reach = np.arange(n)  # last fix within radius of fix i, all between included
-    alive = np.arange(n)
+    stretch_end = np.r_[np.flatnonzero(stretch[1:] != stretch[:-1]) + 1, n][stretch - 1]
+    # a fix can start a stop when every fix up to min_minutes later is within the radius
+    # (bounded windows: at most the fixes of min_minutes per fix)
+    key = stretch * (t.max() - t.min() + 10.0 * min_minutes * 60.0 + 1.0) + (t - t.min()) if n else t
+    due = np.searchsorted(key, key + min_minutes * 60.0, side="left")
+    alive = np.flatnonzero(due < stretch_end)
     step = 1
     while alive.size:
         nxt = alive + step
-        ok = nxt < n
-        ok[ok] = (stretch[nxt[ok]] == stretch[alive[ok]]) & (
-            np.hypot(x[nxt[ok]] - x[alive[ok]], y[nxt[ok]] - y[alive[ok]]) <= radius_m)
-        reach[alive[ok]] = nxt[ok]
+        ok = np.hypot(x[nxt] - x[alive], y[nxt] - y[alive]) <= radius_m
         alive = alive[ok]
+        reached = nxt[ok] >= due[alive]
+        candidate_ok = alive[reached]
+        if step == 1:
+            candidates = candidate_ok
+        else:
+            candidates = np.concatenate([candidates, candidate_ok])
+        alive = alive[~reached]
         step += 1
-    dwell = t[reach] - t
-    candidates = np.flatnonzero(dwell >= min_minutes * 60.0)
+    if step == 1:
+        candidates = np.zeros(0, dtype=np.int64)
+    candidates = np.sort(candidates)
+    # the stay-point walk: a stop from the first candidate on, as far as the radius holds
     starts: list[int] = []
+    ends: list[int] = []
     pos = 0
     while True:
         at = int(np.searchsorted(candidates, pos))
         if at >= candidates.size:
             break
         start = int(candidates[at])
+        end = _reach(x, y, start, int(due[start]), int(stretch_end[start]), radius_m)
         starts.append(start)
-        pos = int(reach[start]) + 1
+        ends.append(end)
+        pos = end + 1
     first = np.asarray(starts, dtype=np.int64)
-    last = reach[first]
+    last = np.asarray(ends, dtype=np.int64)
     count = last - first + 1
     member = np.repeat(np.arange(first.size), count)
     rows = np.repeat(first - np.r_[0, np.cumsum(count)[:-1]], count) + np.arange(int(count.sum()))
@@ -649,3 +663,18 @@ def stops_from_fixes(
     })
     return gpd.GeoDataFrame(out, geometry=shapely.points(mx, my),
                             crs=crs if crs is not None else kept.attrs.get("crs"))
+
+
+def _reach(x: np.ndarray, y: np.ndarray, start: int, known: int, limit: int, radius: float) -> int:
+    """The last position before ``limit`` such that every fix from ``start`` to it is within ``radius``.
+
+    Positions up to ``known`` are already known to be within it.
+    """
+    pos, block = known + 1, 16
+    while pos < limit:
+        stop = min(pos + block, limit)
+        far = np.hypot(x[pos:stop] - x[start], y[pos:stop] - y[start]) > radius
+        if far.any():
+            return pos + int(np.argmax(far)) - 1
+        pos, block = stop, block * 2
+    return limit - 1
