@@ -380,3 +380,20 @@ def test_heatmap_page_renders_offline_in_chromium(heat_run, sample_grids):
     assert fills >= 3  # the choropleth classes
     assert "incident heat map" in title
     assert week_label == "2023-W27" and week_canvases >= 1  # the sample starts on 2023-07-01, ISO week 26
+
+
+def test_figures_use_the_noto_cjk_font_when_installed():
+    from matplotlib import font_manager
+
+    from gridkit.heat_figures import cjk_font_family
+
+    installed = [p for p in font_manager.findSystemFonts() if Path(p).name == "NotoSansCJK-Regular.ttc"]
+    if not installed:
+        pytest.skip("fonts-noto-cjk is not installed (scripts/system-deps.sh installs it)")
+    assert cjk_font_family() == "Noto Sans CJK SC"
+    font = font_manager.FontProperties(family=cjk_font_family())
+    path = font_manager.findfont(font, fallback_to_default=False)
+    from matplotlib.ft2font import FT2Font
+
+    face = FT2Font(path)
+    assert all(face.get_char_index(ord(ch)) for ch in "事件密度每百户平方公里无住户")
