@@ -121,7 +121,13 @@ def test_workers_table_and_excursions(layout, tmp_path):
     times = pd.Timestamp("2024-06-26 09:00") + pd.to_timedelta(np.arange(len(xy)) * 10, "s")
     fixes = read_tracks(_fixes_csv(tmp_path / "t.csv", "W1", times, xy))
     table = pd.DataFrame({"worker_id": ["W1", "W7"], "grid_code": ["520199001001001", "520199001001002"]})
-    result = check_tracks(fixes, layout["grids"], workers=table)
+    b5 = gpd.GeoDataFrame({"building_id": ["B5"], "grid_code": ["520199001001002"], "households": [3]}, crs=CRS,
+                          geometry=[shapely.box(X0 + 700, Y0 + 300, X0 + 710, Y0 + 310)])
+    buildings = pd.concat([layout["buildings"], b5], ignore_index=True)
+    result = check_tracks(fixes, layout["grids"], workers=table, buildings=buildings, month="2024-06")
+    # W1 walked only y=50 (B1 at 28 m); W7 has no track, so all of G2's buildings are unvisited
+    assert sorted(zip(result.unvisited["grid_code"], result.unvisited["building_id"])) == [
+        ("520199001001001", "B2"), ("520199001001001", "B3"), ("520199001001001", "B4"), ("520199001001002", "B5")]
     day = result.days.iloc[0]
     assert day["grid_from"] == "table"
     assert day["excursions"] == 1

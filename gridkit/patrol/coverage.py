@@ -238,7 +238,8 @@ def check_tracks(
                               passed_pairs, building_table, w_total_by=(worker_codes, weight, has_own & ~outside))
     unvisited = None
     if month is not None:
-        unvisited = _unvisited(month, days, building_table, passed_pairs, own, codes, notes)
+        duty = np.union1d(own[own != _NO_GRID], np.fromiter(table_grid.values(), dtype=np.int64))
+        unvisited = _unvisited(month, days, building_table, passed_pairs, duty, codes, notes)
     report(6, stages, "summary")
 
     out_crs = grids.crs
@@ -553,14 +554,14 @@ def _building_passes(
 
 
 def _unvisited(month: str, days: pd.DataFrame, table: gpd.GeoDataFrame | None, passed: pd.DataFrame | None,
-               own: np.ndarray, codes: np.ndarray, notes: list[str]) -> gpd.GeoDataFrame | None:
+               grids: np.ndarray, codes: np.ndarray, notes: list[str]) -> gpd.GeoDataFrame | None:
+    """Buildings of the given grids (those with a worker) that no worker-day of the month passed."""
     if table is None or passed is None:
         notes.append("--month needs buildings: no list of unvisited buildings")
         return None
     in_month = days["day"].str.startswith(month).to_numpy()
     if not in_month.any():
         notes.append(f"no worker-days fall in {month}: every building of the workers' grids is unvisited")
-    grids = np.unique(own[own != _NO_GRID])
     seen = passed[in_month[passed["day"].to_numpy()]]["building"].unique()
     mask = np.isin(table["grid"].to_numpy(), grids) & ~np.isin(np.arange(len(table)), seen)
     out = table[mask].copy()
