@@ -8,6 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pyogrio
 import shapely
+from browser import Browser
 from gridkit_cli.main import main
 from partition_cases import CRS, X0, Y0, make_case
 
@@ -49,6 +50,13 @@ def test_partition_writes_every_output(tmp_path):
     assert o["households_in"] == int(case["buildings"]["households"].sum())
     assert report["reproduce"]["seed"] == 0 and "shapely" in report["reproduce"]["versions"]
     assert grids["grid_code"].iat[0] in (out / "map.html").read_text(encoding="utf-8")
+    # the quick-look map opens with the network blocked and draws every grid
+    with Browser() as browser:
+        page = browser.open(out / "map.html", wait_for="window.gridkit !== undefined")
+        assert page.blocked == [] and page.failed == [] and page.errors == []
+        drawn = page.evaluate("""() => gridkit.layers.grids.getLayers()
+            .filter(l => l._path && l._path.isConnected).length""")
+        assert drawn == len(grids)
 
 
 def test_bad_households_exit_3_and_write_nothing(tmp_path, capsys):
