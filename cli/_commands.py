@@ -5,23 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from gridkit.errors import ParameterError
-
 Register = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
-
-
-def _not_built(verb: str, usage: str, issue: int, what: str) -> Register:
-    def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-        p = sub.add_parser(verb, help=f"{what} (not built yet: issue #{issue})", add_help=True)
-        p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-        p.usage = usage
-
-        def run(args: argparse.Namespace) -> int:
-            raise ParameterError(f"'gridkit {verb}' is not built yet", hint=f"issue #{issue} brings it: {what}")
-
-        p.set_defaults(func=run)
-
-    return register
 
 
 def registry() -> list[Register]:
