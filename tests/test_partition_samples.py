@@ -53,6 +53,17 @@ def test_demo_partitions_the_sample_county(tmp_path):
     assert (small["note"].str.contains("below the minimum")).all()
     out_b = gpd.read_file(out / "grids.gpkg", layer="buildings")
     assert len(out_b) == len(buildings) and (out_b["grid_code"] != "").all()
+    # the rest of the chain ran on these grids: one file per verb, each grid present where it should be
+    for name in ["attach/components.gpkg", "attach/incidents.gpkg", "heatmap/heat.tif", "heatmap/alerts.csv",
+                 "patrol/routes.gpkg", "tracks/tracks.gpkg", "tracks/coverage.csv", "map.html",
+                 "board_print/520199001001001.pdf", "export/grids.shp", "export/grids.cpg"]:
+        assert (tmp_path / name).is_file(), name
+    boards = sorted(p.stem for p in (tmp_path / "boards").glob("5*.html"))
+    assert boards == sorted(grids["grid_code"])
+    routes = gpd.read_file(tmp_path / "patrol" / "routes.gpkg", layer="routes")
+    assert set(routes["grid_code"]) == set(grids["grid_code"])
+    stats = gpd.read_file(tmp_path / "attach" / "incidents.gpkg", layer="grid_stats")
+    assert sorted(stats["grid_code"]) == sorted(grids["grid_code"])
 
 
 @pytest.mark.slow
