@@ -317,7 +317,7 @@ def heat_from_incidents(
 
     if isinstance(bandwidth, str):
         h, detail = bandwidth_for_points(xy, rule=bandwidth, cv_max_points=cv_max_points, rng=rng)  # type: ignore[arg-type]
-        rule = bandwidth
+        rule: str = bandwidth
     else:
         h, detail, rule = _positive("bandwidth", bandwidth), {"n": n}, "fixed"
     if cell_m > h:
@@ -401,7 +401,7 @@ def _binned(xy: NDArray[np.float64], size: float) -> tuple[NDArray[np.float64], 
     """Centres of the occupied square bins of side ``size`` and how many points each holds."""
     keys = np.floor(xy / size).astype(np.int64)
     unique, counts = np.unique(keys, axis=0, return_counts=True)
-    return (unique + 0.5) * size, counts.astype(np.float64)
+    return ((unique + 0.5) * size).astype(np.float64), counts.astype(np.float64)
 
 
 # --------------------------------------------------------------------------- GeoTIFF
@@ -491,7 +491,7 @@ def reported_times(
     if pd.api.types.is_datetime64_any_dtype(raw):
         times = raw
     else:
-        text = raw.astype("string").str.strip().replace("", pd.NA)
+        text = raw.astype("string").str.strip().mask(lambda s: s == "")
         times = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=_has_zone(text))
         bad = times.isna() & text.notna()
         if bad.any():

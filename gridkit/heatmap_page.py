@@ -29,11 +29,12 @@ import html as _html
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from branca.element import Figure
 
 from gridkit.heat import reported_times
 
@@ -155,7 +156,7 @@ def heatmap_page(
     if rates is not None:
         for column, label, show in _RATE_LAYERS:
             _rate_layer(outline, rates, column, label, grid_field, show).add_to(fmap)
-        fmap.get_root().html.add_child(offlinefolium.Element(_legend(rates)))
+        _figure(fmap).html.add_child(offlinefolium.Element(_legend(rates)))
 
     data = _thin(_latlon(incidents), max_points)
     HeatMap(data, name="事件热力 incident heat", radius=radius, blur=radius, min_opacity=0.3).add_to(fmap)
@@ -165,9 +166,9 @@ def heatmap_page(
                         max_opacity=0.8, auto_play=False, position="bottomleft").add_to(fmap)
     offlinefolium.LayerControl(collapsed=False).add_to(fmap)
     heading = title or f"事件热力图 incident heat map: {len(incidents):,} incidents"
-    fmap.get_root().header.add_child(offlinefolium.Element(
+    _figure(fmap).header.add_child(offlinefolium.Element(
         f"<title>{_html.escape(heading)}</title><meta charset='utf-8'>"))
-    fmap.get_root().html.add_child(offlinefolium.Element(
+    _figure(fmap).html.add_child(offlinefolium.Element(
         "<div id='gridkit-title' style='position:fixed;top:8px;left:60px;z-index:1000;background:white;"
         f"padding:4px 8px;border:1px solid #999;font:14px sans-serif'>{_html.escape(heading)}</div>"))
     log.info("heat map page: %d incidents, %d grids, %d weekly frames", len(incidents), len(grids), len(frames))
@@ -238,3 +239,7 @@ def write_page(fmap: Any, path: str | os.PathLike[str]) -> Path:
     write_text(path, fmap.get_root().render())
     return path
 
+
+def _figure(fmap: Any) -> Figure:
+    """The page a map sits in (folium types ``get_root`` as a plain Element)."""
+    return cast(Figure, fmap.get_root())

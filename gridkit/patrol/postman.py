@@ -200,7 +200,9 @@ def _postman(loc: _Local, todo: np.ndarray, begin: int, end: int) -> tuple[list[
     b: list[int] = loc.lv[pos].tolist()
     ids: list[int] = todo.tolist()  # -1 marks the virtual edge
     if begin != end:
-        a.append(begin), b.append(end), ids.append(-1)
+        a.append(begin)
+        b.append(end)
+        ids.append(-1)
     unreached: list[int] = []
     if ids:
         ids, a, b, unreached = _join_pieces(loc, ids, a, b, end)
@@ -215,7 +217,9 @@ def _postman(loc: _Local, todo: np.ndarray, begin: int, end: int) -> tuple[list[
         dist, pred = loc.dijkstra(odd)
         for p, q in odd_pairs(dist[:, odd]):
             for e in loc.path_edges(pred[p], int(odd[q])):
-                ids.append(e), a.append(_lu(loc, e)), b.append(_lv(loc, e))
+                ids.append(e)
+                a.append(_lu(loc, e))
+                b.append(_lv(loc, e))
     circuit = euler_circuit(a, b, end, len(loc.nodes))
     if begin != end:
         at = next(i for i, k in enumerate(circuit) if ids[k] == -1)
@@ -362,7 +366,9 @@ def _join_pieces(loc: _Local, ids: list[int], a: list[int], b: list[int],
         dist, pred = reach[i]
         target = int(members[j][np.argmin(dist[members[j]])])
         for e in loc.path_edges(pred, target):
-            ids.append(e), a.append(_lu(loc, e)), b.append(_lv(loc, e))
+            ids.append(e)
+            a.append(_lu(loc, e))
+            b.append(_lv(loc, e))
     return ids, a, b, unreached
 
 

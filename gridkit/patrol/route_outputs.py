@@ -96,7 +96,8 @@ def report_markdown(plan: RoutePlan) -> str:
     ]
     if len(plan.issues):
         lines += ["| grid | issue | detail |", "| --- | --- | --- |"]
-        lines += [f"| {r.grid_code or '-'} | {r.issue} | {r.detail} |" for r in plan.issues.itertuples()]
+        lines += [f"| {r['grid_code'] or '-'} | {r['issue']} | {r['detail']} |"
+                  for r in plan.issues.to_dict("records")]
     else:
         lines.append("None: every grid's streets are covered.")
     lines += ["", "## Longest routes", "", "| grid | shifts | km | deadhead km | minutes | coverage |",

@@ -74,7 +74,7 @@ class EdgeCoords:
         return float(np.degrees(np.arctan2(q[0] - p[0], q[1] - p[1])) % 360.0)
 
 
-def turns_for_walk(net: StreetNetwork, coords: EdgeCoords, walk: Walk, names: Sequence[str],
+def turns_for_walk(net: StreetNetwork, coords: EdgeCoords, walk: Walk, names: Sequence[str] | np.ndarray,
                    *, grid_code: str, shift: int) -> pd.DataFrame:
     """Turn-by-turn steps of one walk (columns :data:`TURN_COLUMNS`).
 
