@@ -4,6 +4,7 @@ Run on demand (not part of the test suite)::
 
     python benchmarks/bench_patrol_check.py [--households 100000] [--workers 300] [--days 4]
                                             [--seed 1] [--workdir DIR] [--peer-share 1.0] [--no-peer]
+    python benchmarks/bench_patrol_check.py --hard-cases
 
 Preparation (cached in ``--workdir``): a synthetic county (``gridkit synth``, no incidents
 or tracks), its grids (``gridkit partition``), and ``tracks.csv``: each of ``--workers``
@@ -333,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default="/tmp/gridkit_bench_patrol_check")
     parser.add_argument("--peer-share", type=float, default=1.0)
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--hard-cases", action="store_true",
+                        help="only the hard cases: dense noisy fixes full of jumps, a phone left on a desk")
     parser.add_argument("--child", choices=["gridkit", "peer"], help=argparse.SUPPRESS)
     parser.add_argument("--tracks", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -341,6 +344,11 @@ def main(argv: list[str] | None = None) -> int:
         tracks = Path(args.tracks)
         result = run_gridkit(workdir, tracks) if args.child == "gridkit" else run_peer(workdir, tracks, args.peer_share)
         print(json.dumps(result))
+        return 0
+    if args.hard_cases:
+        print("```\npython benchmarks/bench_patrol_check.py " + " ".join(argv if argv is not None else sys.argv[1:])
+              + "\n```\n")
+        hard_cases()
         return 0
     workdir.mkdir(parents=True, exist_ok=True)
     tracks = prepare(workdir, args.households, args.workers, args.days, args.seed)
@@ -365,6 +373,37 @@ def main(argv: list[str] | None = None) -> int:
         _agreement(gk["days"], results["peer"]["days"])
     print(f"\nPython {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs")
     return 0
+
+
+def hard_cases() -> None:
+    """Cleaning and stops where a pass-per-jump or a look-ahead-per-fix design would crawl."""
+    import pandas as pd
+    import pyproj
+
+    from gridkit.patrol.tracks import clean_tracks, stops_from_fixes
+
+    rng = np.random.default_rng(0)
+    n = 100_000
+    x = 362_000 + np.cumsum(rng.normal(0, 1.0, n)) + rng.normal(0, 5, n)
+    y = 2_930_000 + rng.normal(0, 5, n)
+    lon, lat = pyproj.Transformer.from_crs(4545, 4326, always_xy=True).transform(x, y)
+    times = pd.Timestamp("2024-06-26 08:00") + pd.to_timedelta(np.arange(n), "s")
+    fixes = pd.DataFrame({"worker_id": "W1", "time": times, "lon": lon, "lat": lat})
+    t0 = time.perf_counter()
+    _, dropped = clean_tracks(fixes, crs=4545)
+    clean_s = time.perf_counter() - t0
+    m = 8 * 3600
+    desk = pd.DataFrame({"worker_id": "W2", "time": pd.Timestamp("2024-06-26 08:00") + pd.to_timedelta(np.arange(m), "s"),
+                         "x": rng.normal(0, 4, m), "y": rng.normal(0, 4, m)})
+    t0 = time.perf_counter()
+    stops = stops_from_fixes(desk, crs=4545)
+    stop_s = time.perf_counter() - t0
+    print("| case | fixes | result | s |")
+    print("| --- | ---: | --- | ---: |")
+    print(f"| one worker, a fix a second, 5 m noise: clean_tracks | {n:,} | {len(dropped):,} jumps dropped | "
+          f"{clean_s:.2f} |")
+    print(f"| a phone 8 h on a desk, a fix a second: stops_from_fixes | {m:,} | {len(stops)} stop of "
+          f"{stops['minutes'].iloc[0]:.0f} min | {stop_s:.2f} |")
 
 
 def _agreement(ours: dict, peer: dict) -> None:
