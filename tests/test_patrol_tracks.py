@@ -53,6 +53,10 @@ def _walk(points: list[tuple[float, float]], step: float) -> np.ndarray:
 
 @pytest.fixture
 def layout() -> dict[str, gpd.GeoDataFrame]:
+    return _layout()
+
+
+def _layout() -> dict[str, gpd.GeoDataFrame]:
     """One 400 m grid G1 with four 400 m streets 100 m apart, a neighbour G2 east, four buildings."""
     grids = gpd.GeoDataFrame({"grid_code": ["520199001001001", "520199001001002"]}, crs=CRS, geometry=[
         shapely.box(X0, Y0, X0 + 400, Y0 + 400), shapely.box(X0 + 400, Y0, X0 + 800, Y0 + 400)])
@@ -140,6 +144,30 @@ def test_workers_table_and_excursions(layout, tmp_path):
     with pytest.raises(InputDataError, match="grid codes not in the grids") as err:
         check_tracks(fixes, layout["grids"], workers=bad)
     assert err.value.feature_ids == [1] and err.value.field == "grid_code"
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.floats(0, 400), st.floats(0, 400)), min_size=2, max_size=6))
+def test_street_coverage_matches_exact_geometry(tmp_path_factory, corners):
+    """Covered length lies between the exact buffer intersections at 24.87 m and 25 m (5 m sampling slack)."""
+    layout = _layout()
+    walk = _walk(corners, 10.0)
+    if len(walk) < 2:
+        return
+    times = pd.Timestamp("2024-06-26 09:00") + pd.to_timedelta(np.arange(len(walk)) * 10, "s")
+    path = _fixes_csv(tmp_path_factory.mktemp("walk") / "t.csv", "W1", times, walk)
+    result = check_tracks(read_tracks(path), layout["grids"], streets=layout["streets"], max_speed_kmh=1000)
+    covered = result.days["street_covered_km"].iloc[0] * 1000
+    line = shapely.LineString(walk)
+    streets = shapely.union_all(layout["streets"].geometry.to_numpy())
+
+    def exact(radius: float) -> tuple[float, int]:
+        part = shapely.intersection(streets, line.buffer(radius, quad_segs=64))
+        return part.length, shapely.get_num_geometries(part)
+
+    low, n_low = exact(np.sqrt(25**2 - 2.5**2))
+    high, n_high = exact(25.0)
+    assert low - 5.0 * n_low - 0.5 <= covered <= high + 5.0 * n_high + 0.5
 
 
 # ----------------------------------------------------------------------------- cleaning
