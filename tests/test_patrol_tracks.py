@@ -149,14 +149,16 @@ def test_workers_table_and_excursions(layout, tmp_path):
 @settings(max_examples=15, deadline=None, derandomize=True)
 @given(st.lists(st.tuples(st.floats(0, 400), st.floats(0, 400)), min_size=2, max_size=6))
 def test_street_coverage_matches_exact_geometry(tmp_path_factory, corners):
-    """Covered length lies between the exact buffer intersections at 24.87 m and 25 m (5 m sampling slack)."""
+    """Covered length lies between the exact buffer intersections at 24.87 m and 25 m (5 m sampling slack);
+    buildings passed between those within 27.3 m and 30 m."""
     layout = _layout()
     walk = _walk(corners, 10.0)
     if len(walk) < 2:
         return
     times = pd.Timestamp("2024-06-26 09:00") + pd.to_timedelta(np.arange(len(walk)) * 10, "s")
     path = _fixes_csv(tmp_path_factory.mktemp("walk") / "t.csv", "W1", times, walk)
-    result = check_tracks(read_tracks(path), layout["grids"], streets=layout["streets"], max_speed_kmh=1000)
+    result = check_tracks(read_tracks(path), layout["grids"], streets=layout["streets"],
+                          buildings=layout["buildings"], max_speed_kmh=1000, month="2024-06")
     covered = result.days["street_covered_km"].iloc[0] * 1000
     line = shapely.LineString(walk)
     streets = shapely.union_all(layout["streets"].geometry.to_numpy())
@@ -168,6 +170,13 @@ def test_street_coverage_matches_exact_geometry(tmp_path_factory, corners):
     low, n_low = exact(np.sqrt(25**2 - 2.5**2))
     high, n_high = exact(25.0)
     assert low - 5.0 * n_low - 0.5 <= covered <= high + 5.0 * n_high + 0.5
+    # buildings: outlines sampled every 5 m, so every one within 27.3 m counts and none beyond 30 m
+    footprints = layout["buildings"].geometry.to_numpy()
+    passed = set(layout["buildings"]["building_id"]) - set(result.unvisited["building_id"])
+    surely = set(layout["buildings"]["building_id"][shapely.dwithin(footprints, line, 27.3)])
+    maybe = set(layout["buildings"]["building_id"][shapely.dwithin(footprints, line, 30.0)])
+    assert surely <= passed <= maybe
+    assert result.days["buildings_passed"].iloc[0] == len(passed)
 
 
 # ----------------------------------------------------------------------------- cleaning
