@@ -556,27 +556,35 @@ def _read_csv(req: _Request) -> _ReadResult:
     return gdf, {"encoding": encoding, "encoding_from": "detected"}
 
 
+_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+
+
 def _typed_csv_columns(df: pd.DataFrame) -> pd.DataFrame:
     """Numbers become numbers, but codes stay text.
 
     A column of digit strings is a code (kept as text, leading zeros intact) when any
     value starts with ``0`` or has 12 digits or more: category ``0101``, division code
     ``520199001001``, component id ``3205080101000001``. Other columns whose every
-    non-empty value is a number become numeric.
+    non-empty value is a number become numeric (integers when none is missing).
+    Vectorised string checks first, so text columns are never parsed as numbers.
     """
     out = {}
     for name in df.columns:
         col = df[name]
-        filled = col.dropna().astype(str).str.strip()
-        filled = filled[filled != ""]
-        digits = filled.str.fullmatch(r"[+-]?\d+")
-        is_code = bool(digits.all()) and len(filled) > 0 and bool(
-            (filled.str.match(r"0\d") | (filled.str.len() >= 12)).any())
-        numbers = pd.to_numeric(col, errors="coerce")
-        if not is_code and len(filled) and numbers.notna().sum() == len(filled):
-            out[name] = numbers
-        else:
+        text = col.astype("string").str.strip()
+        filled = text.notna() & (text != "")
+        n = int(filled.sum())
+        if n == 0 or not bool(text[filled].str.fullmatch(_NUMBER).all()):
             out[name] = col
+            continue
+        values = text[filled]
+        integers = bool(values.str.fullmatch(r"[+-]?\d+").all())
+        if integers and bool((values.str.match(r"[+-]?0\d") | (values.str.len() >= 12)).any()):
+            out[name] = col
+        elif integers and n == len(col):
+            out[name] = text.astype("int64").to_numpy()
+        else:
+            out[name] = text.where(filled).astype("float64").to_numpy()
     return pd.DataFrame(out, index=df.index)
 
 
