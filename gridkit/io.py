@@ -568,7 +568,7 @@ def _typed_csv_columns(df: pd.DataFrame) -> pd.DataFrame:
     non-empty value is a number become numeric (integers when none is missing).
     Vectorised string checks first, so text columns are never parsed as numbers.
     """
-    out = {}
+    out: dict[Any, Any] = {}
     for name in df.columns:
         col = df[name]
         text = col.astype("string").str.strip()
