@@ -217,7 +217,7 @@ def map_for_grids(
         layer = _track_layer(tracks, coords, lang, time_field, notes)
         add("tracks", layer)
     for key, data, fields, colour, radius in (("stops", stops, _STOP_FIELDS, "#d95f02", 5),
-                                              ("bases", bases, _BASE_FIELDS, "#000000", 6)):
+                                              ("bases", bases, _BASE_FIELDS, "#000000", 3)):
         if data is not None:
             p = for_display(data, role=key, coords=coords, kinds=("point", "polygon"), notes=notes, lang=lang)
             layer = point_layer(p, name=f"{label(key, lang)} ({len(p):,})", fields=tooltip_fields(p, fields),
