@@ -47,7 +47,9 @@ def write_routes(plan: RoutePlan, outdir: str | PathLike[str]) -> Path:
     """Write ``routes.gpkg`` (layers ``routes``, ``bases``), ``turns.csv`` and ``report.md``.
 
     Geometry is written in ``plan.crs`` (the grids' CRS); all files appear together or
-    not at all.
+    not at all. A grid without streets has no route line: it is left out of the
+    ``routes`` layer (so every feature there has a geometry, as GIS tools and
+    :func:`gridkit.io.read_layer` expect) and named under Issues in ``report.md``.
 
     Returns
     -------
@@ -59,7 +61,8 @@ def write_routes(plan: RoutePlan, outdir: str | PathLike[str]) -> Path:
     if plan.crs is not None:
         routes, bases = routes.to_crs(plan.crs), bases.to_crs(plan.crs)
     with atomic_dir(outdir) as tmp:
-        write_layers(tmp / "routes.gpkg", {"routes": routes, "bases": bases})
+        drawn = routes.geometry.notna().to_numpy() & ~routes.geometry.is_empty.to_numpy()
+        write_layers(tmp / "routes.gpkg", {"routes": routes[drawn], "bases": bases})
         plan.turns.to_csv(tmp / "turns.csv", index=False, encoding="utf-8")
         (tmp / "report.md").write_text(report_markdown(plan), encoding="utf-8")
     log.info("wrote patrol routes of %d grids to %s", plan.routes["grid_code"].nunique(), outdir)
