@@ -92,6 +92,7 @@ SUPPORTED_READ: dict[str, str] = {
     ".parquet": "GeoParquet",
     ".geoparquet": "GeoParquet",
     ".csv": "CSV",
+    ".kml": "KML",
     ".osm": "OSM XML",
     ".osm.bz2": "OSM XML",
     ".osm.gz": "OSM XML",
@@ -330,6 +331,15 @@ def _read_gpkg(req: _Request) -> _ReadResult:
 
 def _read_geojson(req: _Request) -> _ReadResult:
     return _read_ogr(req, _layer_to_read(req), fid_as_index=False, encoding=None), {}
+
+
+def _read_kml(req: _Request) -> _ReadResult:
+    # KML is WGS84 lon/lat by definition; Google Earth and 奥维 write heights as a third coordinate
+    gdf = _read_ogr(req, _layer_to_read(req), fid_as_index=False, encoding=None)
+    if gdf.crs is None:
+        gdf = gdf.set_crs(4326)
+    gdf = gdf.set_geometry(shapely.force_2d(gdf.geometry.to_numpy()), crs=gdf.crs)
+    return gdf, {}
 
 
 def _read_shapefile(req: _Request) -> _ReadResult:
@@ -705,6 +715,7 @@ _READERS: dict[str, Callable[[_Request], _ReadResult]] = {
     ".geojson": _read_geojson,
     ".parquet": _read_parquet,
     ".csv": _read_csv,
+    ".kml": _read_kml,
     ".osm": _read_osm,
 }
 

@@ -156,6 +156,25 @@ def test_csv_lonlat_with_chinese_headers_in_gbk(tmp_path):
     assert back.attrs["encoding"] == "GB18030"
 
 
+def test_kml_from_google_earth_reads_as_2d_lonlat_with_chinese_names(tmp_path):
+    path = tmp_path / "片区.kml"
+    path.write_text("""<?xml version="1.0" encoding="UTF-8"?>
+<kml xmlns="http://www.opengis.net/kml/2.2"><Document><name>片区</name>
+<Placemark><name>文昌社区第1网格</name><Polygon><outerBoundaryIs><LinearRing><coordinates>
+106.60,26.46,0 106.61,26.46,0 106.61,26.47,0 106.60,26.47,0 106.60,26.46,0
+</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>
+<Placemark><name>文昌社区第2网格</name><Polygon><outerBoundaryIs><LinearRing><coordinates>
+106.61,26.46,12 106.62,26.46,12 106.62,26.47,12 106.61,26.47,12 106.61,26.46,12
+</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark>
+</Document></kml>""", encoding="utf-8")
+    back = io.read_layer(path, geometry="polygon")
+    assert back.crs.to_epsg() == 4326
+    assert back["Name"].tolist() == ["文昌社区第1网格", "文昌社区第2网格"]
+    assert not back.geometry.has_z.any()
+    assert back.geometry.iloc[1].equals(shapely.box(106.61, 26.46, 106.62, 26.47))
+    assert io.list_layers(path) == ["片区"]
+
+
 def test_csv_codes_stay_text_and_numbers_become_numbers(tmp_path):
     path = tmp_path / "incidents.csv"
     path.write_text(
