@@ -185,14 +185,20 @@ def _table(spec: str | None, preferred: tuple[str, ...], role: str):
 
 
 def _with_stats(grids, stats, path: str):
-    from gridkit.errors import MissingFieldError
+    from gridkit.errors import InputDataError, MissingFieldError, format_ids
 
     if "grid_code" not in stats.columns:
         raise MissingFieldError("the stats table has no grid_code field", path=path, field="grid_code",
                                 hint="give the grid_stats layer of gridkit attach or a CSV keyed by grid_code")
     extra = [c for c in stats.columns if c not in grids.columns and c != "geometry"]
     stats = stats.assign(grid_code=stats["grid_code"].astype(str))[["grid_code", *extra]]
-    stats = stats.drop_duplicates("grid_code")
+    repeated = stats["grid_code"].duplicated(keep=False)
+    if repeated.any():
+        raise InputDataError(
+            f"the stats table has {int(repeated.sum())} rows sharing a grid code "
+            f"({format_ids(sorted(set(stats.loc[repeated, 'grid_code'])))})",
+            path=path, feature_ids=list(stats.index[repeated]), field="grid_code",
+            hint="give one row per grid, e.g. the grid_stats layer of gridkit attach")
     merged = grids.assign(grid_code=grids["grid_code"].astype(str)).merge(stats, on="grid_code", how="left")
     merged.index = grids.index
     return merged

@@ -293,6 +293,17 @@ def test_cli_reads_bom_alerts_and_colours_by_a_stats_field(county: dict[str, Pat
     assert "category muck; observed 9" in html
 
 
+def test_cli_refuses_a_stats_table_with_a_grid_twice(county: dict[str, Path], grids: gpd.GeoDataFrame,
+                                                      tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = grids["grid_code"].iloc[0]
+    pd.DataFrame({"grid_code": [code, code], "rate": [1.0, 2.0]}).to_csv(tmp_path / "stats.csv", index=False)
+    out = tmp_path / "m.html"
+    assert main(["--quiet", "map", str(county["grids"]), "--stats", str(tmp_path / "stats.csv"), "-o", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert "stats.csv" in err and code in err and "grid_code" in err
+    assert not out.exists()
+
+
 def test_cli_converts_amap_coordinates_of_field_points(county: dict[str, Path], tmp_path: Path) -> None:
     lon, lat = 106.6201, 26.4652  # WGS84
     glon, glat = wgs84_to_gcj02(lon, lat)
