@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -90,6 +91,19 @@ def test_same_seed_same_grids(seed):
     assert a.grids["grid_code"].tolist() == b.grids["grid_code"].tolist()
     assert (shapely.to_wkb(a.grids.geometry.to_numpy()) == shapely.to_wkb(b.grids.geometry.to_numpy())).all()
     assert (a.buildings["grid_code"] == b.buildings["grid_code"]).all()
+
+
+# counterexamples found by benchmarks/search_partition_invariants.py, kept as regressions
+FOUND = [
+    # a village whose 207-household compound sits between its hamlets: no sweep isolates it
+    {"seed": 1877618918, "streets": True, "kind": "rural", "households": 337, "points": False},
+]
+
+
+@pytest.mark.parametrize("kw", FOUND, ids=[f"seed{kw['seed']}" for kw in FOUND])
+def test_found_counterexamples_hold(kw):
+    case = make_case(**kw)
+    check_invariants(case, partition(case["communities"], case["buildings"], streets=case.get("streets")))
 
 
 def test_chain_of_moves_fixes_a_full_neighbour():

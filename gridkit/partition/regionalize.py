@@ -13,7 +13,9 @@ edge lies inside a block; a small balance term pulls towards ``H * k1 / k``. The
 cheapest candidates over all directions are tried in turn; a cut that leaves one side in
 several pieces is repaired (stray pieces join the other side, which they always touch)
 and kept if it still fits the window. Because the window guarantees that both sides can
-still be divided within the bounds, the leaves meet them whenever the units allow.
+still be divided within the bounds, the leaves meet them whenever the units allow. When
+no sweep fits (a sweep never isolates a unit in the middle, such as a village's large
+compound between its hamlets), sides grown from single units are tried as well.
 
 The cost of one bisection is a sort and a pass over the edges per direction, so the whole
 run is O(D · n log n · log k).
@@ -21,6 +23,7 @@ run is O(D · n log n · log k).
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 from dataclasses import dataclass, field
@@ -35,6 +38,10 @@ log = logging.getLogger(__name__)
 
 _DIRECTIONS = 8
 _CANDIDATES_PER_DIRECTION = 3
+# when no sweep fits the window: grow connected sets from up to this many seed units,
+# in pieces of at most this many units (the fallback is a Python loop)
+_GROW_SEEDS = 64
+_GROW_MAX_NODES = 5000
 
 
 @dataclass
@@ -247,6 +254,10 @@ class _Bisector:
                 return a_mask
             if miss < best_gap:
                 best_gap, best_mask = miss, a_mask
+        if lo <= hi:
+            grown = _grown_split(lu, lv, h, lo=lo, hi=hi)
+            if grown is not None:
+                return grown
         if best_mask is None:  # pragma: no cover - a connected set of >= 2 nodes has a cut
             best_mask = np.zeros(n, dtype=bool)
             best_mask[0] = True
@@ -266,6 +277,56 @@ class _Bisector:
                     picks.append((float(score[d, i]), d, int(i)))
         picks.sort()
         return [(d, i) for _, d, i in picks]
+
+
+def _grown_split(lu: np.ndarray, lv: np.ndarray, h: np.ndarray, *, lo: float, hi: float) -> np.ndarray | None:
+    """A split no sweep can make: one side grown from a single unit.
+
+    A sweep cuts off a prefix along a direction, so it never isolates a unit in the
+    middle (a village whose one large compound sits between the others). Here each seed
+    unit (heaviest first) grows by its lightest neighbour until the side fits
+    ``[lo, hi]``, or until the other side does; the split is kept when both sides are
+    connected. Returns the mask of side A, or None.
+    """
+    n = len(h)
+    if n < 2 or n > _GROW_MAX_NODES:
+        return None
+    total = int(h.sum())
+    order = np.argsort(np.concatenate([lu, lv]), kind="stable")
+    ends = np.concatenate([lv, lu])[order]
+    starts = np.searchsorted(np.concatenate([lu, lv])[order], np.arange(n + 1))
+    seeds = np.arange(n) if n <= _GROW_SEEDS else np.linspace(0, n - 1, _GROW_SEEDS).round().astype(np.int64)
+    seeds = seeds[np.argsort(-h[seeds], kind="stable")]
+    for want_lo, want_hi, flip in ((lo, hi, False), (total - hi, total - lo, True)):
+        for seed in seeds:
+            side = _grow(int(seed), starts, ends, h, want_lo, want_hi)
+            if side is None:
+                continue
+            a_mask = ~side if flip else side
+            rest = ~a_mask
+            if (a_mask.any() and rest.any() and _pieces(_pieces_of(a_mask, lu, lv), a_mask) == 1
+                    and _pieces(_pieces_of(rest, lu, lv), rest) == 1):
+                return a_mask
+    return None
+
+
+def _grow(seed: int, starts: np.ndarray, ends: np.ndarray, h: np.ndarray, lo: float, hi: float) -> np.ndarray | None:
+    """Grow a connected set from ``seed`` by its lightest neighbour until it holds ``lo`` or more."""
+    inside = np.zeros(len(h), dtype=bool)
+    inside[seed] = True
+    held = int(h[seed])
+    frontier = [(int(h[j]), int(j)) for j in ends[starts[seed] : starts[seed + 1]]]
+    heapq.heapify(frontier)
+    while held < lo and frontier:
+        weight, j = heapq.heappop(frontier)
+        if inside[j]:
+            continue
+        inside[j] = True
+        held += weight
+        for m in ends[starts[j] : starts[j + 1]]:
+            if not inside[m]:
+                heapq.heappush(frontier, (int(h[m]), int(m)))
+    return inside if lo <= held <= hi else None
 
 
 def _repair(a_mask: np.ndarray, lu: np.ndarray, lv: np.ndarray, h: np.ndarray) -> np.ndarray:
