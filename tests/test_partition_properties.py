@@ -97,6 +97,8 @@ def test_same_seed_same_grids(seed):
 FOUND = [
     # a village whose 207-household compound sits between its hamlets: no sweep isolates it
     {"seed": 1877618918, "streets": True, "kind": "rural", "households": 337, "points": False},
+    # a 264-household unit alone was taken as the side meant to hold two grids
+    {"seed": 1627811394, "streets": False, "kind": "rural", "households": 1776, "points": False},
 ]
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -249,13 +250,14 @@ class _Bisector:
             a_mask[order[d, : i + 1]] = True
             a_mask = _repair(a_mask, lu, lv, h)
             h1 = int(h[a_mask].sum())
-            miss = max(float(lo - h1), float(h1 - hi), 0.0)
+            miss = max(float(lo - h1), float(h1 - hi), 0.0) + self._short(h, a_mask, k1) + self._short(h, ~a_mask, k2)
             if miss == 0:
                 return a_mask
             if miss < best_gap:
                 best_gap, best_mask = miss, a_mask
         if lo <= hi:
-            grown = _grown_split(lu, lv, h, lo=lo, hi=hi)
+            grown = _grown_split(lu, lv, h, lo=lo, hi=hi,
+                                 divisible=lambda m: self._short(h, m, k1) + self._short(h, ~m, k2) == 0)
             if grown is not None:
                 return grown
         if best_mask is None:  # pragma: no cover - a connected set of >= 2 nodes has a cut
@@ -263,6 +265,19 @@ class _Bisector:
             best_mask[0] = True
         log.debug("no split within [%s, %s] for %d households in %d grids", lo, hi, total, k)
         return best_mask
+
+    def _short(self, h: np.ndarray, side: np.ndarray, k: int) -> float:
+        """Households a side lacks to hold ``k`` grids whatever grid its largest unit is in.
+
+        The other ``k - 1`` grids need ``(k - 1) * min`` households from the other units:
+        a single 264-household unit can never be two grids of at least 100.
+        """
+        if k <= 1:
+            return 0.0
+        hs = h[side]
+        if len(hs) < k:
+            return float((k - 1) * self.lo)
+        return max(0.0, float((k - 1) * self.lo - (int(hs.sum()) - int(hs.max()))))
 
     @staticmethod
     def _candidates(score: np.ndarray) -> list[tuple[int, int]]:
@@ -279,14 +294,17 @@ class _Bisector:
         return [(d, i) for _, d, i in picks]
 
 
-def _grown_split(lu: np.ndarray, lv: np.ndarray, h: np.ndarray, *, lo: float, hi: float) -> np.ndarray | None:
+def _grown_split(
+    lu: np.ndarray, lv: np.ndarray, h: np.ndarray, *, lo: float, hi: float,
+    divisible: Callable[[np.ndarray], bool] = lambda mask: True,
+) -> np.ndarray | None:
     """A split no sweep can make: one side grown from a single unit.
 
     A sweep cuts off a prefix along a direction, so it never isolates a unit in the
     middle (a village whose one large compound sits between the others). Here each seed
     unit (heaviest first) grows by its lightest neighbour until the side fits
     ``[lo, hi]``, or until the other side does; the split is kept when both sides are
-    connected. Returns the mask of side A, or None.
+    connected and ``divisible``. Returns the mask of side A, or None.
     """
     n = len(h)
     if n < 2 or n > _GROW_MAX_NODES:
@@ -305,7 +323,7 @@ def _grown_split(lu: np.ndarray, lv: np.ndarray, h: np.ndarray, *, lo: float, hi
             a_mask = ~side if flip else side
             rest = ~a_mask
             if (a_mask.any() and rest.any() and _pieces(_pieces_of(a_mask, lu, lv), a_mask) == 1
-                    and _pieces(_pieces_of(rest, lu, lv), rest) == 1):
+                    and _pieces(_pieces_of(rest, lu, lv), rest) == 1 and divisible(a_mask)):
                 return a_mask
     return None
 
