@@ -31,7 +31,6 @@ import logging
 import re
 from collections.abc import Sequence
 from os import PathLike
-from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -355,8 +354,8 @@ def read_points(
     """Read components or incidents from any format :func:`gridkit.io.read_layer` reads.
 
     A CSV needs lon/lat columns (or a WKT column); codes and ids stay text: the fields
-    named in ``text_fields``, and any column of digits with a leading zero or more than
-    15 digits, are read as strings (``"0101"`` stays ``"0101"``).
+    named in ``text_fields``, and any column of digits with a leading zero or 12 digits
+    or more, are read as strings (``"0101"`` stays ``"0101"``).
 
     Parameters
     ----------
@@ -378,39 +377,10 @@ def read_points(
     geopandas.GeoDataFrame
         Indexed as :func:`gridkit.io.read_layer` indexes (GeoPackage fid, else row number).
     """
-    from gridkit.io import file_format, read_layer
+    from gridkit.io import read_layer
 
-    gdf = read_layer(path, layer=layer, role=role, input_coords=input_coords, assume_crs=assume_crs)
-    if file_format(path) == ".csv":
-        gdf = _csv_text_fields(gdf, Path(path), text_fields)
-    return gdf
-
-
-def _csv_text_fields(gdf: gpd.GeoDataFrame, path: Path, text_fields: Sequence[str]) -> gpd.GeoDataFrame:
-    """Replace numeric-looking code columns of a CSV by their text as written."""
-    import io as _stdio
-
-    numeric = [c for c in gdf.columns if c != gdf.geometry.name and pd.api.types.is_numeric_dtype(gdf[c])]
-    if not numeric:
-        return gdf
-    encoding = str(gdf.attrs.get("encoding", "UTF-8"))
-    text = path.read_bytes().decode("utf-8-sig" if encoding.upper() == "UTF-8" else encoding)
-    raw = pd.read_csv(_stdio.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True,
-                      usecols=lambda name: name in numeric)
-    raw.index = gdf.index
-    wanted = {f.lower() for f in text_fields}
-    for column in raw.columns:
-        values = raw[column].str.strip()
-        if str(column).strip().lower() in wanted or _looks_like_codes(values):
-            gdf[column] = values.mask(values == "").astype("str")
-    return gdf
-
-
-def _looks_like_codes(values: pd.Series) -> bool:
-    filled = values[values != ""]
-    if filled.empty or not filled.str.fullmatch(r"\d+").all():
-        return False
-    return bool(filled.str.match(r"0\d").any() or (filled.str.len() > 15).any())
+    return read_layer(path, layer=layer, role=role, input_coords=input_coords, assume_crs=assume_crs,
+                      text_fields=text_fields)
 
 
 # --------------------------------------------------------------------------- categories

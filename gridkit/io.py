@@ -134,6 +134,7 @@ class _Request:
     input_coords: str
     osm_kind: str | None
     role: str | None
+    text_fields: tuple[str, ...] = ()
 
     def what(self) -> str:
         """The layer in words for messages: ``the buildings layer 'b'``."""
@@ -154,6 +155,7 @@ def read_layer(
     input_coords: InputCoords = "wgs84",
     osm_kind: OsmKind | None = None,
     role: str | None = None,
+    text_fields: Sequence[str] = (),
 ) -> gpd.GeoDataFrame:
     """Read one layer of a file and check it is fit for gridkit.
 
@@ -181,6 +183,9 @@ def read_layer(
         ``"components"``. By default chosen from ``geometry`` (line, polygon, point).
     role
         What the layer is for, in words ("boundaries", "buildings"), used in messages.
+    text_fields
+        CSV fields always kept as text (names in any case), besides the columns that
+        look like codes (a leading zero, or 12 digits or more).
 
     Returns
     -------
@@ -201,7 +206,7 @@ def read_layer(
     ParameterError
         An option is invalid.
     """
-    req = _request(path, layer, geometry, required_fields, assume_crs, input_coords, osm_kind, role)
+    req = _request(path, layer, geometry, required_fields, assume_crs, input_coords, osm_kind, role, text_fields)
     gdf, attrs = _READERS[_reader_key(req.fmt)](req)
     gdf, checked = _validate(gdf, req)
     gdf.attrs.update({"source": str(req.path), **attrs, **checked})
@@ -271,6 +276,7 @@ def _request(
     input_coords: str,
     osm_kind: str | None,
     role: str | None,
+    text_fields: Sequence[str] = (),
 ) -> _Request:
     _check_choice("geometry", geometry, get_args(GeometryKind))
     _check_choice("input_coords", input_coords, get_args(InputCoords))
@@ -284,6 +290,7 @@ def _request(
     return _Request(
         path=path, fmt=fmt, layer=layer, geometry=geometry, required_fields=tuple(required_fields),
         assume_crs=_parse_crs(assume_crs), input_coords=input_coords, osm_kind=osm_kind, role=role,
+        text_fields=tuple(str(f).strip().lower() for f in text_fields),
     )
 
 
@@ -554,7 +561,8 @@ def _read_csv(req: _Request) -> _ReadResult:
     _single_layer_only(req)
     text, encoding = _decode_text(req.path)
     try:
-        df = _typed_csv_columns(pd.read_csv(_stdio.StringIO(text), skipinitialspace=True, dtype=str))
+        df = _typed_csv_columns(pd.read_csv(_stdio.StringIO(text), skipinitialspace=True, dtype=str),
+                                keep_text=req.text_fields)
     except pd.errors.EmptyDataError:
         raise EmptyLayerError("the CSV file is empty", path=req.path, hint="export the data again") from None
     except pd.errors.ParserError as err:
@@ -569,13 +577,14 @@ def _read_csv(req: _Request) -> _ReadResult:
 _NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 
 
-def _typed_csv_columns(df: pd.DataFrame) -> pd.DataFrame:
+def _typed_csv_columns(df: pd.DataFrame, *, keep_text: Sequence[str] = ()) -> pd.DataFrame:
     """Numbers become numbers, but codes stay text.
 
     A column of digit strings is a code (kept as text, leading zeros intact) when any
     value starts with ``0`` or has 12 digits or more: category ``0101``, division code
     ``520199001001``, component id ``3205080101000001``. Other columns whose every
-    non-empty value is a number become numeric (integers when none is missing).
+    non-empty value is a number become numeric (integers when none is missing); the
+    columns named in ``keep_text`` (lower case) stay text whatever they hold.
     Vectorised string checks first, so text columns are never parsed as numbers.
     """
     out: dict[Any, Any] = {}
@@ -584,7 +593,7 @@ def _typed_csv_columns(df: pd.DataFrame) -> pd.DataFrame:
         text = col.astype("string").str.strip()
         filled = text.notna() & (text != "")
         n = int(filled.sum())
-        if n == 0 or not bool(text[filled].str.fullmatch(_NUMBER).all()):
+        if str(name).strip().lower() in keep_text or n == 0 or not bool(text[filled].str.fullmatch(_NUMBER).all()):
             out[name] = col
             continue
         values = text[filled]

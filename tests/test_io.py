@@ -189,6 +189,8 @@ def test_csv_codes_stay_text_and_numbers_become_numbers(tmp_path):
     assert pd.api.types.is_numeric_dtype(back["households"]) and back["households"].iloc[0] == 12
     assert np.isnan(back["households"].iloc[1])
     assert back["score"].tolist() == [1.5, 2.0]
+    named = io.read_layer(path, text_fields=["Households"])  # a field the caller knows is a code
+    assert named["households"].tolist()[0] == "12" and named["score"].tolist() == [1.5, 2.0]
 
 
 @pytest.mark.parametrize("lon, lat", [("LNG", "Lat"), ("Longitude", "LATITUDE"), ("x", "y"), ("long", "lat")])
