@@ -10,18 +10,19 @@ import path, as for ``partition_cases``).
 Only ``file:``, ``data:``, ``blob:`` and ``about:`` requests go through; any other is
 aborted and recorded in ``page.blocked``. ``page.failed`` records requests that failed
 (a missing local file, say), ``page.errors`` console errors and uncaught page errors.
-The browser is Debian's ``/usr/bin/chromium`` (never downloaded).
+The browser is the one :func:`gridkit._chromium.find_chromium` finds (Debian's
+``/usr/bin/chromium``; never downloaded).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = os.environ.get("GRIDKIT_CHROMIUM", "/usr/bin/chromium")
+from gridkit._chromium import find_chromium
+
+CHROMIUM = find_chromium()  # the one gridkit renders boards with (GRIDKIT_CHROMIUM, /usr/bin/chromium, PATH)
 ARGS = ["--no-sandbox", "--disable-gpu"]
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
 
@@ -32,7 +33,7 @@ def chromium_available() -> bool:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return False
-    return Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is not None
+    return CHROMIUM is not None
 
 
 @dataclass
@@ -64,7 +65,7 @@ class Browser:
         from playwright.sync_api import sync_playwright
 
         self._pw = sync_playwright().start()
-        self._browser = self._pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        self._browser = self._pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         return self
 
     def __exit__(self, *exc: object) -> None:

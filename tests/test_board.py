@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from browser import Browser
 from gridkit_cli.main import main
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -72,24 +73,12 @@ def _photo(folder: Path, worker_id: str) -> Path:
 def _blocked_page_check(html: Path, script: str = "() => null"):
     """Load ``html`` in Chromium with every request but file: and data: aborted; return
     (failed requests, console errors, page text, the script's result)."""
-    from playwright.sync_api import sync_playwright
-
-    failed, errors = [], []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1587, "height": 1123})
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
-                       else route.abort())
-            page.on("requestfailed", lambda r: failed.append(r.url))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(html.resolve().as_uri(), wait_until="load")
-            page.evaluate("document.fonts.ready.then(() => true)")
-            text = page.inner_text("body")
-            result = page.evaluate(script)
-        finally:
-            browser.close()
+    with Browser(width=1587, height=1123) as browser:
+        loaded = browser.open(html, settle_ms=0)
+        loaded.evaluate("document.fonts.ready.then(() => true)")
+        text = loaded.page.inner_text("body")
+        result = loaded.evaluate(script)
+        failed, errors = loaded.blocked + loaded.failed, loaded.errors
     return failed, errors, text, result
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import rasterio
 import shapely
+from browser import Browser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -337,43 +338,26 @@ def test_cli_usage_errors_exit_2(sample_grids, tmp_path):
 
 
 def test_heatmap_page_renders_offline_in_chromium(heat_run, sample_grids):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    blocked, failed, errors = [], [], []
-
-    def route(r):
-        if r.request.url.startswith(("file:", "data:", "blob:", "about:")):
-            r.continue_()
-        else:
-            blocked.append(r.request.url)
-            r.abort()
-
     n_grids = len(gpd.read_file(sample_grids, layer="grids"))
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 800})
-            page.route("**/*", route)
-            page.on("requestfailed", lambda r: failed.append(r.url))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto((heat_run / "heatmap.html").as_uri())
-            page.wait_for_selector("canvas.leaflet-heatmap-layer")
-            heat_pixels = page.evaluate("""() => {
-                const c = document.querySelector('canvas.leaflet-heatmap-layer');
-                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }""")
-            outlines = page.locator("path.leaflet-interactive").count()
-            page.locator(".leaflet-control-layers-overlays label", has_text="per 100 households").click()
-            fills = page.evaluate("""() => new Set([...document.querySelectorAll('path.leaflet-interactive')]
-                .map(p => p.getAttribute('fill')).filter(f => f && f !== 'none')).size""")
-            page.locator(".leaflet-control-layers-overlays label", has_text="heat by ISO week").click()
-            page.locator(".leaflet-bar-timecontrol a.timecontrol-forward").click()  # to the second week
-            page.wait_for_timeout(300)
-            week_label = page.locator(".timecontrol-date").inner_text()
-            week_canvases = page.locator(".leaflet-overlay-pane canvas:not(.leaflet-heatmap-layer)").count()
-            title = page.title()
-        finally:
-            browser.close()
+    with Browser(width=1000, height=800) as browser:
+        loaded = browser.open(heat_run / "heatmap.html", settle_ms=0)
+        page = loaded.page
+        page.wait_for_selector("canvas.leaflet-heatmap-layer")
+        heat_pixels = page.evaluate("""() => {
+            const c = document.querySelector('canvas.leaflet-heatmap-layer');
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }""")
+        outlines = page.locator("path.leaflet-interactive").count()
+        page.locator(".leaflet-control-layers-overlays label", has_text="per 100 households").click()
+        fills = page.evaluate("""() => new Set([...document.querySelectorAll('path.leaflet-interactive')]
+            .map(p => p.getAttribute('fill')).filter(f => f && f !== 'none')).size""")
+        page.locator(".leaflet-control-layers-overlays label", has_text="heat by ISO week").click()
+        page.locator(".leaflet-bar-timecontrol a.timecontrol-forward").click()  # to the second week
+        page.wait_for_timeout(300)
+        week_label = page.locator(".timecontrol-date").inner_text()
+        week_canvases = page.locator(".leaflet-overlay-pane canvas:not(.leaflet-heatmap-layer)").count()
+        title = page.title()
+        blocked, failed, errors = loaded.blocked, loaded.failed, loaded.errors
     assert blocked == [] and failed == [] and errors == []
     assert heat_pixels > 1000
     assert outlines == n_grids  # one outline per grid
