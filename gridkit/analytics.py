@@ -73,7 +73,17 @@ import numpy as np
 import pandas as pd
 
 from gridkit.errors import InputDataError, MissingFieldError, ParameterError, format_ids
-from gridkit.workcal import UNITS, WorkingCalendar, _read_csv, _require, add_working_time, calendar_from_csv
+from gridkit.workcal import (
+    LOCAL_ZONE,
+    TIMES_HINT,
+    UNITS,
+    WorkingCalendar,
+    _read_csv,
+    _require,
+    add_working_time,
+    calendar_from_csv,
+    local_times,
+)
 
 __all__ = [
     "KPI_COLUMNS",
@@ -104,8 +114,8 @@ KPI_COLUMNS: tuple[str, ...] = (
     *(f"level_{lv}" for lv in LEVELS), "level_other",
 )
 _TIME_FIELDS = ("reported_at", "registered_at", "closed_at", "due_at")
-_CST = "Asia/Shanghai"
-_ROWS_HINT = "write times as ISO 8601, e.g. 2024-06-03T09:30:00 (rows count from 0 after the header)"
+_CST = LOCAL_ZONE
+_ROWS_HINT = TIMES_HINT
 
 
 # --------------------------------------------------------------------------- time limits
@@ -180,25 +190,7 @@ def _limit_rows(categories: pd.Series, limits: pd.DataFrame) -> tuple[np.ndarray
 
 
 def _parse_times(values: pd.Series, column: str, path: Any) -> pd.Series:
-    """ISO 8601 text (empty = missing) to naive local datetimes; bad text names its rows."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        parsed = values
-    else:
-        text = values.astype("string").str.strip()
-        text = text.mask(text == "")
-        try:
-            parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
-        except (ValueError, TypeError):  # offsets mixed with local times
-            parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
-        bad = text.notna() & parsed.isna()
-        if bad.any():
-            raise InputDataError(
-                f"times cannot be read, e.g. {text[bad].iloc[0]!r}", path=path,
-                feature_ids=list(values.index[bad]), field=column, hint=_ROWS_HINT,
-            )
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_convert(_CST).dt.tz_localize(None)
-    return parsed.astype("datetime64[s]")
+    return local_times(values, field=column, path=path)
 
 
 def latest_time(incidents: pd.DataFrame) -> pd.Timestamp:

@@ -47,6 +47,7 @@ from gridkit._progress import Progress, no_progress
 from gridkit._rng import RNGLike, as_rng
 from gridkit.crs import local_crs
 from gridkit.errors import EmptyLayerError, InputDataError, MissingFieldError, ParameterError
+from gridkit.workcal import local_times
 
 __all__ = [
     "BandwidthRule",
@@ -487,20 +488,7 @@ def reported_times(
             f"the incidents have no {field!r} field", path=source, field=field,
             hint="give each incident its reporting time as ISO 8601 text, e.g. 2024-06-30T08:15:00",
         )
-    raw = incidents[field]
-    if pd.api.types.is_datetime64_any_dtype(raw):
-        times = raw
-    else:
-        text = raw.astype("string").str.strip().mask(lambda s: s == "")
-        times = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=_has_zone(text))
-        bad = times.isna() & text.notna()
-        if bad.any():
-            raise InputDataError(
-                "reporting times are not dates", path=source, feature_ids=list(incidents.index[bad.to_numpy()]),
-                field=field, hint="write times as ISO 8601, e.g. 2024-06-30T08:15:00",
-            )
-    if getattr(times.dt, "tz", None) is not None:
-        times = times.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+    times = local_times(incidents[field], field=field, path=source)
     missing = times.isna().to_numpy()
     if required and missing.any():
         raise InputDataError(
@@ -508,10 +496,6 @@ def reported_times(
             field=field, hint="fill in when each incident was reported (ISO 8601)",
         )
     return times.astype("datetime64[ns]").rename(field)
-
-
-def _has_zone(text: pd.Series) -> bool:
-    return bool(text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True, na=False).any())
 
 
 def filter_incidents(

@@ -267,6 +267,13 @@ def test_times_with_offsets_are_read_as_china_time():
     assert cases["reported_at"].tolist() == [T("2024-06-03T09:00"), T("2024-06-03T09:30")]
 
 
+def test_local_times_mixed_with_offsets_keep_their_clock():
+    # one platform exports UTC, another local time: the local ones must not move by 8 hours
+    frame = pd.DataFrame({"reported_at": ["2024-06-03T01:00:00Z", "2024-06-03T10:00:00", "2024-06-04"]})
+    cases = an.cases_from_incidents(frame)
+    assert cases["reported_at"].tolist() == [T("2024-06-03T09:00"), T("2024-06-03T10:00"), T("2024-06-04T00:00")]
+
+
 # --------------------------------------------------------------------------- ranking
 
 
