@@ -66,7 +66,7 @@ def call(method: str, points, grids) -> tuple[int, int]:
     """Run one method; return (rows out, points in a grid)."""
     import geopandas as gpd
 
-    from gridkit.attach import attach_points
+    from gridkit.incidents.attach import attach_points
 
     if method == "attach_points":
         out = attach_points(points, grids)

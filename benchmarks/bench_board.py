@@ -66,7 +66,7 @@ def main() -> None:
     rows.append((f"PDF+PNG, {len(codes)} grids, matplotlib fallback", mpl, mpl / len(codes), f"{mpl / ours:.2f}"))
 
     if args.synth_households:
-        from gridkit.synth import synth_county
+        from gridkit.synth.county import synth_county
 
         county = synth_county(seed=1, households=args.synth_households, incidents=False, tracks=False)
         big = partition(county["communities"], county["buildings"], streets=county["streets"], rng=0)

@@ -1,4 +1,4 @@
-"""How fast ``gridkit.export`` writes each format, against a plain geopandas/pyogrio write.
+"""How fast ``gridkit.export.layers`` writes each format, against a plain geopandas/pyogrio write.
 
 Run on demand (not part of the test suite)::
 
@@ -29,8 +29,8 @@ import geopandas as gpd
 import pyogrio
 import shapely
 
-from gridkit.export import FORMATS, export_layer
-from gridkit.synth import synth_county
+from gridkit.export.layers import FORMATS, export_layer
+from gridkit.synth.county import synth_county
 
 WAYS = [("gpkg", {}), ("shp", {"encoding": "utf-8"}), ("shp", {"encoding": "gbk"}), ("geojson", {}),
         ("parquet", {}), ("kml", {}), ("csv", {})]

@@ -1,11 +1,11 @@
-"""Benchmark: incident density surfaces (gridkit.heat) against scipy's gaussian_kde on the same cells.
+"""Benchmark: incident density surfaces (gridkit.heat.density) against scipy's gaussian_kde on the same cells.
 
 Run on demand (not a test):
 
     python benchmarks/bench_heat.py [--households 200000] [--seed 1]
 
 Inputs: the bundled sample county (7,552 incidents) and a synthetic county of
-``--households`` households (``gridkit.synth``, about 0.42 incidents per household). For each,
+``--households`` households (``gridkit.synth.county``, about 0.42 incidents per household). For each,
 ``heat_from_incidents`` (scikit-learn KernelDensity, tree-based, rtol 1e-8; Scott's bandwidth,
 50 m cells over the grids' extent padded by 4 bandwidths) is timed, then the peer: scipy's
 ``gaussian_kde`` (brute force over every point and cell, given the same isotropic kernel), and the largest
@@ -25,7 +25,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from gridkit.heat import heat_from_incidents
+from gridkit.heat.density import heat_from_incidents
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +40,7 @@ def _incidents_sample() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
 
 
 def _incidents_synth(households: int, seed: int) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    from gridkit.synth import synth_county
+    from gridkit.synth.county import synth_county
 
     county = synth_county(seed=seed, households=households, tracks=False)
     df = county["incidents"]

@@ -4,7 +4,7 @@ Run on demand (not part of the test suite)::
 
     python benchmarks/bench_map.py [--households 18427 200000] [--seed 1]
 
-For each size a synthetic county is generated (``gridkit.synth``) and partitioned (setup,
+For each size a synthetic county is generated (``gridkit.synth.county``) and partitioned (setup,
 not timed), then:
 
 - **gridkit**: ``map_for_grids`` with grids, communities, buildings, streets, components,
@@ -38,7 +38,7 @@ def _log(text: str) -> None:
 
 def county_layers(households: int, seed: int) -> dict:
     from gridkit.partition.pipeline import partition
-    from gridkit.synth import synth_county
+    from gridkit.synth.county import synth_county
 
     county = synth_county(seed=seed, households=households)
     result = partition(county["communities"], county["buildings"], streets=county["streets"],

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from gridkit.partition.pipeline import partition
-    from gridkit.synth import synth_county
+    from gridkit.synth.county import synth_county
 
     county = synth_county(seed=args.seed, households=args.households, incidents=False, tracks=False)
     inputs = (county["communities"], county["buildings"])

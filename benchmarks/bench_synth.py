@@ -30,7 +30,7 @@ def run_one(
     households: int, seed: int, incidents: bool, tracks: bool, outdir: Path
 ) -> dict[str, float]:
     """Build and write one county in this process; return its figures."""
-    from gridkit.synth import synth_county, write_county
+    from gridkit.synth.county import synth_county, write_county
 
     start = time.perf_counter()
     county = synth_county(

@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from gridkit import attach as at
+    from gridkit.incidents import attach as at
     from gridkit.io import list_layers, read_layer
 
     out = Path(args.output)
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.kind != "incidents" and (args.month or args.as_of):
         raise ParameterError("--month and --as-of apply to incidents", hint="use them with --as incidents")
     if args.month:
-        from gridkit.analytics import month_bounds
+        from gridkit.incidents.cases import month_bounds
 
         month_bounds(args.month)  # usage error before any reading
     grids_layer = args.grids_layer
@@ -118,7 +118,7 @@ def _evaluate(args: argparse.Namespace, grids: Any, named: Any, stats: Any) -> d
     """Case indicators into grid_stats, the evaluation tables and layer, deadlines on the incidents."""
     import pandas as pd
 
-    from gridkit import analytics as an
+    from gridkit.incidents import cases as an
 
     limits = an.time_limits(args.time_limits)
     calendar = an.calendar_from_csv(args.holidays) if args.holidays else None

@@ -7,7 +7,7 @@ import sys
 
 from gridkit.errors import ParameterError
 from gridkit.io import write_layers
-from gridkit.osm import ARTERIAL_HIGHWAYS, communities_from_osm
+from gridkit.osm.features import ARTERIAL_HIGHWAYS, communities_from_osm
 
 _DEFAULT_MIN_AREA_M2 = 100_000.0
 _DEFAULT_EXTEND_M = 100.0

@@ -14,7 +14,7 @@ from typing import cast
 
 from gridkit import io
 from gridkit.errors import ParameterError
-from gridkit.export import FORMATS, ExportFormat, ExportSummary, export_layers, format_from_path
+from gridkit.export.layers import FORMATS, ExportFormat, ExportSummary, export_layers, format_from_path
 
 _SHIFTED_NAMES = {"gcj02": "GCJ-02", "bd09": "BD-09"}
 _BASEMAPS = {"gcj02": "Amap/Tencent", "bd09": "Baidu"}

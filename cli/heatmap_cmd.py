@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from gridkit_cli._progress import progress_bar
 
-    from gridkit.heat_report import HeatmapOptions, heatmap_outputs, read_heatmap_inputs
+    from gridkit.heat.job import HeatmapOptions, heatmap_outputs, read_heatmap_inputs
 
     options = HeatmapOptions(
         categories=args.category, start=args.start, end=args.end, bandwidth=_bandwidth(args.bandwidth),

@@ -90,7 +90,7 @@ def _buildings(args: argparse.Namespace, common: dict[str, Any]):
 
     if not args.estimate_households:
         return read_layer(args.buildings, role="buildings", **common)
-    from gridkit.osm import estimate_households
+    from gridkit.osm.features import estimate_households
 
     layer = read_layer(args.buildings, role="buildings", osm_kind="buildings", **common)
     layer[args.households_field] = estimate_households(layer).to_numpy()

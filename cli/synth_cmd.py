@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gridkit_cli._progress import progress_bar
 
-from gridkit.synth import FILES, HOUSEHOLDS_PER_COMMUNITY, synth_county, write_county
+from gridkit.synth.county import FILES, HOUSEHOLDS_PER_COMMUNITY, synth_county, write_county
 
 _NOUNS = {
     "communities": "communities and villages",

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from gridkit.alerts import ALERT_COLUMNS, alerts_for_grids, benjamini_hochberg
 from gridkit.errors import InputDataError, MissingFieldError, ParameterError
+from gridkit.heat.alerts import ALERT_COLUMNS, alerts_for_grids, benjamini_hochberg
 
 START = pd.Timestamp("2024-01-01")
 DAYS = 63  # 9 weeks: 8 baseline windows + the last one

@@ -1,4 +1,4 @@
-"""Case indicators, deadlines in working time and the evaluation ranking (gridkit.analytics).
+"""Case indicators, deadlines in working time and the evaluation ranking (gridkit.incidents.cases).
 
 The expected figures are worked out by hand in the comments, not copied from a run.
 """
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridkit import analytics as an
 from gridkit.errors import InputDataError, MissingFieldError, ParameterError
+from gridkit.incidents import cases as an
 
 T = pd.Timestamp
 

@@ -1,4 +1,4 @@
-"""Points into grids (gridkit.attach) and the `gridkit attach` command.
+"""Points into grids (gridkit.incidents.attach) and the `gridkit attach` command.
 
 Properties over generated square lattices and Voronoi grids with points on edges and
 vertices; expected values from a brute-force all-pairs check or worked out by hand.
@@ -15,9 +15,9 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridkit import attach as at
 from gridkit.datasets import get_path
 from gridkit.errors import InputDataError, MissingCRSError, MissingFieldError
+from gridkit.incidents import attach as at
 
 # EPSG:4545 is CGCS2000 / 3-degree GK CM 108E; near its central meridian local_crs chooses it
 # too, so distances measured by attach_points are the plain planar distances here.

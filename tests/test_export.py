@@ -1,4 +1,4 @@
-"""gridkit.export: GeoPackage, Shapefile, GeoJSON, GeoParquet, KML and CSV, round trips on real files."""
+"""gridkit.export.layers: GeoPackage, Shapefile, GeoJSON, GeoParquet, KML and CSV, round trips on real files."""
 
 import json
 
@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridkit import datasets
-from gridkit._field_names import names_in_file
 from gridkit.crs import wgs84_to_bd09, wgs84_to_gcj02
 from gridkit.errors import GeometryTypeError, InputDataError, ParameterError
-from gridkit.export import export_layer, export_layers, field_table, read_exported, target_crs
+from gridkit.export.field_names import names_in_file
+from gridkit.export.layers import export_layer, export_layers, field_table, read_exported, target_crs
 from gridkit.io import read_layer
 
 SAMPLE = datasets.get_path("sample_county")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from gridkit.crs import local_crs
 from gridkit.errors import EmptyLayerError, InputDataError, ParameterError
-from gridkit.heat import (
+from gridkit.heat.density import (
     bandwidth_for_points,
     filter_incidents,
     heat_from_incidents,
@@ -265,7 +265,7 @@ def sample_incidents() -> pd.DataFrame:
 
 
 def test_cli_writes_every_output_on_the_sample_county(heat_run):
-    from gridkit.heat_report import OUTPUT_FILES
+    from gridkit.heat.job import OUTPUT_FILES
 
     assert sorted(p.name for p in heat_run.iterdir()) == sorted(OUTPUT_FILES)
     incidents = sample_incidents()
@@ -369,7 +369,7 @@ def test_heatmap_page_renders_offline_in_chromium(heat_run, sample_grids):
 def test_figures_use_the_noto_cjk_font_when_installed():
     from matplotlib import font_manager
 
-    from gridkit.heat_figures import cjk_font_family
+    from gridkit.heat.figures import cjk_font_family
 
     installed = [p for p in font_manager.findSystemFonts() if Path(p).name == "NotoSansCJK-Regular.ttc"]
     if not installed:

@@ -261,7 +261,7 @@ OSM_XML = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-@pytest.mark.xfail(not HAVE_OSM, reason="gridkit.osm not yet merged", strict=False)
+@pytest.mark.xfail(not HAVE_OSM, reason="gridkit.osm.features not yet merged", strict=False)
 @pytest.mark.parametrize(
     "options, geom_type",
     [({"geometry": "line"}, "LineString"), ({"geometry": "polygon"}, "Polygon"),
@@ -286,11 +286,11 @@ def test_osm_dispatch_calls_the_reader_for_the_kind(tmp_path, monkeypatch):
             return gpd.GeoDataFrame({"kind": [kind]}, geometry=[geom], crs=4326)
         return read
 
-    fake = types.ModuleType("gridkit.osm")
+    fake = types.ModuleType("gridkit.osm.features")
     fake.streets_from_osm = reader("streets", shapely.LineString([(0, 0), (1, 1)]))
     fake.buildings_from_osm = reader("buildings", shapely.box(0, 0, 1, 1))
     fake.components_from_osm = reader("components", shapely.Point(0, 0))
-    monkeypatch.setitem(sys.modules, "gridkit.osm", fake)
+    monkeypatch.setitem(sys.modules, "gridkit.osm.features", fake)
     path = tmp_path / "x.osm.bz2"
     path.write_bytes(b"")
     assert io.read_layer(path, geometry="line")["kind"].tolist() == ["streets"]
@@ -572,7 +572,7 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
         assert Path(target).exists()
         raise OSError("disk full")
 
-    monkeypatch.setattr(io.pyogrio, "write_dataframe", write_then_fail)
+    monkeypatch.setattr(io.read.pyogrio, "write_dataframe", write_then_fail)
     with pytest.raises(OSError, match="disk full"):
         io.write_layers(path, {"grids": polygons(3)})
     assert path.read_bytes() == before

@@ -1,4 +1,4 @@
-"""Streets, graphs, buildings, components, communities and households from OSM XML (gridkit.osm)."""
+"""Streets, graphs, buildings, components, communities and households from OSM XML (gridkit.osm.features)."""
 
 import argparse
 import bz2
@@ -15,7 +15,6 @@ import pytest
 import shapely
 from gridkit_cli import communities_cmd
 
-from gridkit import osm
 from gridkit.errors import (
     InputDataError,
     InputFileError,
@@ -23,6 +22,7 @@ from gridkit.errors import (
     MissingFieldError,
     ParameterError,
 )
+from gridkit.osm import features as osm
 
 # the checkout's copy (gridkit.datasets.get_path finds the same files once every sample is in place)
 HELSINKI_DIR = Path(__file__).resolve().parents[1] / "data" / "helsinki"
@@ -85,7 +85,7 @@ def clipped(tmp_path):
 
 
 def test_streets_from_clipped_file_are_trimmed_and_counted(clipped, caplog):
-    with caplog.at_level(logging.WARNING, logger="gridkit.osm"):
+    with caplog.at_level(logging.WARNING, logger="gridkit.osm.features"):
         streets = osm.streets_from_osm(clipped)
     assert streets["osmid"].tolist() == [10, 11]
     assert streets.attrs["trimmed_ways"] == 2

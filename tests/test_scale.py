@@ -13,7 +13,7 @@ from gridkit_cli.main import main
 from gridkit.datasets import get_path
 from gridkit.partition.pipeline import partition
 from gridkit.scale import map_jobs
-from gridkit.synth import synth_county
+from gridkit.synth.county import synth_county
 
 
 @pytest.fixture(scope="module")

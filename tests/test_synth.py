@@ -17,7 +17,14 @@ from hypothesis import strategies as st
 from pyproj import Transformer
 
 from gridkit.errors import ParameterError
-from gridkit.synth import COUNTY_CODE, FILES, HOUSEHOLDS_PER_COMMUNITY, WORK_CRS, synth_county, write_county
+from gridkit.synth.county import (
+    COUNTY_CODE,
+    FILES,
+    HOUSEHOLDS_PER_COMMUNITY,
+    WORK_CRS,
+    synth_county,
+    write_county,
+)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_county"
 SAMPLE_SEED = 2024

@@ -17,7 +17,7 @@ from gridkit.partition.feasibility import reasons_for_regions
 from gridkit.partition.graph import graph_from_community, subgraph
 from gridkit.partition.regionalize import Graph, regions_from_graph
 from gridkit.partition.rules import Bounds
-from gridkit.units import dissolve_faces, generator_points, units_for_community
+from gridkit.partition.units import dissolve_faces, generator_points, units_for_community
 
 __all__ = ["CommunityGrids", "CommunityJob", "grids_for_community"]
 

@@ -6,7 +6,7 @@ import numpy as np
 import shapely
 
 from gridkit.partition.regionalize import Graph
-from gridkit.units import CommunityUnits
+from gridkit.partition.units import CommunityUnits
 
 __all__ = ["graph_from_community", "graph_from_polygons", "rook_edges", "subgraph"]
 
@@ -18,7 +18,7 @@ def rook_edges(polygons: np.ndarray, *, tolerance: float = 1e-9) -> tuple[np.nda
     """Pairs of polygons sharing boundary of positive length, with that length.
 
     Works on any polygons (no shared noding needed); for a coverage built by
-    :mod:`gridkit.units`, :func:`gridkit.units.face_adjacency` is exact and faster.
+    :mod:`gridkit.partition.units`, :func:`gridkit.units.face_adjacency` is exact and faster.
     """
     tree = shapely.STRtree(polygons)
     i, j = tree.query(polygons, predicate="intersects")

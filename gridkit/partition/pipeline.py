@@ -31,8 +31,8 @@ from gridkit.partition.rules import (
     tiling_error,
     within_bounds,
 )
+from gridkit.partition.units import assign_to_polygons
 from gridkit.scale import map_jobs
-from gridkit.units import assign_to_polygons
 
 __all__ = ["PartitionResult", "partition"]
 

@@ -165,7 +165,7 @@ def read_streets(path: str | PathLike[str], *, source: Literal["lines", "osm"] =
         Lines with ``name`` (and ``highway`` when known), in the file's CRS.
     """
     if source == "osm":
-        from gridkit.osm import streets_from_osm
+        from gridkit.osm.features import streets_from_osm
 
         return streets_from_osm(path, network_type="walk")
     if source != "lines":

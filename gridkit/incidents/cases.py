@@ -36,7 +36,7 @@ category, else its 2-digit major, else the ``*`` row. Units:
 - ``working_days``: that many working days of 8 working hours each (a case registered
   at 10:00 with 1 working day is due at 10:00 the next working day).
 
-The working calendar lives in :mod:`gridkit.workcal` (re-exported here). Times are
+The working calendar lives in :mod:`gridkit.incidents.workcal` (re-exported here). Times are
 local wall-clock times (China Standard Time, no offset); ISO 8601 text with an
 offset is converted to UTC+8 and its offset dropped.
 
@@ -73,17 +73,15 @@ import numpy as np
 import pandas as pd
 
 from gridkit.errors import InputDataError, MissingFieldError, ParameterError, format_ids
-from gridkit.workcal import (
-    LOCAL_ZONE,
-    TIMES_HINT,
+from gridkit.incidents.workcal import (
     UNITS,
     WorkingCalendar,
     _read_csv,
     _require,
     add_working_time,
     calendar_from_csv,
-    local_times,
 )
+from gridkit.times import LOCAL_ZONE, TIMES_HINT, local_times
 
 __all__ = [
     "KPI_COLUMNS",

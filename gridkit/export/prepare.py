@@ -1,4 +1,4 @@
-"""Layers made fit for a format before :mod:`gridkit.export` writes them, and read back after.
+"""Layers made fit for a format before :mod:`gridkit.export.layers` writes them, and read back after.
 
 :func:`prepare` renames fields (the documented table, 10 bytes for a Shapefile), turns
 types a format cannot hold into ones it can (date/time to ISO text; 64-bit integers
@@ -25,9 +25,9 @@ import pyogrio.errors
 import shapely
 from pyproj import CRS
 
-from gridkit._export_writers import WKT_COLUMN
-from gridkit._field_names import SHP_TEXT_BYTES, cut_to_bytes, names_in_file
 from gridkit.errors import GeometryTypeError, InputDataError, InputFileError, format_ids
+from gridkit.export.field_names import SHP_TEXT_BYTES, cut_to_bytes, names_in_file
+from gridkit.export.writers import WKT_COLUMN
 
 MAPPING_COLUMNS = ["layer", "field", "name_in_file", "type", "name_zh"]
 #: Fields the LIBKML driver reads from every placemark; a layer's own are renamed around them.

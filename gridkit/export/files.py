@@ -20,9 +20,9 @@ import geopandas as gpd
 import pandas as pd
 from pyproj import CRS
 
-from gridkit import _export_prepare as prep
-from gridkit._export_writers import WRITERS
 from gridkit.errors import ParameterError
+from gridkit.export import prepare as prep
+from gridkit.export.writers import WRITERS
 from gridkit.io import atomic_dir, write_text
 
 _WGS84 = CRS.from_epsg(4326)

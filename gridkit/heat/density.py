@@ -47,7 +47,7 @@ from gridkit._progress import Progress, no_progress
 from gridkit._rng import RNGLike, as_rng
 from gridkit.crs import local_crs
 from gridkit.errors import EmptyLayerError, InputDataError, MissingFieldError, ParameterError
-from gridkit.workcal import local_times
+from gridkit.times import local_times
 
 __all__ = [
     "BandwidthRule",

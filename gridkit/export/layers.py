@@ -51,11 +51,11 @@ import geopandas as gpd
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from gridkit import _export_files as files_
-from gridkit import _export_prepare as prep
-from gridkit._field_names import field_table
 from gridkit.crs import convert_coords
 from gridkit.errors import ParameterError
+from gridkit.export import files as files_
+from gridkit.export import prepare as prep
+from gridkit.export.field_names import field_table
 from gridkit.io import read_layer
 
 __all__ = [

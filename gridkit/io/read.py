@@ -70,6 +70,7 @@ __all__ = [
     "file_format",
     "keep_dimension",
     "list_layers",
+    "preferred_layer",
     "read_layer",
     "shapefile_encoding",
     "write_layers",
@@ -265,6 +266,17 @@ def list_layers(path: PathArg) -> list[str]:
     if fmt in (".csv", ".parquet", ".geoparquet"):
         return [_single_layer_name(path, fmt)]
     return [str(name) for name, _ in _ogr_layers(path, fmt)]
+
+
+def preferred_layer(path: PathArg, layer: str | None, *, preferred: str = "grids") -> str | None:
+    """The layer to read from ``path``: ``layer`` when given, else ``preferred`` when the file has it.
+
+    This is how every verb reads "the grids": a ``grids.gpkg`` written by ``gridkit
+    partition`` holds grids, buildings, units and communities, and the grids are meant.
+    """
+    if layer is not None:
+        return layer
+    return preferred if preferred in list_layers(path) else None
 
 
 def _request(
@@ -690,7 +702,7 @@ def _geometries_from_wkt(df: pd.DataFrame, column: str, crs: CRS, req: _Request)
 
 def _read_osm(req: _Request) -> _ReadResult:
     kind = _osm_kind(req)
-    osm = importlib.import_module("gridkit.osm")
+    osm = importlib.import_module("gridkit.osm.features")
     reader: Callable[[Path], gpd.GeoDataFrame] = getattr(osm, f"{kind}_from_osm")
     try:
         gdf = reader(req.path)

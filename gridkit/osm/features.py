@@ -67,7 +67,7 @@ from gridkit.errors import (
     MissingFieldError,
     ParameterError,
 )
-from gridkit.units import face_adjacency
+from gridkit.partition.units import face_adjacency
 
 __all__ = [
     "ARTERIAL_HIGHWAYS",

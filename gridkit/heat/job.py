@@ -76,8 +76,8 @@ def read_heatmap_inputs(
     """
     import shapely
 
-    from gridkit.attach import read_points
-    from gridkit.heat import reported_times
+    from gridkit.heat.density import reported_times
+    from gridkit.incidents.attach import read_points
     from gridkit.io import file_format, list_layers, read_layer
 
     if grids_layer is None and file_format(grids_path) == ".gpkg" and "grids" in list_layers(grids_path):
@@ -132,11 +132,11 @@ def heatmap_outputs(
     ParameterError
         The filters keep no incident, or an option is out of range.
     """
-    from gridkit.alerts import alerts_for_grids
-    from gridkit.attach import attach_points
-    from gridkit.heat import filter_incidents, heat_from_incidents, heat_to_geotiff, rates_for_grids
-    from gridkit.heat_figures import choropleth_png, heat_png
-    from gridkit.heatmap_page import heatmap_page, write_page
+    from gridkit.heat.alerts import alerts_for_grids
+    from gridkit.heat.density import filter_incidents, heat_from_incidents, heat_to_geotiff, rates_for_grids
+    from gridkit.heat.figures import choropleth_png, heat_png
+    from gridkit.heat.page import heatmap_page, write_page
+    from gridkit.incidents.attach import attach_points
     from gridkit.io import atomic_dir, write_text
 
     progress = progress or no_progress

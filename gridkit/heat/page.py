@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from branca.element import Figure
 
-from gridkit.heat import reported_times
+from gridkit.heat.density import reported_times
 
 __all__ = ["heatmap_page", "week_frames", "write_page"]
 

@@ -1,6 +1,6 @@
-"""Writers behind :mod:`gridkit.export`: one function per format, into a staging folder.
+"""Writers behind :mod:`gridkit.export.layers`: one function per format, into a staging folder.
 
-Each writer takes layers already prepared by :mod:`gridkit.export` (projected, fields
+Each writer takes layers already prepared by :mod:`gridkit.export.layers` (projected, fields
 renamed, types a format can hold) and the target path inside a staging folder; it
 returns the files it created. Formats that hold one layer per file get exactly one.
 """

@@ -41,7 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from gridkit.errors import MissingFieldError, ParameterError
-from gridkit.heat import _timestamp, reported_times
+from gridkit.heat.density import _timestamp, reported_times
 
 __all__ = ["ALERT_COLUMNS", "alerts_for_grids", "benjamini_hochberg"]
 

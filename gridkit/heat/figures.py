@@ -7,7 +7,7 @@ Source Han Sans, WenQuanYi, ...) and English only otherwise, so no glyph is ever
 Examples
 --------
 >>> import tempfile, shapely
->>> from gridkit.heat import heat_from_incidents
+>>> from gridkit.heat.density import heat_from_incidents
 >>> grids = gpd.GeoDataFrame({"grid_code": ["a"]}, geometry=[shapely.box(106.61, 26.46, 106.63, 26.48)], crs=4490)
 >>> pts = gpd.GeoDataFrame(geometry=shapely.points([106.62, 106.625], [26.47, 26.472]), crs=4490)
 >>> out = heat_png(heat_from_incidents(pts, area=grids, bandwidth=300.0), Path(tempfile.mkdtemp()) / "h.png",
@@ -31,7 +31,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gridkit.heat import HeatSurface
+from gridkit.heat.density import HeatSurface
 
 __all__ = ["choropleth_png", "cjk_font_family", "heat_png"]
 

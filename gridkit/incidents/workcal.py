@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from gridkit.errors import InputDataError, InputFileError, MissingFieldError, ParameterError
+from gridkit.times import local_times
 
 __all__ = ["UNITS", "WorkingCalendar", "add_working_time", "calendar_from_csv", "local_times"]
 
@@ -282,41 +283,3 @@ def _require(table: pd.DataFrame, columns: Sequence[str], where: Any) -> None:
         )
 
 
-LOCAL_ZONE = "Asia/Shanghai"
-TIMES_HINT = "write times as ISO 8601, e.g. 2024-06-03T09:30:00 (rows count from 0 after the header)"
-
-
-def local_times(values: pd.Series, *, field: str, path: Any = None) -> pd.Series:
-    """ISO 8601 text (empty = missing) as naive China Standard Time, indexed like ``values``.
-
-    Times with an offset (``Z``, ``+08:00``) are converted to Asia/Shanghai and the zone
-    dropped; times without one are taken as local already. Text that is not a time
-    raises :class:`~gridkit.errors.InputDataError` naming the rows and ``field``.
-
-    Examples
-    --------
-    >>> local_times(pd.Series(["2024-06-30T00:15:00Z", "", "2024-07-01"]), field="t").tolist()
-    [Timestamp('2024-06-30 08:15:00'), NaT, Timestamp('2024-07-01 00:00:00')]
-    """
-    if pd.api.types.is_datetime64_any_dtype(values):
-        parsed = values
-    else:
-        text = values.astype("string").str.strip()
-        text = text.mask(text == "")
-        # times with an offset and local times are parsed apart: one call would read both as UTC
-        zoned = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True, na=False).to_numpy(dtype=bool)
-        parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-        if (~zoned).any():
-            parsed[~zoned] = pd.to_datetime(text[~zoned], format="ISO8601", errors="coerce")
-        if zoned.any():
-            aware = pd.to_datetime(text[zoned], format="ISO8601", errors="coerce", utc=True)
-            parsed[zoned] = aware.dt.tz_convert(LOCAL_ZONE).dt.tz_localize(None)
-        bad = text.notna() & parsed.isna()
-        if bad.any():
-            raise InputDataError(
-                f"times cannot be read, e.g. {text[bad].iloc[0]!r}", path=path,
-                feature_ids=list(values.index[bad]), field=field, hint=TIMES_HINT,
-            )
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_convert(LOCAL_ZONE).dt.tz_localize(None)
-    return parsed.astype("datetime64[s]")

@@ -1,0 +1,1 @@
+"""Incident density surfaces, rates per grid, early warning, and the heatmap outputs."""

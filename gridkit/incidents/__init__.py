@@ -1,0 +1,1 @@
+"""Components (部件) and incidents (事件) in their grids: attach, categories, case indicators."""
