@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Hashable, Iterable
 from importlib import resources
-from os import PathLike
 from pathlib import Path
 from typing import IO, Any, Literal, NamedTuple
 
@@ -35,6 +34,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from gridkit._types import PathLike
 from gridkit.errors import (
     InputDataError,
     InputFileError,
@@ -67,7 +67,6 @@ log = logging.getLogger(__name__)
 
 Kind = Literal["city", "rural"]
 TownshipKind = Literal["sub-district", "town", "township", "farm", "other"]
-StrPath = str | PathLike[str]
 
 # GB/T 2260 province-level codes (the first two digits of every division code)
 _PROVINCES = frozenset(
@@ -122,7 +121,7 @@ class DivisionCode(NamedTuple):
 
 
 def validate_division_codes(
-    values: pd.Series, *, path: StrPath | None = None, field: str | None = None
+    values: pd.Series, *, path: PathLike | None = None, field: str | None = None
 ) -> pd.Series:
     """Check a column of 12-digit division codes and return them as text.
 
@@ -173,7 +172,7 @@ def validate_division_codes(
 def validate_division_code(
     code: str | int,
     *,
-    path: StrPath | None = None,
+    path: PathLike | None = None,
     feature_id: Hashable | None = None,
     field: str | None = None,
 ) -> str:
@@ -243,7 +242,7 @@ def kind_from_code(code: str | int) -> Kind | None:
 
 
 def kinds_from_codes(
-    values: pd.Series, *, path: StrPath | None = None, field: str | None = None
+    values: pd.Series, *, path: PathLike | None = None, field: str | None = None
 ) -> pd.Series:
     """:func:`kind_from_code` over a column: "city", "rural" or NA, indexed like ``values``.
 
@@ -403,7 +402,7 @@ def codes_for_grids(
     y: ArrayLike,
     *,
     row_height: float | None = None,
-    path: StrPath | None = None,
+    path: PathLike | None = None,
     field: str | None = None,
 ) -> pd.Series:
     """Grid codes for the grids of many communities at once, like :func:`grid_codes`.
@@ -537,7 +536,7 @@ _COMPONENT_HINT = "write component ids as text of 16 digits (old scheme) or 17 d
 
 
 def parse_component_ids(
-    values: pd.Series, *, path: StrPath | None = None, field: str | None = None
+    values: pd.Series, *, path: PathLike | None = None, field: str | None = None
 ) -> pd.DataFrame:
     """Split a column of component ids; both schemes may be mixed.
 
@@ -590,7 +589,7 @@ def parse_component_ids(
 def parse_component_id(
     component_id: str | int,
     *,
-    path: StrPath | None = None,
+    path: PathLike | None = None,
     feature_id: Hashable | None = None,
     field: str | None = None,
 ) -> ComponentId:
@@ -625,7 +624,7 @@ _CATEGORY_COLUMNS = ("code", "major", "name_zh", "name_en", "major_zh", "major_e
 _OSM_COLUMNS = ("key", "value", "code")
 
 
-def component_categories(path: StrPath | None = None) -> pd.DataFrame:
+def component_categories(path: PathLike | None = None) -> pd.DataFrame:
     """The city component (部件) category table.
 
     Columns ``code`` (``"0118"``; 2-digit rows name the majors), ``major``,
@@ -646,7 +645,7 @@ def component_categories(path: StrPath | None = None) -> pd.DataFrame:
     return _read_table("component_categories", path, _CATEGORY_COLUMNS, unique=("code",))
 
 
-def event_categories(path: StrPath | None = None) -> pd.DataFrame:
+def event_categories(path: PathLike | None = None) -> pd.DataFrame:
     """The incident (事件) category table, with the columns of :func:`component_categories`.
 
     Examples
@@ -657,7 +656,7 @@ def event_categories(path: StrPath | None = None) -> pd.DataFrame:
     return _read_table("event_categories", path, _CATEGORY_COLUMNS, unique=("code",))
 
 
-def osm_component_tags(path: StrPath | None = None) -> pd.DataFrame:
+def osm_component_tags(path: PathLike | None = None) -> pd.DataFrame:
     """The OSM tags that map onto component categories: columns ``key``, ``value``, ``code``.
 
     Examples
@@ -699,7 +698,7 @@ def category_names(
 
 
 def _read_table(
-    name: str, path: StrPath | None, columns: tuple[str, ...], *, unique: tuple[str, ...]
+    name: str, path: PathLike | None, columns: tuple[str, ...], *, unique: tuple[str, ...]
 ) -> pd.DataFrame:
     if path is None:
         with resources.files("gridkit").joinpath("tables", f"{name}.csv").open("rb") as handle:
@@ -718,7 +717,7 @@ def _read_table(
     return table
 
 
-def _read_csv(source: StrPath | IO[bytes], path: StrPath) -> pd.DataFrame:
+def _read_csv(source: PathLike | IO[bytes], path: PathLike) -> pd.DataFrame:
     try:
         return pd.read_csv(source, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -727,7 +726,7 @@ def _read_csv(source: StrPath | IO[bytes], path: StrPath) -> pd.DataFrame:
         raise InputFileError(f"the table cannot be read as CSV ({err})", path=path) from None
 
 
-def _require_columns(table: pd.DataFrame, columns: Iterable[str], *, path: StrPath | None) -> None:
+def _require_columns(table: pd.DataFrame, columns: Iterable[str], *, path: PathLike | None) -> None:
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise MissingFieldError(
@@ -738,7 +737,7 @@ def _require_columns(table: pd.DataFrame, columns: Iterable[str], *, path: StrPa
         )
 
 
-def _check_codes(table: pd.DataFrame, path: StrPath | None) -> None:
+def _check_codes(table: pd.DataFrame, path: PathLike | None) -> None:
     bad = ~table["code"].str.fullmatch(r"\d{2,5}")
     if bad.any():
         raise InputDataError(
@@ -750,7 +749,7 @@ def _check_codes(table: pd.DataFrame, path: StrPath | None) -> None:
         )
 
 
-def _check_unique(table: pd.DataFrame, columns: tuple[str, ...], path: StrPath | None) -> None:
+def _check_unique(table: pd.DataFrame, columns: tuple[str, ...], path: PathLike | None) -> None:
     dup = table.duplicated(list(columns), keep=False)
     if dup.any():
         raise InputDataError(

@@ -35,6 +35,7 @@ import pyproj
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
+from gridkit._types import CoordSystem
 from gridkit.errors import EmptyLayerError, MissingCRSError, ParameterError
 
 __all__ = [
@@ -52,7 +53,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 System = Literal["auto", "utm", "cgcs2000"]
-Coords = Literal["wgs84", "gcj02", "bd09"]
 Bounds: TypeAlias = tuple[float, float, float, float]
 Lonlat: TypeAlias = tuple[NDArray[np.float64] | float, NDArray[np.float64] | float]
 
@@ -423,7 +423,7 @@ _STEPS: dict[tuple[str, str], Callable[[ArrayLike, ArrayLike], Lonlat]] = {
 }
 
 
-def convert_coords(gdf: gpd.GeoDataFrame, *, source: Coords, target: Coords) -> gpd.GeoDataFrame:
+def convert_coords(gdf: gpd.GeoDataFrame, *, source: CoordSystem, target: CoordSystem) -> gpd.GeoDataFrame:
     """A copy of a lon/lat layer with every coordinate moved between WGS84, GCJ-02 and BD-09.
 
     Points, lines and polygons alike (every vertex, Z kept). The CRS label stays

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -15,6 +14,7 @@ import pandas as pd
 import shapely
 
 from gridkit._progress import Progress, no_progress
+from gridkit._types import PathLike
 from gridkit.board.facts import (
     PERSONS_PER_HOUSEHOLD,
     BoardFacts,
@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 
 Renderer = Literal["auto", "chromium", "matplotlib"]
 Format = Literal["html", "pdf", "png"]
-PathArg = str | os.PathLike[str]
 _FORMATS: tuple[str, ...] = get_args(Format)
 
 
@@ -78,7 +77,7 @@ class _Run:
         workers: pd.DataFrame | None,
         contacts: pd.DataFrame | None,
         duties: Sequence[str] | None,
-        photos: PathArg | None,
+        photos: PathLike | None,
         lang: Lang,
         persons_per_household: float,
         base_url: str | None,
@@ -175,7 +174,7 @@ def board_html(
     workers: pd.DataFrame | None = None,
     contacts: pd.DataFrame | None = None,
     duties: Sequence[str] | None = None,
-    photos: PathArg | None = None,
+    photos: PathLike | None = None,
     lang: Lang = "zh",
     persons_per_household: float = PERSONS_PER_HOUSEHOLD,
     base_url: str | None = None,
@@ -233,7 +232,7 @@ def board_html(
 
 def boards_for_grids(
     grids: gpd.GeoDataFrame,
-    outdir: PathArg,
+    outdir: PathLike,
     *,
     grid_codes: Sequence[str] | None = None,
     buildings: gpd.GeoDataFrame | None = None,
@@ -242,7 +241,7 @@ def boards_for_grids(
     workers: pd.DataFrame | None = None,
     contacts: pd.DataFrame | None = None,
     duties: Sequence[str] | None = None,
-    photos: PathArg | None = None,
+    photos: PathLike | None = None,
     lang: Lang = "zh",
     formats: Sequence[Format] = ("html", "pdf", "png"),
     persons_per_household: float = PERSONS_PER_HOUSEHOLD,

@@ -7,7 +7,6 @@ map and :mod:`gridkit.board.page` lays the facts out on the page.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,6 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from gridkit._types import PathLike
 from gridkit.errors import InputDataError, InputFileError, MissingFieldError, ParameterError
 
 __all__ = [
@@ -35,7 +35,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Lang = Literal["zh", "en"]
-PathArg = str | os.PathLike[str]
 
 #: Average persons per household in China (7th national census, 2020).
 PERSONS_PER_HOUSEHOLD = 2.62
@@ -103,7 +102,7 @@ class BoardFacts:
 # ----------------------------------------------------------------------------- tables
 
 
-def read_table(path: PathArg, *, required: Sequence[str], what: str) -> pd.DataFrame:
+def read_table(path: PathLike, *, required: Sequence[str], what: str) -> pd.DataFrame:
     """A small UTF-8 CSV table as text columns, with ``required`` columns checked.
 
     Raises
@@ -140,7 +139,7 @@ def _bundled(name: str) -> pd.DataFrame:
         return pd.read_csv(handle, dtype=str, keep_default_na=False, encoding="utf-8-sig")
 
 
-def board_duties(path: PathArg | None = None, *, lang: Lang = "zh") -> list[str]:
+def board_duties(path: PathLike | None = None, *, lang: Lang = "zh") -> list[str]:
     """The duties of a grid worker printed on every board.
 
     Parameters
@@ -186,7 +185,7 @@ def national_hotlines(*, lang: Lang = "zh") -> list[Contact]:
     return [Contact(name, phone) for name, phone in zip(table[lang], table["phone"], strict=True)]
 
 
-def read_contacts(path: PathArg) -> pd.DataFrame:
+def read_contacts(path: PathLike) -> pd.DataFrame:
     """Community hotlines from a CSV with columns ``community_code``, ``name``, ``phone``.
 
     A row with an empty ``community_code`` is printed on every board (a street office or a
@@ -223,7 +222,7 @@ def facts_for_grids(
     workers: pd.DataFrame | None = None,
     contacts: pd.DataFrame | None = None,
     duties: Sequence[str] = (),
-    photos: PathArg | None = None,
+    photos: PathLike | None = None,
     lang: Lang = "zh",
     persons_per_household: float = PERSONS_PER_HOUSEHOLD,
     issued: date | None = None,

@@ -40,7 +40,6 @@ Examples
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ import geopandas as gpd
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from gridkit._types import CoordSystem, PathLike
 from gridkit.crs import convert_coords
 from gridkit.errors import ParameterError
 from gridkit.export import files as files_
@@ -74,8 +74,6 @@ logger = logging.getLogger(__name__)
 ExportFormat = Literal["gpkg", "shp", "geojson", "parquet", "kml", "csv"]
 Encoding = Literal["utf-8", "gbk"]
 FieldNames = Literal["en", "zh"]
-Coords = Literal["wgs84", "gcj02", "bd09"]
-PathArg = str | os.PathLike[str]
 
 #: Each format and the file extensions it is written with (the first is the default).
 FORMATS: dict[str, tuple[str, ...]] = {
@@ -130,7 +128,7 @@ class ExportSummary:
 
 def export_layer(
     gdf: gpd.GeoDataFrame,
-    path: PathArg,
+    path: PathLike,
     *,
     format: ExportFormat,
     to_crs: Any = None,
@@ -139,7 +137,7 @@ def export_layer(
     excel: bool = False,
     split_geometry: bool = False,
     layer: str | None = None,
-    field_names: PathArg | None = None,
+    field_names: PathLike | None = None,
 ) -> Path:
     """Write one layer to ``path`` in ``format``, atomically.
 
@@ -198,7 +196,7 @@ def export_layer(
 
 def export_layers(
     layers: Mapping[str, gpd.GeoDataFrame],
-    path: PathArg,
+    path: PathLike,
     *,
     format: ExportFormat,
     to_crs: Any = None,
@@ -206,7 +204,7 @@ def export_layers(
     fields: FieldNames = "en",
     excel: bool = False,
     split_geometry: bool = False,
-    field_names: PathArg | None = None,
+    field_names: PathLike | None = None,
 ) -> ExportSummary:
     """Write several layers, atomically: into one file (GeoPackage, KML) or one file each.
 
@@ -260,7 +258,7 @@ def export_layers(
     return summary
 
 
-def target_crs(value: Any) -> tuple[CRS | None, Coords]:
+def target_crs(value: Any) -> tuple[CRS | None, CoordSystem]:
     """Read a ``to_crs`` value: the CRS to label the file with, and the coordinates it holds.
 
     Examples
@@ -277,7 +275,7 @@ def target_crs(value: Any) -> tuple[CRS | None, Coords]:
         text = value.strip()
         key = re.sub(r"[\s_\-]", "", text.lower())
         if key in _SHIFTED:
-            shifted: Coords = _SHIFTED[key]  # type: ignore[assignment]
+            shifted: CoordSystem = _SHIFTED[key]  # type: ignore[assignment]
             return _WGS84, shifted
         if text.isdigit():
             value = int(text)
@@ -290,7 +288,7 @@ def target_crs(value: Any) -> tuple[CRS | None, Coords]:
         ) from None
 
 
-def format_from_path(path: PathArg) -> str | None:
+def format_from_path(path: PathLike) -> str | None:
     """The export format an output path's extension stands for, or None.
 
     >>> format_from_path("out/grids.SHP"), format_from_path("grids.json"), format_from_path("grids")
@@ -303,7 +301,7 @@ def format_from_path(path: PathArg) -> str | None:
     return None
 
 
-def read_exported(path: PathArg, *, layer: str | None = None) -> gpd.GeoDataFrame:
+def read_exported(path: PathLike, *, layer: str | None = None) -> gpd.GeoDataFrame:
     """Read a file written by :func:`export_layer` back with its fields' names and types.
 
     The ``<name>_fields.csv`` beside the file (Shapefile, CSV, KML, and any file with
@@ -380,7 +378,7 @@ def _checked(name: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gdf
 
 
-def _project(gdf: gpd.GeoDataFrame, crs: CRS | None, coords: Coords) -> gpd.GeoDataFrame:
+def _project(gdf: gpd.GeoDataFrame, crs: CRS | None, coords: CoordSystem) -> gpd.GeoDataFrame:
     if coords != "wgs84":
         lonlat = gdf if gdf.crs.to_epsg() in (4326, 4490) else gdf.to_crs(_WGS84)
         return convert_coords(lonlat, source="wgs84", target=coords).set_crs(_WGS84, allow_override=True)

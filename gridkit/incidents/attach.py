@@ -30,7 +30,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from os import PathLike
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -38,6 +37,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gridkit._types import CoordSystem, PathLike
 from gridkit.crs import local_crs
 from gridkit.errors import EmptyLayerError, InputDataError, MissingCRSError, MissingFieldError, ParameterError
 
@@ -61,8 +61,6 @@ UNKNOWN_ZH = "未知"
 
 PointKind = Literal["components", "incidents"]
 
-InputCoords = Literal["wgs84", "gcj02", "bd09"]
-StrPath = str | PathLike[str]
 
 # fields kept as text when a CSV is read (codes and ids lose leading zeros or digits as numbers)
 _TEXT_FIELDS = ("category", "component_id", "incident_id", "grid_code", "community_code", "worker_id", "id")
@@ -343,10 +341,10 @@ def _outline_edges(polygons: np.ndarray) -> np.ndarray:
 
 
 def read_points(
-    path: StrPath,
+    path: PathLike,
     *,
     layer: str | None = None,
-    input_coords: InputCoords = "wgs84",
+    input_coords: CoordSystem = "wgs84",
     assume_crs: Any = None,
     role: str = "points",
     text_fields: Sequence[str] = _TEXT_FIELDS,

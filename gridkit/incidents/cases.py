@@ -66,12 +66,12 @@ import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from importlib import resources
-from os import PathLike
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from gridkit._types import PathLike
 from gridkit.errors import InputDataError, MissingFieldError, ParameterError, format_ids
 from gridkit.incidents.workcal import (
     UNITS,
@@ -102,7 +102,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-StrPath = str | PathLike[str]
 #: Escalation levels (who resolved the case), in order.
 LEVELS: tuple[str, ...] = ("grid", "community", "street", "district")
 #: The indicator columns of :func:`case_indicators`, in order.
@@ -119,7 +118,7 @@ _ROWS_HINT = TIMES_HINT
 # --------------------------------------------------------------------------- time limits
 
 
-def time_limits(path: StrPath | None = None) -> pd.DataFrame:
+def time_limits(path: PathLike | None = None) -> pd.DataFrame:
     """The case time-limit table: ``category``, ``limit`` (float), ``unit``.
 
     ``category`` is a 4-digit category (``0102``), a 2-digit major (``01``: its other
@@ -141,7 +140,7 @@ def time_limits(path: StrPath | None = None) -> pd.DataFrame:
     if path is None:
         with resources.files("gridkit").joinpath("tables", "case_time_limits.csv").open("rb") as handle:
             table = _read_csv(handle, "case_time_limits.csv (bundled)")
-        where: StrPath = "case_time_limits.csv (bundled)"
+        where: PathLike = "case_time_limits.csv (bundled)"
     else:
         table = _read_csv(path, path)
         where = path

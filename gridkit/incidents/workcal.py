@@ -20,13 +20,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
-from os import PathLike
 from pathlib import Path
 from typing import IO, Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from gridkit._types import PathLike
 from gridkit.errors import InputDataError, InputFileError, MissingFieldError, ParameterError
 from gridkit.times import local_times
 
@@ -34,7 +34,6 @@ __all__ = ["UNITS", "WorkingCalendar", "add_working_time", "calendar_from_csv", 
 
 log = logging.getLogger(__name__)
 
-StrPath = str | PathLike[str]
 Unit = Literal["hours", "working_hours", "working_days"]
 #: Units of a time limit: calendar hours, working hours, working days (of ``day_seconds``).
 UNITS: tuple[str, ...] = ("hours", "working_hours", "working_days")
@@ -126,7 +125,7 @@ def _day_numbers(days: Iterable[date]) -> list[int]:
 
 
 def calendar_from_csv(
-    path: StrPath | Literal["cn"], *, base: WorkingCalendar | None = None
+    path: PathLike | Literal["cn"], *, base: WorkingCalendar | None = None
 ) -> WorkingCalendar:
     """A working calendar with the holidays (and make-up working days) of a CSV.
 
@@ -150,7 +149,7 @@ def calendar_from_csv(
     if str(path) == "cn":
         with resources.files("gridkit").joinpath("tables", "holidays_cn_2023_2024.csv").open("rb") as handle:
             table = _read_csv(handle, "holidays_cn_2023_2024.csv (bundled)")
-        where: StrPath = "holidays_cn_2023_2024.csv (bundled)"
+        where: PathLike = "holidays_cn_2023_2024.csv (bundled)"
     else:
         table = _read_csv(path, path)
         where = path
@@ -263,7 +262,7 @@ def _add_working_seconds(start: np.ndarray, seconds: np.ndarray, calendar: Worki
 # --------------------------------------------------------------------------- CSV tables
 
 
-def _read_csv(source: StrPath | IO[bytes], where: StrPath) -> pd.DataFrame:
+def _read_csv(source: PathLike | IO[bytes], where: PathLike) -> pd.DataFrame:
     if not isinstance(source, str | PathLike) or Path(source).is_file():
         try:
             return pd.read_csv(source, dtype=str, keep_default_na=False, encoding="utf-8-sig")

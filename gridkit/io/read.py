@@ -50,6 +50,7 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from gridkit._types import CoordSystem, PathLike
 from gridkit.errors import (
     DependencyError,
     EmptyLayerError,
@@ -80,9 +81,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 GeometryKind = Literal["any", "polygon", "point", "line"]
-InputCoords = Literal["wgs84", "gcj02", "bd09"]
 OsmKind = Literal["streets", "buildings", "components"]
-PathArg = str | os.PathLike[str]
 
 #: Extensions read by :func:`read_layer`, with the format each stands for.
 SUPPORTED_READ: dict[str, str] = {
@@ -147,13 +146,13 @@ class _Request:
 
 
 def read_layer(
-    path: PathArg,
+    path: PathLike,
     *,
     layer: str | None = None,
     geometry: GeometryKind = "any",
     required_fields: Sequence[str] = (),
     assume_crs: Any = None,
-    input_coords: InputCoords = "wgs84",
+    input_coords: CoordSystem = "wgs84",
     osm_kind: OsmKind | None = None,
     role: str | None = None,
     text_fields: Sequence[str] = (),
@@ -219,7 +218,7 @@ def read_layer(
     return gdf
 
 
-def file_format(path: PathArg) -> str:
+def file_format(path: PathLike) -> str:
     """The extension gridkit reads ``path`` by, e.g. ``".gpkg"`` or ``".osm.bz2"``.
 
     Raises
@@ -247,7 +246,7 @@ def file_format(path: PathArg) -> str:
     )
 
 
-def list_layers(path: PathArg) -> list[str]:
+def list_layers(path: PathLike) -> list[str]:
     """Names of the layers :func:`read_layer` can read from ``path``.
 
     A GeoPackage lists its layers; an OSM file holds ``streets``, ``buildings`` and
@@ -268,7 +267,7 @@ def list_layers(path: PathArg) -> list[str]:
     return [str(name) for name, _ in _ogr_layers(path, fmt)]
 
 
-def preferred_layer(path: PathArg, layer: str | None, *, preferred: str = "grids") -> str | None:
+def preferred_layer(path: PathLike, layer: str | None, *, preferred: str = "grids") -> str | None:
     """The layer to read from ``path``: ``layer`` when given, else ``preferred`` when the file has it.
 
     This is how every verb reads "the grids": a ``grids.gpkg`` written by ``gridkit
@@ -280,7 +279,7 @@ def preferred_layer(path: PathArg, layer: str | None, *, preferred: str = "grids
 
 
 def _request(
-    path: PathArg,
+    path: PathLike,
     layer: str | None,
     geometry: str,
     required_fields: Sequence[str],
@@ -291,7 +290,7 @@ def _request(
     text_fields: Sequence[str] = (),
 ) -> _Request:
     _check_choice("geometry", geometry, get_args(GeometryKind))
-    _check_choice("input_coords", input_coords, get_args(InputCoords))
+    _check_choice("input_coords", input_coords, get_args(CoordSystem))
     if osm_kind is not None:
         _check_choice("osm_kind", osm_kind, _OSM_KINDS)
     if isinstance(required_fields, str):
@@ -428,7 +427,7 @@ def _unreadable(path: Path, fmt: str, err: Exception) -> InputFileError:
 # --- Shapefile encodings
 
 
-def shapefile_encoding(path: PathArg) -> tuple[str | None, str]:
+def shapefile_encoding(path: PathLike) -> tuple[str | None, str]:
     """The encoding of a Shapefile's attributes, and where it was learnt.
 
     The ``.cpg`` file beside the ``.shp`` decides when gridkit understands it. Otherwise
@@ -900,7 +899,7 @@ def _to_wgs84(gdf: gpd.GeoDataFrame, req: _Request) -> gpd.GeoDataFrame:
 
 
 def write_layers(
-    path: PathArg,
+    path: PathLike,
     layers: Mapping[str, gpd.GeoDataFrame],
     *,
     encoding: str | None = None,
@@ -938,7 +937,7 @@ def write_layers(
     return path
 
 
-def write_text(path: PathArg, text: str, *, encoding: str = "utf-8") -> Path:
+def write_text(path: PathLike, text: str, *, encoding: str = "utf-8") -> Path:
     """Write text to a file atomically (through a temporary file beside it).
 
     Returns
@@ -963,7 +962,7 @@ def write_text(path: PathArg, text: str, *, encoding: str = "utf-8") -> Path:
 
 
 @contextlib.contextmanager
-def atomic_dir(outdir: PathArg) -> Iterator[Path]:
+def atomic_dir(outdir: PathLike) -> Iterator[Path]:
     """Write a folder's files atomically: into a temporary folder, moved in on success.
 
     Yields a temporary folder beside ``outdir``. When the block ends without error its

@@ -42,7 +42,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from os import PathLike
 from pathlib import Path
 from types import MappingProxyType
 from typing import BinaryIO, Literal
@@ -57,6 +56,7 @@ from osmnx._errors import InsufficientResponseError
 from osmnx._overpass import _get_network_filter
 from shapely import Geometry
 
+from gridkit._types import PathLike
 from gridkit.codes import reading_order
 from gridkit.crs import local_crs
 from gridkit.errors import (
@@ -84,7 +84,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PathType = str | PathLike[str]
 NetworkType = Literal["all", "all_public", "bike", "drive", "drive_service", "walk"]
 Tags = dict[str, str]
 TagFilter = Callable[[Tags], bool]
@@ -123,7 +122,7 @@ _OVERSHOOT_M = 0.5
 # --------------------------------------------------------------------------- public API
 
 
-def streets_from_osm(path: PathType, *, network_type: NetworkType = "all") -> gpd.GeoDataFrame:
+def streets_from_osm(path: PathLike, *, network_type: NetworkType = "all") -> gpd.GeoDataFrame:
     """One LineString per OSM street way, repaired where the extract is clipped.
 
     Parameters
@@ -163,7 +162,7 @@ def streets_from_osm(path: PathType, *, network_type: NetworkType = "all") -> gp
 
 
 def graph_from_osm(
-    path: PathType,
+    path: PathLike,
     *,
     network_type: NetworkType = "walk",
     simplify: bool = True,
@@ -211,7 +210,7 @@ def graph_from_osm(
     return graph
 
 
-def buildings_from_osm(path: PathType) -> gpd.GeoDataFrame:
+def buildings_from_osm(path: PathLike) -> gpd.GeoDataFrame:
     """Building footprints (ways and multipolygon relations tagged ``building=*``).
 
     Parameters
@@ -249,7 +248,7 @@ def buildings_from_osm(path: PathType) -> gpd.GeoDataFrame:
     return buildings
 
 
-def components_from_osm(path: PathType, *, table: PathType | pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+def components_from_osm(path: PathLike, *, table: PathLike | pd.DataFrame | None = None) -> gpd.GeoDataFrame:
     """City components (部件) mapped in OSM: street lamps, hydrants, benches and the like.
 
     Parameters
@@ -295,7 +294,7 @@ def components_from_osm(path: PathType, *, table: PathType | pd.DataFrame | None
 
 
 def communities_from_osm(
-    path: PathType,
+    path: PathLike,
     *,
     highways: Iterable[str] = ARTERIAL_HIGHWAYS,
     min_area_m2: float = 100_000.0,
@@ -744,7 +743,7 @@ def _parse_levels(values: pd.Series) -> pd.Series:
     return levels.where(levels > 0)
 
 
-def _component_table(table: PathType | pd.DataFrame | None) -> pd.DataFrame:
+def _component_table(table: PathLike | pd.DataFrame | None) -> pd.DataFrame:
     """The key,value,code table, validated; codes kept as strings."""
     if isinstance(table, pd.DataFrame):
         frame, source = table.copy(), None

@@ -33,7 +33,7 @@ import re
 import zoneinfo
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -41,6 +41,7 @@ import pandas as pd
 import pyproj
 import shapely
 
+from gridkit._types import CoordSystem, PathLike
 from gridkit.crs import bd09_to_wgs84, gcj02_to_wgs84, local_crs
 from gridkit.errors import EmptyLayerError, InputDataError, InputFileError, MissingFieldError, ParameterError
 
@@ -55,9 +56,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-InputCoords = Literal["wgs84", "gcj02", "bd09"]
-PathArg = str | os.PathLike[str]
-TrackSource = PathArg | _stdio.StringIO
+TrackSource = PathLike | _stdio.StringIO
 
 #: Why a fix was dropped by :func:`clean_tracks`.
 DROP_REASONS: dict[str, str] = {
@@ -84,7 +83,7 @@ _TRACK_COLUMNS = ["worker_id", "time", "lon", "lat", "source", "row"]
 def read_tracks(
     sources: TrackSource | Sequence[TrackSource],
     *,
-    input_coords: InputCoords = "wgs84",
+    input_coords: CoordSystem = "wgs84",
     timezone: str = "Asia/Shanghai",
 ) -> pd.DataFrame:
     """Read GPS fixes from CSV and GPX files (or folders of them), every row checked.
@@ -169,7 +168,7 @@ def _read_one(source: TrackSource, timezone: str) -> pd.DataFrame:
                          hint="export the tracks as CSV (worker_id, time, lon, lat) or GPX")
 
 
-def _read_csv(source: PathArg | _stdio.StringIO, name: str, timezone: str) -> pd.DataFrame:
+def _read_csv(source: PathLike | _stdio.StringIO, name: str, timezone: str) -> pd.DataFrame:
     where = source if isinstance(source, (str, os.PathLike)) else name
     try:
         raw = _csv_frame(source)
@@ -199,7 +198,7 @@ def _read_csv(source: PathArg | _stdio.StringIO, name: str, timezone: str) -> pd
                          "lat": lat, "source": name, "row": np.arange(len(raw), dtype=np.int64)})
 
 
-def _csv_frame(source: PathArg | _stdio.StringIO) -> pd.DataFrame:
+def _csv_frame(source: PathLike | _stdio.StringIO) -> pd.DataFrame:
     """The table with worker ids and times as text; coordinates as numbers when they all are."""
     encodings = [None] if isinstance(source, _stdio.StringIO) else ["utf-8-sig", "gbk"]
     for encoding in encodings:
