@@ -16,6 +16,7 @@ np.datetime64('2024-06-10T10:00:00')
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -263,7 +264,7 @@ def _add_working_seconds(start: np.ndarray, seconds: np.ndarray, calendar: Worki
 
 
 def _read_csv(source: PathLike | IO[bytes], where: PathLike) -> pd.DataFrame:
-    if not isinstance(source, str | PathLike) or Path(source).is_file():
+    if not isinstance(source, str | os.PathLike) or Path(source).is_file():
         try:
             return pd.read_csv(source, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         except UnicodeDecodeError:
