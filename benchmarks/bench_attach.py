@@ -1,4 +1,4 @@
-"""How fast ``gridkit.attach.attach_points`` puts incidents into grids, against ``geopandas.sjoin``.
+"""How fast ``gridkit.incidents.attach.attach_points`` puts incidents into grids, against ``geopandas.sjoin``.
 
 Run on demand (not part of the test suite)::
 

@@ -1,4 +1,4 @@
-"""Codes: statistical division codes, grid codes, component ids and category tables.
+"""Codes: statistical division codes, grid codes and component ids.
 
 - A statistical division code (统计用区划代码) has 12 digits ``PPCCDD TTT VVV``: the
   6-digit county (GB/T 2260), a 3-digit township and a 3-digit village-level unit.
@@ -6,9 +6,8 @@
 - A grid code is the community's 12-digit code plus a 3-digit serial, numbered in
   reading order inside the community (see :func:`reading_order`).
 - A city component (部件) id is 16 digits (old scheme) or 17 digits (new scheme).
-- The component and incident (事件) category tables and the OSM tag mapping are data
-  shipped in ``gridkit/tables/*.csv``; every reader takes ``path=`` for a city's own
-  table with the same columns.
+- The component and incident (事件) category tables live with the points they name, in
+  :mod:`gridkit.incidents.categories`.
 
 Examples
 --------
@@ -18,43 +17,30 @@ Examples
 ('rural', 'city')
 >>> grid_codes("110101001001", [0, 100, 0], [100, 100, 0])
 ['110101001001001', '110101001001002', '110101001001003']
->>> category_names(["0118", "9999"], component_categories(), lang="en").tolist()
-['street light', <NA>]
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Iterable
-from importlib import resources
-from pathlib import Path
-from typing import IO, Any, Literal, NamedTuple
+from collections.abc import Hashable
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from gridkit._types import PathLike
-from gridkit.errors import (
-    InputDataError,
-    InputFileError,
-    MissingFieldError,
-    ParameterError,
-)
+from gridkit.errors import InputDataError, ParameterError
 
 __all__ = [
     "ComponentId",
     "DivisionCode",
-    "category_names",
     "codes_for_grids",
-    "component_categories",
-    "event_categories",
     "grid_codes",
     "kind_from_class",
     "kind_from_code",
     "kinds_from_classes",
     "kinds_from_codes",
-    "osm_component_tags",
     "parse_component_id",
     "parse_component_ids",
     "parse_division_code",
@@ -616,146 +602,3 @@ def parse_component_id(
             hint=_COMPONENT_HINT,
         ) from err
     return ComponentId(**{name: str(row[name]) for name in ComponentId._fields})  # type: ignore[arg-type]
-
-
-# --------------------------------------------------------------------------- category tables
-
-_CATEGORY_COLUMNS = ("code", "major", "name_zh", "name_en", "major_zh", "major_en")
-_OSM_COLUMNS = ("key", "value", "code")
-
-
-def component_categories(path: PathLike | None = None) -> pd.DataFrame:
-    """The city component (部件) category table.
-
-    Columns ``code`` (``"0118"``; 2-digit rows name the majors), ``major``,
-    ``name_zh``, ``name_en``, ``major_zh``, ``major_en``, all strings.
-
-    Parameters
-    ----------
-    path
-        A CSV (UTF-8) with these columns to use instead of the bundled table
-        (old-scheme codes from CJ/T 214); extra columns are kept.
-
-    Examples
-    --------
-    >>> table = component_categories()
-    >>> table.set_index("code").loc["0118", ["name_zh", "major_en"]].tolist()
-    ['路灯', 'public utilities']
-    """
-    return _read_table("component_categories", path, _CATEGORY_COLUMNS, unique=("code",))
-
-
-def event_categories(path: PathLike | None = None) -> pd.DataFrame:
-    """The incident (事件) category table, with the columns of :func:`component_categories`.
-
-    Examples
-    --------
-    >>> event_categories().set_index("code").loc["0505", "name_zh"]
-    '机动车乱停放'
-    """
-    return _read_table("event_categories", path, _CATEGORY_COLUMNS, unique=("code",))
-
-
-def osm_component_tags(path: PathLike | None = None) -> pd.DataFrame:
-    """The OSM tags that map onto component categories: columns ``key``, ``value``, ``code``.
-
-    Examples
-    --------
-    >>> tags = osm_component_tags()
-    >>> tags.loc[(tags["key"] == "highway") & (tags["value"] == "street_lamp"), "code"].item()
-    '0118'
-    """
-    return _read_table("osm_component_tags", path, _OSM_COLUMNS, unique=("key", "value"))
-
-
-def category_names(
-    codes: pd.Series | Iterable[str], table: pd.DataFrame, *, lang: Literal["zh", "en"] = "zh"
-) -> pd.Series:
-    """Category names for codes, from a table such as :func:`component_categories`.
-
-    Unknown codes give NA (the rows are kept). Codes are text: ``"0118"``, not 118.
-
-    Returns
-    -------
-    pd.Series
-        Strings, indexed like ``codes`` when it is a Series.
-
-    Examples
-    --------
-    >>> category_names(pd.Series(["0305", "0118"], index=[3, 8]), component_categories())
-    3    垃圾箱
-    8     路灯
-    Name: name_zh, dtype: string
-    """
-    if lang not in ("zh", "en"):
-        raise ParameterError(f"unknown language {lang!r}", hint='use "zh" or "en"')
-    column = f"name_{lang}"
-    _require_columns(table, ("code", column), path=None)
-    series = codes if isinstance(codes, pd.Series) else pd.Series(list(codes), dtype=object)
-    lookup = pd.Series(table[column].to_numpy(), index=table["code"].astype(str).to_numpy())
-    lookup = lookup[~lookup.index.duplicated()]
-    return _as_text(series).map(lookup).astype("string").rename(column)
-
-
-def _read_table(
-    name: str, path: PathLike | None, columns: tuple[str, ...], *, unique: tuple[str, ...]
-) -> pd.DataFrame:
-    if path is None:
-        with resources.files("gridkit").joinpath("tables", f"{name}.csv").open("rb") as handle:
-            table = _read_csv(handle, f"{name}.csv (bundled)")
-    else:
-        if not Path(path).is_file():
-            raise InputFileError(f"no {name.replace('_', ' ')} table here", path=path, hint="check the path")
-        table = _read_csv(path, path)
-    table.columns = [str(c).strip() for c in table.columns]
-    _require_columns(table, columns, path=path)
-    table = table[[*columns, *(c for c in table.columns if c not in columns)]].copy()
-    table["code"] = table["code"].str.strip()
-    _check_codes(table, path)
-    _check_unique(table, unique, path)
-    log.debug("read %s: %d rows", name, len(table))
-    return table
-
-
-def _read_csv(source: PathLike | IO[bytes], path: PathLike) -> pd.DataFrame:
-    try:
-        return pd.read_csv(source, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputFileError("the table is not UTF-8 text", path=path, hint="save the CSV as UTF-8") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise InputFileError(f"the table cannot be read as CSV ({err})", path=path) from None
-
-
-def _require_columns(table: pd.DataFrame, columns: Iterable[str], *, path: PathLike | None) -> None:
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise MissingFieldError(
-            f"the table lacks column(s) {', '.join(missing)}",
-            path=path,
-            field=missing[0],
-            hint=f"give it the columns {', '.join(columns)} (it has {', '.join(map(str, table.columns))})",
-        )
-
-
-def _check_codes(table: pd.DataFrame, path: PathLike | None) -> None:
-    bad = ~table["code"].str.fullmatch(r"\d{2,5}")
-    if bad.any():
-        raise InputDataError(
-            f"category codes must be 2-5 digits, e.g. 0118, got {_examples(table.loc[bad, 'code'])}",
-            path=path,
-            feature_ids=list(table.index[bad]),
-            field="code",
-            hint="rows are counted from 0 below the header; keep leading zeros (save the column as text)",
-        )
-
-
-def _check_unique(table: pd.DataFrame, columns: tuple[str, ...], path: PathLike | None) -> None:
-    dup = table.duplicated(list(columns), keep=False)
-    if dup.any():
-        raise InputDataError(
-            f"the table lists the same {' + '.join(columns)} more than once",
-            path=path,
-            feature_ids=list(table.index[dup]),
-            field=columns[0],
-            hint="keep one row per code (rows counted from 0 below the header)",
-        )

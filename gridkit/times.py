@@ -1,7 +1,7 @@
 """The one time parser: ISO 8601 text in a file or an option to naive local timestamps.
 
 Every verb reads times through here (incident ``reported_at`` and friends, GPS fixes,
-``--as-of``, ``--from``/``--to``, ``--month``), so a file with mixed UTC offsets means the
+``--as-of``, ``--from``/``--to``, ``--month`` through :func:`month_bounds`), so a file with mixed UTC offsets means the
 same thing on the map, in the heatmap, in the case indicators and in the track check.
 
 Rules: a time with an offset (``Z``, ``+08:00``, ``+0800``) is converted to the local zone
@@ -14,13 +14,15 @@ field, never a silent NaT.
 from __future__ import annotations
 
 import zoneinfo
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
 from gridkit.errors import InputDataError, ParameterError
 
-__all__ = ["LOCAL_ZONE", "TIMES_HINT", "check_timezone", "local_time", "local_times"]
+__all__ = ["LOCAL_ZONE", "TIMES_HINT", "check_timezone", "local_now", "local_time", "local_times",
+           "month_bounds"]
 
 #: The zone naive times are taken in and times with an offset are converted to.
 LOCAL_ZONE = "Asia/Shanghai"
@@ -122,3 +124,24 @@ def local_time(value: Any, *, name: str, end_of_day: bool = False, timezone: str
     if end_of_day and bare_date:
         stamp = stamp + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
     return stamp
+
+
+def month_bounds(month: Any, *, name: str = "--month") -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First instant of the month ``YYYY-MM`` and of the month after, naive local times.
+
+    Examples
+    --------
+    >>> [str(t) for t in month_bounds("2024-12")]
+    ['2024-12-01 00:00:00', '2025-01-01 00:00:00']
+    """
+    try:
+        start = pd.Timestamp(datetime.strptime(str(month).strip(), "%Y-%m"))
+    except ValueError:
+        raise ParameterError(f"{name} is a month written YYYY-MM, got {month!r}",
+                             hint=f"e.g. {name} 2024-06" if name.startswith("-") else "e.g. 2024-06") from None
+    return start, start + pd.offsets.MonthBegin(1)
+
+
+def local_now(timezone: str = LOCAL_ZONE) -> pd.Timestamp:
+    """This machine's clock as a naive local time, to the second: "now" for times in the future."""
+    return pd.Timestamp.now(tz=timezone).tz_localize(None).floor("s")

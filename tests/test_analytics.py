@@ -1,4 +1,4 @@
-"""Case indicators, deadlines in working time and the evaluation ranking (gridkit.incidents.cases).
+"""Case indicators, deadlines in working time and the evaluation ranking (gridkit.incidents.cases, .evaluation).
 
 The expected figures are worked out by hand in the comments, not copied from a run.
 """
@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from gridkit.errors import InputDataError, MissingFieldError, ParameterError
 from gridkit.incidents import cases as an
+from gridkit.incidents import evaluation as ev
+from gridkit.times import local_times
 
 T = pd.Timestamp
 
@@ -130,7 +132,7 @@ def test_time_limit_table_errors(tmp_path):
 
 
 def test_bundled_limits_cover_every_event_category():
-    from gridkit.codes import event_categories
+    from gridkit.incidents.categories import event_categories
 
     table = an.time_limits()
     codes = event_categories()["code"]
@@ -284,15 +286,38 @@ def test_rank_order_and_ties():
         index=list("abcdef"),
     )
     # d and f tie (0.9, 1.0, 1) -> rank 1; then c (backlog 3) -> 3; b (closure 0.95) -> 4; a -> 5; e last
-    assert an.rank_rows(kpis).to_dict() == {"a": 5, "b": 4, "c": 3, "d": 1, "e": 6, "f": 1}
+    assert ev.rank_rows(kpis).to_dict() == {"a": 5, "b": 4, "c": 3, "d": 1, "e": 6, "f": 1}
 
 
 def test_evaluation_table_and_markdown():
     cases = an.cases_from_incidents(_small_fixture(), as_of="2024-06-07T12:00")
-    table = an.evaluation_table(cases, index=["A", "B", "C"])
+    table = ev.evaluation_table(cases, index=["A", "B", "C"])
     # A has due cases; B and C have none (NaN rates): after A, by backlog (C 0, B 2)
     assert table.index.tolist() == ["A", "C", "B"]
     assert table["rank"].tolist() == [1, 2, 3]
     assert table.loc["C", "reported"] == 0
-    text = an.evaluation_markdown({"Grids": table}, as_of=cases.attrs["as_of"])
+    text = ev.evaluation_markdown({"Grids": table}, as_of=cases.attrs["as_of"])
     assert "| A | 1 | 4 | 4 | 4 | 3 | 2 | 75.00 % | 50.00 % |" in text
+
+
+# --------------------------------------------------------------------------- one source of truth
+
+
+def test_synthetic_deadlines_follow_the_time_limit_table():
+    from gridkit.synth import synth_county
+
+    incidents = synth_county(seed=3, communities=1, villages=0, tracks=False)["incidents"]
+    given = local_times(incidents["due_at"], field="due_at")
+    from_table = an.due_times(incidents.drop(columns="due_at"))
+    registered = incidents["registered_at"] != ""
+    assert registered.sum() > 1000 and given[~registered].isna().all()
+    assert (given[registered] == from_table[registered]).all()
+
+
+@pytest.mark.parametrize("as_of", ["", "  ", "soon"])
+def test_evaluation_time_is_read_by_the_time_parser(as_of):
+    incidents = pd.DataFrame({"grid_code": ["G1"], "category": ["0102"], "reported_at": ["2024-06-03T09:00"]})
+    with pytest.raises(ParameterError, match="as-of|as_of"):
+        an.cases_from_incidents(incidents, as_of=as_of)
+    utc = an.cases_from_incidents(incidents, as_of="2024-06-03T01:30:00Z")
+    assert utc.attrs["as_of"] == T("2024-06-03T09:30")

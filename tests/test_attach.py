@@ -1,4 +1,4 @@
-"""Points into grids (gridkit.incidents.attach) and the `gridkit attach` command.
+"""Points into grids (gridkit.incidents.attach, .categories, .stats) and the `gridkit attach` command.
 
 Properties over generated square lattices and Voronoi grids with points on edges and
 vertices; expected values from a brute-force all-pairs check or worked out by hand.
@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from gridkit.datasets import get_path
 from gridkit.errors import InputDataError, MissingCRSError, MissingFieldError
 from gridkit.incidents import attach as at
+from gridkit.incidents.categories import categories_for_points
+from gridkit.incidents.stats import grid_stats
 
 # EPSG:4545 is CGCS2000 / 3-degree GK CM 108E; near its central meridian local_crs chooses it
 # too, so distances measured by attach_points are the plain planar distances here.
@@ -194,7 +196,7 @@ def test_categories_from_codes_and_ids_unknown_kept():
         "category": ["0118", None, "9999", "", "0101"],
         "component_id": [None, "5201990305000001", None, "52019901118000012", "5201990203000009"],
     }, index=[10, 11, 12, 13, 14])
-    named = at.categories_for_points(frame, kind="components")
+    named = categories_for_points(frame, kind="components")
     assert named.index.tolist() == [10, 11, 12, 13, 14]
     # the category field wins over the id (row 14); 17-digit ids give 5-digit categories
     assert named["category"].tolist() == ["0118", "0305", "9999", "01118", "0101"]
@@ -213,7 +215,7 @@ def test_incident_categories_and_csv_codes_stay_text(tmp_path):
     points = at.read_points(path, role="incidents")
     assert points["category"].tolist() == ["0505", "0102", "0999"]
     assert points["incident_id"].tolist()[0] == "520199202307010001"
-    named = at.categories_for_points(points, kind="incidents")
+    named = categories_for_points(points, kind="incidents")
     assert named["category_zh"].tolist() == ["机动车乱停放", "暴露垃圾", "未知"]
     assert named.attrs["unknown_categories"] == {"0999": 1}
 
@@ -225,11 +227,11 @@ def test_grid_stats_by_hand():
                                        shapely.box(X0 + 1000, Y0, X0 + 2000, Y0 + 500)], crs=4545)
     xy = [(X0 + 100, Y0 + 100), (X0 + 200, Y0 + 100), (X0 + 300, Y0 + 100), (X0 + 3000, Y0)]
     points = gpd.GeoDataFrame({"category": ["0118", "0305", "7777", "0118"]}, geometry=shapely.points(xy), crs=4545)
-    named = at.categories_for_points(at.attach_points(points, grids), kind="components")
+    named = categories_for_points(at.attach_points(points, grids), kind="components")
     # a street across both grids at y = 250 (1 km in each) and one along their shared edge (0.5 km)
     streets = gpd.GeoDataFrame(geometry=[shapely.LineString([(X0, Y0 + 250), (X0 + 2000, Y0 + 250)]),
                                          shapely.LineString([(X0 + 1000, Y0), (X0 + 1000, Y0 + 500)])], crs=4545)
-    stats = at.grid_stats(grids, named, streets=streets)
+    stats = grid_stats(grids, named, streets=streets)
     assert stats.index.tolist() == ["G1", "G2"]  # every grid, in code order, zero counts included
     g2, g1 = stats.loc["G2"], stats.loc["G1"]
     assert (g2["count"], g2["count_01"], g2["count_03"], g2["count_other"]) == (3, 1, 1, 1)
@@ -317,7 +319,10 @@ def test_cli_incidents_evaluation_per_grid_and_worker(sample_grids, tmp_path, ca
     assert set(workers_csv["worker_id"]) == set(pyogrio.read_dataframe(grids)["worker_id"])
     assert "## Grids" in markdown and "## Workers" in markdown and "2024-06" in markdown
     # the data ends before the month does: evaluated at the latest time in the data
-    assert "cases as of 2024-06-30 23:52 reported in 2024-06" in capsys.readouterr().out
+    latest = max(pd.to_datetime(source[c].replace("", None)).max() for c in ("reported_at", "registered_at",
+                                                                             "closed_at"))
+    assert latest < pd.Timestamp("2024-07-01")
+    assert f"cases as of {latest:%Y-%m-%d %H:%M} reported in 2024-06" in capsys.readouterr().out
 
 
 def test_cli_bad_inputs_exit_3_without_output(sample_grids, tmp_path, capsys):
@@ -342,6 +347,8 @@ def test_cli_bad_inputs_exit_3_without_output(sample_grids, tmp_path, capsys):
     assert run_cli([nocode, dates, "--as", "incidents", "-o", out]) == 3
     assert "grid_code" in capsys.readouterr().err and not out.exists()
     assert run_cli([grids, dates, "--as", "incidents", "-o", tmp_path / "o.csv"]) == 2
+    assert run_cli([grids, dates, "--as", "incidents", "-o", out, "--as-of", ""]) == 2
+    assert "--as-of" in capsys.readouterr().err and not out.exists()
 
 
 def test_cli_gcj02_input_is_converted(sample_grids, tmp_path):
@@ -361,3 +368,128 @@ def test_cli_gcj02_input_is_converted(sample_grids, tmp_path):
     assert codes["amap"].tolist() == codes["plain"].tolist()
     # read as WGS84, the Amap points sit a few hundred metres off: many land in another grid
     assert (codes["raw"] != codes["plain"]).mean() > 0.3
+
+
+# --------------------------------------------------------------------------- refused and reported inputs
+
+
+def _incidents_csv(tmp_path, name, rows=None, step=50):
+    """A slice of the sample's incidents as a CSV (every ``step``-th row), changed by ``rows``."""
+    source = pd.read_csv(get_path("sample_county", "incidents.csv"), dtype=str, keep_default_na=False)
+    frame = source.iloc[::step].reset_index(drop=True)
+    if rows is not None:
+        frame = rows(frame)
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return path, frame
+
+
+def test_cli_tracks_as_incidents_is_refused_naming_the_file_and_field(sample_grids, tmp_path, capsys):
+    grids, _ = sample_grids
+    out = tmp_path / "t.gpkg"
+    assert run_cli([grids, get_path("sample_county", "tracks.csv"), "--as", "incidents", "-o", out]) == 3
+    err = capsys.readouterr().err
+    assert "tracks.csv" in err and "no incident categories" in err and "'category'" in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_cli_polygon_components_are_refused(sample_grids, tmp_path, capsys):
+    grids, _ = sample_grids
+    source = pyogrio.read_dataframe(get_path("sample_county", "components.gpkg")).iloc[:200]
+    polygons = source.set_geometry(source.to_crs(4545).buffer(3).to_crs(source.crs))
+    path = tmp_path / "areas.gpkg"
+    pyogrio.write_dataframe(polygons, path, layer="components")
+    out = tmp_path / "a.gpkg"
+    assert run_cli([grids, path, "--as", "components", "-o", out]) == 3
+    err = capsys.readouterr().err
+    assert "areas.gpkg" in err and "200 Polygon" in err and "points in" not in err
+    assert not out.exists()
+
+
+def test_cli_duplicate_incident_ids_are_refused(sample_grids, tmp_path, capsys):
+    grids, _ = sample_grids
+    path, frame = _incidents_csv(tmp_path, "dup.csv", lambda f: pd.concat([f, f.iloc[[3, 7]]], ignore_index=True))
+    out = tmp_path / "d.gpkg"
+    assert run_cli([grids, path, "--as", "incidents", "-o", out]) == 3
+    err = capsys.readouterr().err
+    n = len(frame) - 2
+    assert "dup.csv" in err and "'incident_id'" in err and frame["incident_id"].iloc[3] in err
+    assert f"features 3, 7, {n}, {n + 1}" in err
+    assert not out.exists()
+
+
+def test_cli_future_times_are_reported(sample_grids, tmp_path, capsys):
+    grids, _ = sample_grids
+
+    def future(f):
+        f.loc[4, "reported_at"] = "2031-05-01T10:00:00"
+        f.loc[4, ["registered_at", "closed_at", "due_at", "status"]] = ["", "", "", "reported"]
+        f.loc[9, "closed_at"] = "2034-01-01T00:00:00"
+        return f
+
+    path, _ = _incidents_csv(tmp_path, "future.csv", future)
+    out = tmp_path / "f.gpkg"
+    assert run_cli([grids, path, "--as", "incidents", "-o", out]) == 0
+    text = capsys.readouterr().out
+    assert "warning: 2 incidents have times after this run" in text
+    layer = pyogrio.read_dataframe(out, layer="incidents")
+    assert np.flatnonzero(layer["future_time"]).tolist() == [4, 9]  # CSV rows 4 and 9, in file order
+    assert "2 incidents have times after this run" in (tmp_path / "f_evaluation.md").read_text(encoding="utf-8")
+
+
+def test_cli_incident_times_are_geopackage_datetimes(sample_grids, tmp_path):
+    grids, _ = sample_grids
+    path, frame = _incidents_csv(tmp_path, "times.csv")
+    out = tmp_path / "times.gpkg"
+    assert run_cli([grids, path, "--as", "incidents", "-o", out]) == 0
+    info = pyogrio.read_info(out, layer="incidents")
+    types = dict(zip(info["fields"], info["dtypes"], strict=True))
+    for field in ("reported_at", "registered_at", "closed_at", "due_at", "deadline"):
+        assert types[field].startswith("datetime64"), (field, types[field])
+    # as GeoPackage says: UTC with a Z; China Standard Time is 8 hours ahead
+    with sqlite3.connect(out) as db:
+        stored = [row[0] for row in db.execute("select reported_at from incidents order by fid")]
+    assert all(s.endswith("Z") for s in stored)
+    expected = pd.to_datetime(frame["reported_at"]) - pd.Timedelta(hours=8)
+    assert pd.to_datetime(stored).tz_localize(None).tolist() == expected.tolist()
+    layer = pyogrio.read_dataframe(out, layer="incidents")  # GDAL reads them without a warning
+    assert layer["registered_at"].isna().tolist() == (frame["registered_at"] == "").tolist()
+    # the written layer is an input like the CSV: the same evaluation from it
+    again = tmp_path / "again.gpkg"
+    assert run_cli([grids, out, "--layer", "incidents", "--as", "incidents", "-o", again]) == 0
+    first = pd.read_csv(tmp_path / "times_evaluation_grids.csv")
+    second = pd.read_csv(tmp_path / "again_evaluation_grids.csv")
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_points_without_any_category_are_refused_by_the_library():
+    empty = pd.DataFrame({"category": ["", None], "incident_id": ["1", "2"]})
+    empty.attrs["source"] = "cases.csv"
+    with pytest.raises(MissingFieldError, match="no row has a value in 'category'") as exc:
+        categories_for_points(empty, kind="incidents")
+    assert exc.value.path == "cases.csv" and exc.value.field == "category"
+    with pytest.raises(MissingFieldError, match="no field 'category' or 'component_id'"):
+        categories_for_points(pd.DataFrame({"name": ["lamp"]}), kind="components")
+    # components named by their id alone are fine; one empty row among named ones is kept
+    ids = pd.DataFrame({"component_id": ["5201990118000001", ""]})
+    assert categories_for_points(ids, kind="components")["category"].tolist() == ["0118", ""]
+
+
+def test_job_result_prints_a_summary_not_frames(sample_grids, tmp_path):
+    from gridkit.incidents.job import AttachOptions, attach_job
+
+    _, grids = sample_grids
+    path, frame = _incidents_csv(tmp_path, "some.csv", step=20)
+    out = tmp_path / "job" / "some.gpkg"
+    result = attach_job(grids, path, out, options=AttachOptions(kind="incidents"), now="2025-01-01")
+    text = repr(result)
+    assert text.startswith("<AttachResult: ") and len(text) < 300 and "\n" not in text
+    inside = int((result.points["grid_code"] != "").sum())
+    assert f"{len(frame):,} incidents, {inside:,} in {len(result.stats):,} grids" in text
+    assert result.written[0] == out and all(p.exists() for p in result.written)
+    assert [p.name for p in result.written] == ["some.gpkg", "some_evaluation_grids.csv",
+                                                "some_evaluation_workers.csv", "some_evaluation.md"]
+    ev = repr(result.evaluation)
+    assert ev.startswith("<Evaluation as of ") and "workers>" in ev and "\n" not in ev
+    assert result.n_future == 0 and result.summary()[-1].startswith("wrote ")
+    assert set(pyogrio.list_layers(out)[:, 0]) == {"incidents", "grid_stats", "evaluation"}

@@ -1,4 +1,4 @@
-"""Division codes, grid codes, component ids and the category tables."""
+"""Division codes, grid codes, component ids (gridkit.codes) and the category tables (gridkit.incidents.categories)."""
 
 import numpy as np
 import pandas as pd
@@ -8,16 +8,12 @@ from hypothesis import strategies as st
 
 from gridkit.codes import (
     ComponentId,
-    category_names,
     codes_for_grids,
-    component_categories,
-    event_categories,
     grid_codes,
     kind_from_class,
     kind_from_code,
     kinds_from_classes,
     kinds_from_codes,
-    osm_component_tags,
     parse_component_id,
     parse_component_ids,
     parse_division_code,
@@ -30,6 +26,12 @@ from gridkit.errors import (
     InputFileError,
     MissingFieldError,
     ParameterError,
+)
+from gridkit.incidents.categories import (
+    category_names,
+    component_categories,
+    event_categories,
+    osm_component_tags,
 )
 
 # --------------------------------------------------------------------------- division codes
@@ -343,7 +345,7 @@ def test_bad_tables_are_refused_with_the_path(tmp_path, text, error, match):
 
 
 def test_unreadable_tables(tmp_path):
-    with pytest.raises(InputFileError, match="no osm component tags table"):
+    with pytest.raises(InputFileError, match="osm component tags table file does not exist"):
         osm_component_tags(tmp_path / "missing.csv")
     gbk = tmp_path / "gbk.csv"
     gbk.write_bytes("code,major,name_zh,name_en,major_zh,major_en\n0118,01,路灯,l,公用设施,u\n".encode("gbk"))

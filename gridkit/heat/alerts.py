@@ -132,7 +132,7 @@ def alerts_for_grids(
     ParameterError
         Out-of-range options.
     """
-    from gridkit.codes import event_categories
+    from gridkit.incidents.categories import event_categories
 
     _check_options(window_days, baseline_weeks, alpha, min_count)
     for name in (grid_field, category_field):

@@ -1,16 +1,15 @@
-"""Put points (city components, incidents) into their grids, name their categories, count them per grid.
+"""Put points (city components, incidents) into their grids.
 
 :func:`attach_points` gives every point the ``grid_code`` and ``community_code`` of the
-grid it lies in, found with one STRtree query over all points at once. A point on an
-edge or vertex shared by several grids goes to the grid with the smallest ``grid_code``
-among those it touches, whatever the row order. Points outside every grid are kept, with
-empty codes and their distance to the nearest grid in metres (``outside_m``), measured in
-the local metric CRS of the grids (:func:`gridkit.crs.local_crs`).
+grid it lies in, found with one query over all points at once. A point on an edge or
+vertex shared by several grids goes to the grid with the smallest ``grid_code`` among
+those it touches, whatever the row order. Points outside every grid are kept, with empty
+codes and their distance to the nearest grid in metres (``outside_m``), measured in the
+local metric CRS of the grids (:func:`gridkit.crs.local_crs`).
 
-:func:`categories_for_points` names component and incident categories from the code
-tables of :mod:`gridkit.codes` (unknown codes are kept and named "unknown");
-:func:`grid_stats` counts points per grid: totals, by major category, per km², per 100
-households and per km of street.
+:func:`read_points` reads components or incidents from any layer format with their codes
+kept as text. Categories are named in :mod:`gridkit.incidents.categories`, points counted
+per grid in :mod:`gridkit.incidents.stats`.
 
 Examples
 --------
@@ -28,7 +27,6 @@ Examples
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -39,32 +37,15 @@ import shapely
 
 from gridkit._types import CoordSystem, PathLike
 from gridkit.crs import local_crs
-from gridkit.errors import EmptyLayerError, InputDataError, MissingCRSError, MissingFieldError, ParameterError
+from gridkit.errors import InputDataError
+from gridkit.incidents._checks import OUTSIDE, check_layer, grid_code_arrays
 
-__all__ = [
-    "OUTSIDE",
-    "UNKNOWN",
-    "attach_points",
-    "categories_for_points",
-    "grid_stats",
-    "read_points",
-    "street_length_by_grid",
-]
+__all__ = ["OUTSIDE", "TEXT_FIELDS", "attach_points", "read_points"]
 
 log = logging.getLogger(__name__)
 
-#: The grid and community code given to points outside every grid.
-OUTSIDE = ""
-#: The English name given to a category code that is not in the table (Chinese: 未知).
-UNKNOWN = "unknown"
-UNKNOWN_ZH = "未知"
-
-PointKind = Literal["components", "incidents"]
-
-
-# fields kept as text when a CSV is read (codes and ids lose leading zeros or digits as numbers)
-_TEXT_FIELDS = ("category", "component_id", "incident_id", "grid_code", "community_code", "worker_id", "id")
-_CODE_LIKE = re.compile(r"^\s*\d+\s*$")
+#: Fields always read as text from a CSV (codes and ids lose leading zeros or digits as numbers).
+TEXT_FIELDS = ("category", "component_id", "incident_id", "grid_code", "community_code", "worker_id", "id")
 
 
 # --------------------------------------------------------------------------- attach
@@ -117,9 +98,9 @@ def attach_points(
     does not depend on the row order of either layer. One STRtree query over all points,
     then a group minimum in numpy: no Python loop over points.
     """
-    _check_crs(points, "points")
-    _check_crs(grids, "grids")
-    codes, communities = _grid_codes(grids, grid_field, community_field)
+    check_layer(points, "points")
+    check_layer(grids, "grids")
+    codes, communities = grid_code_arrays(grids, grid_field, community_field)
     geoms = _point_geometries(points, grids)
     grid_geoms = grids.geometry.to_numpy()
 
@@ -150,62 +131,6 @@ def attach_points(
         len(out) - n_out, len(out), len(codes), n_out, float(outside_m.max()) if len(out) else 0.0,
     )
     return out
-
-
-def _check_crs(gdf: gpd.GeoDataFrame, what: str) -> None:
-    if not isinstance(gdf, gpd.GeoDataFrame):
-        raise ParameterError(f"{what} must be a GeoDataFrame, got {type(gdf).__name__}")
-    if gdf.crs is None:
-        raise MissingCRSError(
-            f"the {what} have no CRS", path=gdf.attrs.get("source"),
-            hint="set one with .set_crs(...) (or --assume-crs on the command line)",
-        )
-
-
-def _grid_codes(
-    grids: gpd.GeoDataFrame, grid_field: str, community_field: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Grid codes and community codes as text arrays, checked: present, non-empty, unique."""
-    source = grids.attrs.get("source")
-    if len(grids) == 0:
-        raise EmptyLayerError("the grids layer has no features", path=source,
-                              hint="give the grids layer of 'gridkit partition' (grids.gpkg)")
-    if grid_field not in grids.columns:
-        fields = ", ".join(str(c) for c in grids.columns if c != grids.geometry.name)
-        raise MissingFieldError(
-            f"the grids have no field {grid_field!r}; their fields are: {fields or '(none)'}",
-            path=source, field=grid_field,
-            hint="give the grids layer of 'gridkit partition' (grids.gpkg), or name the code field "
-                 "(--grid-field / grid_field=)",
-        )
-    codes = _text(grids[grid_field])
-    empty = codes == ""
-    if empty.any():
-        raise InputDataError(
-            "grids without a grid code", path=source, feature_ids=list(grids.index[empty]), field=grid_field,
-            hint="give every grid its code",
-        )
-    dup = pd.Series(codes).duplicated(keep=False).to_numpy()
-    if dup.any():
-        raise InputDataError(
-            f"grid codes repeat, e.g. {codes[dup][0]!r}", path=source, feature_ids=list(grids.index[dup]),
-            field=grid_field, hint="one row per grid: dissolve the pieces of a grid into one (Multi)Polygon",
-        )
-    if community_field in grids.columns:
-        communities = _text(grids[community_field])
-    else:
-        log.info("the grids have no %r field: community codes left empty", community_field)
-        communities = np.full(len(codes), OUTSIDE, dtype=object)
-    return codes, communities
-
-
-def _text(values: pd.Series) -> np.ndarray:
-    """A column as stripped text (``""`` for missing; no spreadsheet ``.0``)."""
-    text = values.astype("string").str.strip()
-    dotted = text.str.contains(".", regex=False).fillna(False).to_numpy(dtype=bool)
-    if dotted.any():  # the regex only where it can match: it is slow over a million rows
-        text[dotted] = text[dotted].str.replace(r"(?<=\d)\.0*$", "", regex=True)
-    return text.fillna("").to_numpy(dtype=object)
 
 
 def _point_geometries(points: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> np.ndarray:
@@ -303,7 +228,7 @@ def _distances(geoms: np.ndarray, grids: gpd.GeoDataFrame) -> np.ndarray:
     (an edge traversed both ways by counter-clockwise rings has a grid on each side): for
     grids that tile an area only the outline is left, and the nearest-edge search is fast.
     """
-    crs = _metric_crs(grids)
+    crs = local_crs(grids)
     edges = gpd.GeoSeries(_outline_edges(grids.geometry.to_numpy()), crs=grids.crs).to_crs(crs).to_numpy()
     local_points = gpd.GeoSeries(geoms, crs=grids.crs).to_crs(crs).to_numpy()
     tree = shapely.STRtree(edges)
@@ -311,15 +236,6 @@ def _distances(geoms: np.ndarray, grids: gpd.GeoDataFrame) -> np.ndarray:
     out = np.full(len(geoms), np.inf)
     np.minimum.at(out, point_idx, dist)
     return out
-
-
-def _metric_crs(layer: gpd.GeoDataFrame) -> Any:
-    """:func:`gridkit.crs.local_crs` of a layer; from its lon/lat bounds directly when it is geographic."""
-    if layer.crs is not None and layer.crs.is_geographic:
-        minx, miny, maxx, maxy = (float(v) for v in layer.total_bounds)
-        if -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90:
-            return local_crs((minx, miny, maxx, maxy))
-    return local_crs(layer)
 
 
 def _outline_edges(polygons: np.ndarray) -> np.ndarray:
@@ -347,7 +263,8 @@ def read_points(
     input_coords: CoordSystem = "wgs84",
     assume_crs: Any = None,
     role: str = "points",
-    text_fields: Sequence[str] = _TEXT_FIELDS,
+    text_fields: Sequence[str] = TEXT_FIELDS,
+    geometry: Literal["any", "point"] = "any",
 ) -> gpd.GeoDataFrame:
     """Read components or incidents from any format :func:`gridkit.io.read_layer` reads.
 
@@ -369,6 +286,10 @@ def read_points(
         What the points are, for messages ("incidents").
     text_fields
         Fields always read as text from a CSV.
+    geometry
+        ``"point"`` refuses any feature that is not a Point or MultiPoint (a
+        :class:`~gridkit.errors.GeometryTypeError` naming them), as ``gridkit attach`` does;
+        ``"any"`` keeps what the file holds.
 
     Returns
     -------
@@ -377,224 +298,5 @@ def read_points(
     """
     from gridkit.io import read_layer
 
-    return read_layer(path, layer=layer, role=role, input_coords=input_coords, assume_crs=assume_crs,
-                      text_fields=text_fields)
-
-
-# --------------------------------------------------------------------------- categories
-
-
-def categories_for_points(
-    points: pd.DataFrame,
-    *,
-    kind: PointKind,
-    table: pd.DataFrame | None = None,
-    category_field: str = "category",
-    id_field: str = "component_id",
-) -> pd.DataFrame:
-    """Name the category of every component or incident, in Chinese and English.
-
-    Parameters
-    ----------
-    points
-        Components carry a 4-digit ``category`` (major + minor, ``"0118"``) and/or a
-        16/17-digit ``component_id`` the category is read from (digits 7-10, or 7-11 in the
-        new scheme); incidents carry a 4-digit ``category``. Where both are given the
-        ``category`` field wins.
-    kind
-        ``"components"`` (部件, table :func:`gridkit.codes.component_categories`) or
-        ``"incidents"`` (事件, :func:`gridkit.codes.event_categories`).
-    table
-        A category table of your own, with the columns of those tables.
-    category_field, id_field
-        The fields to read.
-
-    Returns
-    -------
-    pandas.DataFrame
-        A copy of ``points`` (same index) with ``category`` (text, ``""`` when there is
-        none), ``major`` (its first two digits), ``category_zh``, ``category_en``,
-        ``major_zh``, ``major_en`` and ``category_known`` (bool). Rows are never dropped:
-        a code missing from the table is kept, its names are ``"未知"`` / ``"unknown"``
-        (the major's names are still given when the major is known), and
-        ``attrs["unknown_categories"]`` counts the rows per unknown code.
-
-    Examples
-    --------
-    >>> frame = pd.DataFrame({"category": ["0118", "118", "9901", None],
-    ...                       "component_id": [None, None, None, "5201990305000001"]})
-    >>> named = categories_for_points(frame, kind="components")
-    >>> named[["category", "category_en", "major_en"]].values.tolist()
-    [['0118', 'street light', 'public utilities'], ['0118', 'street light', 'public utilities'], ['9901', 'unknown', 'unknown'], ['0305', 'litter bin', 'city appearance and sanitation']]
-    >>> named.attrs["unknown_categories"]
-    {'9901': 1}
-    """
-    from gridkit import codes as _codes
-
-    if kind not in ("components", "incidents"):
-        raise ParameterError(f"kind must be components or incidents, got {kind!r}")
-    if table is None:
-        table = _codes.component_categories() if kind == "components" else _codes.event_categories()
-    category = _category_codes(points, kind, category_field, id_field)
-    lookup = table.assign(code=table["code"].astype(str).str.strip()).drop_duplicates("code").set_index("code")
-    major = category.str[:2].where(category.str.fullmatch(r"\d{4,5}"), "")
-    out = points.copy()
-    out["category"] = category
-    out["major"] = major
-    known = category.isin(lookup.index)
-    major_known = major.isin(lookup.index)
-    for column, source, index_known, key in (
-        ("category_zh", "name_zh", known, category), ("category_en", "name_en", known, category),
-        ("major_zh", "name_zh", major_known, major), ("major_en", "name_en", major_known, major),
-    ):
-        names = key.map(lookup[source]).where(index_known)
-        fallback = UNKNOWN_ZH if column.endswith("_zh") else UNKNOWN
-        out[column] = names.fillna(fallback).astype("str")
-    out["category_known"] = known.to_numpy(dtype=bool)
-    unknown = category[~known].replace("", "(none)").value_counts(sort=False)
-    out.attrs["unknown_categories"] = {str(k): int(v) for k, v in unknown.sort_index().items()}
-    if len(unknown):
-        log.warning("%d %s with a category not in the table: %s", int(unknown.sum()), kind,
-                    ", ".join(f"{k} ({v})" for k, v in out.attrs["unknown_categories"].items()))
-    return out
-
-
-def _category_codes(points: pd.DataFrame, kind: str, category_field: str, id_field: str) -> pd.Series:
-    """The category code of each row as text: the category field, else parsed from the component id."""
-    from gridkit.codes import parse_component_ids
-
-    category = pd.Series("", index=points.index, dtype="str")
-    if category_field in points.columns:
-        category = pd.Series(_text(points[category_field]), index=points.index, dtype="str")
-        # a code read as a number lost its leading zero: 118 -> 0118 (no major is 00)
-        category = category.where(~category.str.fullmatch(r"\d{3}"), category.str.zfill(4))
-    if kind == "components" and id_field in points.columns:
-        ids = pd.Series(_text(points[id_field]), index=points.index, dtype="str")
-        parseable = (category == "") & ids.str.fullmatch(r"\d{16,17}")
-        if parseable.any():
-            parsed = parse_component_ids(ids[parseable])["category"].astype("str")
-            category = category.copy()
-            category[parseable] = parsed
-    return category
-
-
-# --------------------------------------------------------------------------- per-grid counts
-
-
-def grid_stats(
-    grids: gpd.GeoDataFrame,
-    points: pd.DataFrame,
-    *,
-    majors: Sequence[str] = ("01", "02", "03", "04", "05", "06"),
-    grid_field: str = "grid_code",
-    households_field: str = "households",
-    streets: gpd.GeoDataFrame | None = None,
-) -> gpd.GeoDataFrame:
-    """Count attached points per grid: totals, by major category, densities.
-
-    Parameters
-    ----------
-    grids
-        The grid polygons, with ``grid_field`` (and ``households`` when the densities per
-        household are wanted).
-    points
-        Points as returned by :func:`attach_points` (and :func:`categories_for_points`
-        for the counts by major category). Points outside every grid are not counted
-        here; :func:`attach_points` reports them.
-    majors
-        The major category codes to give a ``count_<major>`` column each, present or not.
-    grid_field, households_field
-        Fields of ``grids``.
-    streets
-        Street lines (any CRS) for ``street_km`` and ``per_street_km``.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        One row per grid, indexed by ``grid_code`` in code order, every grid present (zero
-        counts included), in the grids' CRS: ``community_code`` (when the grids carry it),
-        ``area_km2`` (in the local metric CRS), ``households`` (NaN without the field),
-        ``count``, ``count_01`` … ``count_06`` (plus ``count_other`` for codes with another
-        or no major: unknown categories), ``per_km2``, ``per_100_households`` (NaN for
-        grids without households) and, with ``streets``, ``street_km`` (street length
-        inside the grid; a street along a shared grid boundary counts for each grid it
-        borders) and ``per_street_km`` (NaN without streets in the grid).
-
-    Examples
-    --------
-    >>> import shapely
-    >>> x, y = 500_000, 2_930_000  # CGCS2000 / 3-degree GK CM 108E, metres (easting, northing)
-    >>> grids = gpd.GeoDataFrame({"grid_code": ["G2", "G1"], "households": [200, 0]},
-    ...     geometry=[shapely.box(x, y, x + 1000, y + 1000), shapely.box(x + 1000, y, x + 2000, y + 1000)],
-    ...     crs=4545)
-    >>> pts = pd.DataFrame({"grid_code": ["G1", "G2", "G2", ""], "major": ["01", "01", "03", "01"]})
-    >>> grid_stats(grids, pts)[["count", "count_01", "count_03", "per_km2", "per_100_households"]].reset_index()
-      grid_code  count  count_01  count_03  per_km2  per_100_households
-    0        G1      1         1         0      1.0                 NaN
-    1        G2      2         1         1      2.0                 1.0
-    """
-    _check_crs(grids, "grids")
-    codes, _ = _grid_codes(grids, grid_field, "")
-    base = grids.assign(**{grid_field: codes}).set_index(grid_field).sort_index()
-    base.index.name = "grid_code"
-    out = gpd.GeoDataFrame(index=base.index, geometry=base.geometry, crs=grids.crs)
-    if "community_code" in base.columns:
-        out.insert(0, "community_code", _text(base["community_code"]))
-    metric = base.geometry.to_crs(_metric_crs(grids))
-    out["area_km2"] = metric.area.to_numpy() / 1e6
-    if households_field in base.columns:
-        out["households"] = pd.to_numeric(base[households_field], errors="coerce").to_numpy(dtype=float)
-    else:
-        out["households"] = np.nan
-    if "grid_code" not in points.columns:
-        raise ParameterError("the points carry no grid_code: attach them first (attach_points)")
-    where = pd.Series(_text(points["grid_code"]), index=points.index)
-    counted = where != OUTSIDE
-    stray = counted & ~where.isin(out.index)
-    if stray.any():
-        raise InputDataError(
-            "points name grid codes the grids do not have", feature_ids=list(points.index[stray]),
-            field="grid_code", hint="attach the points to these grids again",
-        )
-    out["count"] = where[counted].value_counts().reindex(out.index, fill_value=0).astype(np.int64)
-    if "major" in points.columns:
-        major = pd.Series(_text(points["major"]), index=points.index)
-        major = major.where(major.isin(list(majors)), "other")[counted]
-        table = pd.crosstab(where[counted], major).reindex(index=out.index, fill_value=0)
-        for m in majors:
-            out[f"count_{m}"] = table[m].astype(np.int64) if m in table.columns else 0
-        if "other" in table.columns:
-            out["count_other"] = table["other"].astype(np.int64)
-    out["per_km2"] = out["count"] / out["area_km2"].where(out["area_km2"] > 0)
-    out["per_100_households"] = 100 * out["count"] / out["households"].where(out["households"] > 0)
-    if streets is not None:
-        out["street_km"] = street_length_by_grid(out, streets) / 1000
-        out["per_street_km"] = out["count"] / out["street_km"].where(out["street_km"] > 0)
-    return out
-
-
-def street_length_by_grid(grids: gpd.GeoDataFrame, streets: gpd.GeoDataFrame) -> pd.Series:
-    """Length in metres of the streets inside each grid, in the grids' local metric CRS.
-
-    A street running along an edge shared by two grids counts for both (it serves both
-    sides). Indexed like ``grids``.
-
-    Examples
-    --------
-    >>> import shapely
-    >>> x, y = 500_000, 2_930_000  # CGCS2000 / 3-degree GK CM 108E, metres
-    >>> grids = gpd.GeoDataFrame(geometry=[shapely.box(x, y, x + 100, y + 100),
-    ...                                    shapely.box(x + 100, y, x + 200, y + 100)], crs=4545, index=["a", "b"])
-    >>> streets = gpd.GeoDataFrame(geometry=[shapely.LineString([(x + 50, y + 50), (x + 150, y + 50)]),
-    ...                                      shapely.LineString([(x + 100, y), (x + 100, y + 100)])], crs=4545)
-    >>> street_length_by_grid(grids, streets).round(6).tolist()
-    [150.0, 150.0]
-    """
-    _check_crs(streets, "streets")
-    crs = _metric_crs(grids)
-    g = grids.geometry.to_crs(crs).to_numpy()
-    lines = streets.geometry.to_crs(crs).to_numpy()
-    street_idx, grid_idx = shapely.STRtree(lines).query(g, predicate="intersects")[::-1]
-    pieces = shapely.intersection(lines[street_idx], g[grid_idx])
-    lengths = np.bincount(grid_idx, weights=shapely.length(pieces), minlength=len(g))
-    return pd.Series(lengths, index=grids.index, name="street_m")
+    return read_layer(path, layer=layer, geometry=geometry, role=role, input_coords=input_coords,
+                      assume_crs=assume_crs, text_fields=text_fields)

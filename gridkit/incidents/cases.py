@@ -1,4 +1,4 @@
-"""Case-workflow indicators (案件指标) per grid and per worker, and the monthly evaluation (考核).
+"""Case-workflow indicators (案件指标): each case's state at an evaluation time, added up per grid or worker.
 
 An incident (事件) goes report (上报) → register (立案) → dispatch → handle → verify →
 close (结案). From its timestamps (``reported_at``, ``registered_at``, ``closed_at``,
@@ -36,13 +36,10 @@ category, else its 2-digit major, else the ``*`` row. Units:
 - ``working_days``: that many working days of 8 working hours each (a case registered
   at 10:00 with 1 working day is due at 10:00 the next working day).
 
-The working calendar lives in :mod:`gridkit.incidents.workcal` (re-exported here). Times are
-local wall-clock times (China Standard Time, no offset); ISO 8601 text with an
-offset is converted to UTC+8 and its offset dropped.
-
-:func:`evaluation_table` ranks grids (or workers): on-time rate, then closure rate (both
-higher first), then backlog (lower first); equal keys share a rank; rows without due
-cases come last.
+The working calendar lives in :mod:`gridkit.incidents.workcal` (re-exported here), the
+ranking and the evaluation (考核) tables in :mod:`gridkit.incidents.evaluation`. Times are
+read by :mod:`gridkit.times`: local wall-clock times (China Standard Time, no offset);
+ISO 8601 text with an offset is converted to UTC+8 and its offset dropped.
 
 Examples
 --------
@@ -62,10 +59,7 @@ Examples
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Iterable, Mapping
-from datetime import datetime
-from importlib import resources
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -73,15 +67,9 @@ import pandas as pd
 
 from gridkit._types import PathLike
 from gridkit.errors import InputDataError, MissingFieldError, ParameterError, format_ids
-from gridkit.incidents.workcal import (
-    UNITS,
-    WorkingCalendar,
-    _read_csv,
-    _require,
-    add_working_time,
-    calendar_from_csv,
-)
-from gridkit.times import LOCAL_ZONE, TIMES_HINT, local_times
+from gridkit.incidents.workcal import UNITS, WorkingCalendar, add_working_time, calendar_from_csv
+from gridkit.io.tables import read_table
+from gridkit.times import TIMES_HINT, local_now, local_time, local_times, month_bounds
 
 __all__ = [
     "KPI_COLUMNS",
@@ -91,12 +79,11 @@ __all__ = [
     "calendar_from_csv",
     "case_indicators",
     "cases_from_incidents",
+    "deadlines_for_categories",
     "due_times",
-    "evaluation_markdown",
-    "evaluation_table",
+    "future_cases",
     "latest_time",
     "month_bounds",
-    "rank_rows",
     "time_limits",
 ]
 
@@ -110,9 +97,8 @@ KPI_COLUMNS: tuple[str, ...] = (
     "closed_total", "median_hours", "backlog", "overdue",
     *(f"level_{lv}" for lv in LEVELS), "level_other",
 )
-_TIME_FIELDS = ("reported_at", "registered_at", "closed_at", "due_at")
-_CST = LOCAL_ZONE
-_ROWS_HINT = TIMES_HINT
+#: The time fields of an incident, in workflow order.
+TIME_FIELDS: tuple[str, ...] = ("reported_at", "registered_at", "closed_at", "due_at")
 
 
 # --------------------------------------------------------------------------- time limits
@@ -137,17 +123,11 @@ def time_limits(path: PathLike | None = None) -> pd.DataFrame:
     >>> float(limits.loc["0102", "limit"]), limits.loc["0102", "unit"]
     (4.0, 'working_hours')
     """
-    if path is None:
-        with resources.files("gridkit").joinpath("tables", "case_time_limits.csv").open("rb") as handle:
-            table = _read_csv(handle, "case_time_limits.csv (bundled)")
-        where: PathLike = "case_time_limits.csv (bundled)"
-    else:
-        table = _read_csv(path, path)
-        where = path
-    _require(table, ("category", "limit", "unit"), where)
-    table["category"] = table["category"].str.strip()
-    table["unit"] = table["unit"].str.strip().str.lower()
-    limit = pd.to_numeric(table["limit"].str.strip(), errors="coerce")
+    table = read_table(path, bundled="case_time_limits", columns=("category", "limit", "unit"),
+                       what="time-limit table").copy()
+    where = path if path is not None else "case_time_limits.csv (bundled with gridkit)"
+    table["unit"] = table["unit"].str.lower()
+    limit = pd.to_numeric(table["limit"], errors="coerce")
     bad_limit = ~(limit > 0)
     if bad_limit.any():
         raise InputDataError("time limits must be positive numbers", path=where,
@@ -186,10 +166,6 @@ def _limit_rows(categories: pd.Series, limits: pd.DataFrame) -> tuple[np.ndarray
 # --------------------------------------------------------------------------- cases
 
 
-def _parse_times(values: pd.Series, column: str, path: Any) -> pd.Series:
-    return local_times(values, field=column, path=path)
-
-
 def latest_time(incidents: pd.DataFrame) -> pd.Timestamp:
     """The latest timestamp in the data: the default evaluation time ``as_of``.
 
@@ -197,7 +173,7 @@ def latest_time(incidents: pd.DataFrame) -> pd.Timestamp:
     a deadline in the future).
     """
     path = incidents.attrs.get("source")
-    latest = [_parse_times(incidents[c], c, path).max() for c in _TIME_FIELDS[:3] if c in incidents.columns]
+    latest = [local_times(incidents[c], field=c, path=path).max() for c in TIME_FIELDS[:3] if c in incidents.columns]
     latest = [t for t in latest if pd.notna(t)]
     if not latest:
         raise MissingFieldError("the incidents carry no times", path=path, field="reported_at",
@@ -205,19 +181,51 @@ def latest_time(incidents: pd.DataFrame) -> pd.Timestamp:
     return pd.Timestamp(max(latest))
 
 
-def month_bounds(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """First instant of ``YYYY-MM`` and of the month after.
+def deadlines_for_categories(
+    categories: pd.Series | np.ndarray,
+    start: Any,
+    *,
+    limits: pd.DataFrame | None = None,
+    calendar: WorkingCalendar | None = None,
+) -> np.ndarray:
+    """Deadlines from the time-limit table: each start plus the limit of its category.
+
+    The one place a deadline is computed from :func:`time_limits` (the case indicators
+    and the synthetic county both use it).
+
+    Parameters
+    ----------
+    categories
+        Category codes as text (``"0102"``), one per start.
+    start
+        Start times (``registered_at``), local time; NaT gives NaT.
+    limits
+        The time-limit table (default the bundled one).
+    calendar
+        The working calendar for working-hour and working-day limits.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``datetime64[s]``; NaT where the start is missing or no row of the table applies.
 
     Examples
     --------
-    >>> [str(t) for t in month_bounds("2024-12")]
-    ['2024-12-01 00:00:00', '2025-01-01 00:00:00']
+    >>> friday = np.datetime64("2024-06-07T17:00")
+    >>> deadlines_for_categories(["0102", "0401"], [friday, friday]).tolist()  # 4 working hours; 24 hours
+    [datetime.datetime(2024, 6, 10, 12, 0), datetime.datetime(2024, 6, 8, 17, 0)]
     """
-    try:
-        start = pd.Timestamp(datetime.strptime(str(month), "%Y-%m"))
-    except ValueError:
-        raise ParameterError(f"a month is YYYY-MM, got {month!r}", hint="e.g. --month 2024-06") from None
-    return start, start + pd.offsets.MonthBegin(1)
+    limits = time_limits() if limits is None else limits
+    starts = np.atleast_1d(np.asarray(start, dtype="datetime64[s]"))
+    cats = pd.Series(np.asarray(categories, dtype=object)).astype("string").fillna("")
+    if len(cats) != len(starts):
+        raise ParameterError(f"{len(cats)} categories but {len(starts)} start times")
+    out = np.full(len(starts), np.datetime64("NaT"), dtype="datetime64[s]")
+    limit, unit = _limit_rows(cats, limits)
+    has = ~np.isnan(limit) & ~np.isnat(starts)
+    if has.any():
+        out[has] = add_working_time(starts[has], limit[has], unit[has], calendar=calendar)
+    return out
 
 
 def due_times(
@@ -240,21 +248,19 @@ def due_times(
     """
     path = incidents.attrs.get("source")
     limits = time_limits() if limits is None else limits
-    due = (_parse_times(incidents["due_at"], "due_at", path) if "due_at" in incidents.columns
+    due = (local_times(incidents["due_at"], field="due_at", path=path) if "due_at" in incidents.columns
            else pd.Series(pd.NaT, index=incidents.index, dtype="datetime64[s]"))
     start = _start_times(incidents, path)
-    need = due.isna() & start.notna()
+    need = (due.isna() & start.notna()).to_numpy(dtype=bool)
     without: list[Any] = []
     if need.any():
         cats = incidents["category"] if "category" in incidents.columns else pd.Series("", index=incidents.index)
-        limit, unit = _limit_rows(cats[need].astype("string").fillna(""), limits)
-        has = ~np.isnan(limit)
-        rows = need[need].index
-        without = list(rows[~has])
-        if has.any():
-            computed = add_working_time(start[rows[has]].to_numpy(), limit[has], unit[has], calendar=calendar)
-            due = due.copy()
-            due[rows[has]] = computed
+        computed = deadlines_for_categories(cats[need].to_numpy(), start[need].to_numpy(), limits=limits,
+                                            calendar=calendar)
+        without = list(incidents.index[need][np.isnat(computed)])
+        values = due.to_numpy(dtype="datetime64[s]").copy()
+        values[need] = computed
+        due = pd.Series(values, index=incidents.index)
     due = due.astype("datetime64[s]")
     due.attrs["without_limit"] = without
     return due
@@ -263,9 +269,9 @@ def due_times(
 def _start_times(incidents: pd.DataFrame, path: Any) -> pd.Series:
     """When each case's clock starts: registration, or the report where there is no registration field."""
     if "registered_at" in incidents.columns:
-        start = _parse_times(incidents["registered_at"], "registered_at", path)
+        start = local_times(incidents["registered_at"], field="registered_at", path=path)
     else:
-        start = _parse_times(incidents["reported_at"], "reported_at", path)
+        start = local_times(incidents["reported_at"], field="reported_at", path=path)
     if "status" in incidents.columns:
         status = incidents["status"].astype("string").str.strip().str.lower()
         start = start.where(status != "reported")
@@ -289,9 +295,9 @@ def cases_from_incidents(
         ``due_at``, ``status``, ``level``, ``category``, ``grid_code``; times as ISO 8601
         text or datetimes.
     as_of
-        The evaluation time (anything :class:`pandas.Timestamp` reads); default the
-        latest timestamp in the data, or with ``month`` the end of that month when the
-        data goes beyond it.
+        The evaluation time, read by :func:`gridkit.times.local_time` (ISO 8601 text, an
+        offset converted to local time, or a timestamp); default the latest timestamp in
+        the data, or with ``month`` the end of that month when the data goes beyond it.
     month
         ``YYYY-MM``: only cases reported in that month are in scope.
     limits
@@ -320,15 +326,16 @@ def cases_from_incidents(
             "the incidents have no reported_at field", path=path, field="reported_at",
             hint="give the report time of every case (ISO 8601), e.g. 2024-06-03T09:30:00",
         )
-    reported = _parse_times(incidents["reported_at"], "reported_at", path)
+    reported = local_times(incidents["reported_at"], field="reported_at", path=path)
     if reported.isna().any():
         raise InputDataError("cases without a report time", path=path,
                              feature_ids=list(incidents.index[reported.isna()]), field="reported_at",
-                             hint=_ROWS_HINT)
+                             hint=TIMES_HINT)
     missing = pd.Series(pd.NaT, index=incidents.index, dtype="datetime64[s]")
-    registered_at = (_parse_times(incidents["registered_at"], "registered_at", path)
+    registered_at = (local_times(incidents["registered_at"], field="registered_at", path=path)
                      if "registered_at" in incidents.columns else missing)
-    closed_at = _parse_times(incidents["closed_at"], "closed_at", path) if "closed_at" in incidents.columns else missing
+    closed_at = (local_times(incidents["closed_at"], field="closed_at", path=path)
+                 if "closed_at" in incidents.columns else missing)
     status = (incidents["status"].astype("string").str.strip().str.lower().fillna("")
               if "status" in incidents.columns else None)
     _check_consistent(incidents, reported, closed_at, status, path)
@@ -339,13 +346,7 @@ def cases_from_incidents(
         if month is not None:
             as_of_t = min(as_of_t, month_bounds(month)[1])
     else:
-        try:
-            as_of_t = pd.Timestamp(as_of)
-        except ValueError:
-            raise ParameterError(f"the evaluation time must be ISO 8601, got {as_of!r}",
-                                 hint="e.g. --as-of 2024-06-30T18:00") from None
-        if as_of_t.tzinfo is not None:
-            as_of_t = as_of_t.tz_convert(_CST).tz_localize(None)
+        as_of_t = local_time(as_of, name="the evaluation time as_of (--as-of)")
 
     scope = reported <= as_of_t
     if month is not None:
@@ -392,6 +393,40 @@ def cases_from_incidents(
     log.info("%d cases in scope at %s: %d due, %d closed, %d open", int(scope.sum()), as_of_t,
              int(is_due.sum()), int(is_closed.sum()), int(out["open"].sum()))
     return out
+
+
+def future_cases(cases: pd.DataFrame, *, now: Any = None) -> pd.Series:
+    """Which cases carry a time after ``now``: reported, registered or closed in the future.
+
+    Such times are mistakes in the data (a wrong year, a clock not set) or a test file;
+    the case indicators still count them as given, so ``gridkit attach`` reports them.
+    A deadline (``due_at``) in the future is normal and not counted.
+
+    Parameters
+    ----------
+    cases
+        As returned by :func:`cases_from_incidents` (or incidents with time fields as text).
+    now
+        The run's time, local (default: the clock of this machine in :data:`gridkit.times.LOCAL_ZONE`).
+
+    Returns
+    -------
+    pandas.Series
+        Booleans indexed like ``cases``, named ``future_time``.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"reported_at": ["2024-06-03T09:00", "2031-05-01T10:00"], "closed_at": ["", ""]})
+    >>> future_cases(frame, now="2025-01-01").tolist()
+    [False, True]
+    """
+    now_t = local_now() if now is None else local_time(now, name="now")
+    path = cases.attrs.get("source")
+    future = pd.Series(False, index=cases.index, name="future_time")
+    for field in TIME_FIELDS[:3]:
+        if field in cases.columns:
+            future |= (local_times(cases[field], field=field, path=path) > now_t).to_numpy(dtype=bool)
+    return future
 
 
 def _check_consistent(
@@ -466,120 +501,3 @@ def case_indicators(
     out["closure_rate"] = out["closed"] / due
     out["on_time_rate"] = out["closed_on_time"] / due
     return out[list(KPI_COLUMNS)]
-
-
-def rank_rows(indicators: pd.DataFrame) -> pd.Series:
-    """Rank rows: on-time rate, then closure rate (higher first), then backlog (lower first).
-
-    Equal keys share the smallest rank; rows without due cases (NaN rates) rank after
-    every row with due cases.
-
-    Examples
-    --------
-    >>> kpis = pd.DataFrame({"on_time_rate": [0.9, 0.9, np.nan, 0.95], "closure_rate": [1.0, 1.0, np.nan, 0.8],
-    ...                      "backlog": [2, 2, 0, 5]}, index=["a", "b", "c", "d"])
-    >>> rank_rows(kpis).tolist()
-    [2, 2, 4, 1]
-    """
-    k1 = -indicators["on_time_rate"].to_numpy(dtype=float)
-    k2 = -indicators["closure_rate"].to_numpy(dtype=float)
-    k3 = indicators["backlog"].to_numpy(dtype=float)
-    k1 = np.where(np.isnan(k1), np.inf, k1)
-    k2 = np.where(np.isnan(k2), np.inf, k2)
-    order = np.lexsort((k3, k2, k1))
-    keys = np.column_stack([k1, k2, k3])[order]
-    new = np.ones(len(order), dtype=bool)
-    if len(order) > 1:
-        new[1:] = (keys[1:] != keys[:-1]).any(axis=1)
-    first = np.maximum.accumulate(np.where(new, np.arange(len(order)), 0))
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = first + 1
-    return pd.Series(rank, index=indicators.index, name="rank")
-
-
-def evaluation_table(
-    cases: pd.DataFrame,
-    *,
-    by: str | pd.Series = "grid_code",
-    index: Iterable[Any] | None = None,
-) -> pd.DataFrame:
-    """The evaluation (考核) table: :func:`case_indicators` plus ``rank``, sorted by rank.
-
-    Parameters
-    ----------
-    cases
-        As returned by :func:`cases_from_incidents`.
-    by, index
-        As in :func:`case_indicators` (e.g. every grid code, or each case's worker).
-    """
-    table = case_indicators(cases, by=by, index=index)
-    table.insert(0, "rank", rank_rows(table))
-    return table.sort_values(["rank"], kind="stable")
-
-
-def evaluation_markdown(
-    tables: Mapping[str, pd.DataFrame],
-    *,
-    as_of: pd.Timestamp,
-    month: str | None = None,
-    totals: pd.Series | None = None,
-) -> str:
-    """The evaluation tables as Markdown: one section per table, rates in percent.
-
-    Parameters
-    ----------
-    tables
-        Title to :func:`evaluation_table` result (extra leading columns such as
-        ``worker_id`` are shown too).
-    as_of, month
-        Named in the heading.
-    totals
-        One row of :func:`case_indicators` for everything (outside cases included).
-    """
-    scope = f"cases reported in {month}" if month else "all cases"
-    lines = [f"# Case evaluation (考核), {scope}, as of {as_of:%Y-%m-%d %H:%M}", ""]
-    lines.append("Due (应结案) = registered cases whose deadline has passed; closure rate (结案率) = "
-                 "closed / due; on-time rate (按期结案率) = closed on time / due. Ranked by on-time rate, "
-                 "then closure rate (higher first), then backlog (lower first); equal keys share a rank; "
-                 "rows without due cases come last.")
-    lines.append("")
-    if totals is not None:
-        lines += [
-            (f"All: {int(totals['reported'])} reported, {int(totals['due'])} due, {int(totals['closed'])} closed "
-             f"({_percent(totals['closure_rate'])}), {int(totals['closed_on_time'])} closed on time "
-             f"({_percent(totals['on_time_rate'])}), backlog {int(totals['backlog'])} "
-             f"({int(totals['overdue'])} overdue), median {_number(totals['median_hours'])} h to close."),
-            "",
-        ]
-    for title, table in tables.items():
-        lines += [f"## {title}", ""]
-        frame = table.reset_index()
-        shown = [c for c in frame.columns if c not in ("closed_total",) and not c.startswith("level_")]
-        lines.append("| " + " | ".join(_HEAD.get(c, c) for c in shown) + " |")
-        lines.append("|" + "|".join("---:" if c in _NUMERIC else "---" for c in shown) + "|")
-        for _, row in frame[shown].iterrows():
-            lines.append("| " + " | ".join(_cell(c, row[c]) for c in shown) + " |")
-        lines.append("")
-    return "\n".join(lines)
-
-
-_HEAD = {"closure_rate": "closure rate", "on_time_rate": "on-time rate", "median_hours": "median h",
-         "closed_on_time": "on time"}
-_NUMERIC = {"rank", "reported", "registered", "due", "closed", "closed_on_time", "closure_rate", "on_time_rate",
-            "median_hours", "backlog", "overdue", "grids"}
-
-
-def _percent(value: Any) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.2f} %"
-
-
-def _number(value: Any) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1f}"
-
-
-def _cell(column: str, value: Any) -> str:
-    if column.endswith("_rate"):
-        return _percent(value)
-    if column == "median_hours":
-        return _number(value)
-    return str(value).replace("|", "\\|")

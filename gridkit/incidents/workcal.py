@@ -16,22 +16,19 @@ np.datetime64('2024-06-10T10:00:00')
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from importlib import resources
-from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from gridkit._types import PathLike
-from gridkit.errors import InputDataError, InputFileError, MissingFieldError, ParameterError
-from gridkit.times import local_times
+from gridkit.errors import InputDataError, ParameterError
+from gridkit.io.tables import read_table
 
-__all__ = ["UNITS", "WorkingCalendar", "add_working_time", "calendar_from_csv", "local_times"]
+__all__ = ["UNITS", "WorkingCalendar", "add_working_time", "calendar_from_csv"]
 
 log = logging.getLogger(__name__)
 
@@ -147,22 +144,18 @@ def calendar_from_csv(
     (False, True)
     """
     base = base or WorkingCalendar()
-    if str(path) == "cn":
-        with resources.files("gridkit").joinpath("tables", "holidays_cn_2023_2024.csv").open("rb") as handle:
-            table = _read_csv(handle, "holidays_cn_2023_2024.csv (bundled)")
-        where: PathLike = "holidays_cn_2023_2024.csv (bundled)"
-    else:
-        table = _read_csv(path, path)
-        where = path
-    _require(table, ("date",), where)
-    parsed = pd.to_datetime(table["date"].str.strip(), format="%Y-%m-%d", errors="coerce")
+    bundled = str(path) == "cn"
+    table = read_table(None if bundled else path, bundled="holidays_cn_2023_2024", columns=("date",),
+                       what="holiday table")
+    where = "holidays_cn_2023_2024.csv (bundled with gridkit)" if bundled else path
+    parsed = pd.to_datetime(table["date"], format="%Y-%m-%d", errors="coerce")
     bad = parsed.isna()
     if bad.any():
         raise InputDataError(
             "dates must be written YYYY-MM-DD", path=where, feature_ids=list(table.index[bad]), field="date",
             hint="rows count from 0 after the header",
         )
-    kind = table["kind"].str.strip().str.lower() if "kind" in table.columns else pd.Series("holiday", index=table.index)
+    kind = table["kind"].str.lower() if "kind" in table.columns else pd.Series("holiday", index=table.index)
     kind = kind.replace("", "holiday")
     wrong = ~kind.isin(["holiday", "workday"])
     if wrong.any():
@@ -258,28 +251,3 @@ def _add_working_seconds(start: np.ndarray, seconds: np.ndarray, calendar: Worki
     period = np.clip(np.searchsorted(before, left, side="left") - 1, 0, len(lengths) - 1)
     clock_out = bounds[period, 0] + (left - before[period])
     return (days[day_of] * _DAY + clock_out).astype(np.int64)
-
-
-# --------------------------------------------------------------------------- CSV tables
-
-
-def _read_csv(source: PathLike | IO[bytes], where: PathLike) -> pd.DataFrame:
-    if not isinstance(source, str | os.PathLike) or Path(source).is_file():
-        try:
-            return pd.read_csv(source, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            raise InputFileError("the table is not UTF-8 text", path=where, hint="save the CSV as UTF-8") from None
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-            raise InputFileError(f"the table cannot be read as CSV ({err})", path=where) from None
-    raise InputFileError("the file does not exist", path=where, hint="check the path")
-
-
-def _require(table: pd.DataFrame, columns: Sequence[str], where: Any) -> None:
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise MissingFieldError(
-            f"the table lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, table.columns))}",
-            path=where, field=missing[0], hint=f"give it the columns {', '.join(columns)}",
-        )
-
-

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridkit.codes import component_categories
+from gridkit.incidents.categories import component_categories
 from gridkit.maps._data import (
     bin_points,
     even_sample,

@@ -39,6 +39,7 @@ from pyproj import Transformer
 from gridkit._progress import Progress, no_progress
 from gridkit._rng import RNGLike, as_rng
 from gridkit.errors import ParameterError
+from gridkit.incidents.cases import deadlines_for_categories
 
 __all__ = [
     "COUNTY_CODE",
@@ -152,8 +153,6 @@ _COMPONENT_RULES = (
     ("0123", "邮筒", ("primary", "secondary"), 600.0, 0.95, True),
 )
 
-_EVENT_LIMIT_H = {"0101": 120, "0102": 4, "0103": 24, "0104": 4, "0201": 8, "0301": 24, "0302": 24,
-                  "0401": 48, "0402": 12, "0501": 2, "0505": 2, "0506": 2}
 _LEVELS = ("grid", "community", "street", "district")
 _LEVEL_P = np.array([0.70, 0.20, 0.08, 0.02])
 _LEVEL_SPEED = np.array([0.3, 0.6, 0.9, 1.2])  # median duration as a share of the time limit
@@ -1488,10 +1487,10 @@ def _incident_table(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFra
     level = rng.choice(4, size=n, p=_LEVEL_P)
     delay = np.where(level == 0, rng.integers(120, 1800, n), rng.integers(600, 7200, n))
     registered = reported + delay.astype("timedelta64[s]")
-    limit = frame["category"].map(_EVENT_LIMIT_H).to_numpy(dtype=float) * 3600
+    due = deadlines_for_categories(frame["category"].to_numpy(), registered)  # the time-limit table
+    limit = (due - registered).astype(np.int64).astype(float)  # seconds
     duration = np.exp(rng.normal(np.log(limit * _LEVEL_SPEED[level]), 0.7)).clip(300)
     closed = registered + duration.astype(np.int64).astype("timedelta64[s]")
-    due = registered + limit.astype(np.int64).astype("timedelta64[s]")
     status = _status(registered, duration)
     not_registered = status == "reported"
     not_closed = status != "closed"
