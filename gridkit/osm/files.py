@@ -96,19 +96,19 @@ def _read_pbf(path: Path) -> ET.Element:
     root = ET.Element("osm", version="0.6", generator="gridkit (from PBF)")
     try:
         for obj in osmium.FileProcessor(str(path)):
-            if obj.is_node():
+            if isinstance(obj, osmium.osm.Node):
                 element = ET.SubElement(root, "node", id=str(obj.id), lat=_degrees(obj.location.y),
                                         lon=_degrees(obj.location.x))
-            elif obj.is_way():
+            elif isinstance(obj, osmium.osm.Way):
                 element = ET.SubElement(root, "way", id=str(obj.id))
                 for node in obj.nodes:
                     ET.SubElement(element, "nd", ref=str(node.ref))
-            elif obj.is_relation():
+            elif isinstance(obj, osmium.osm.Relation):
                 element = ET.SubElement(root, "relation", id=str(obj.id))
                 for member in obj.members:
                     ET.SubElement(element, "member", type=_MEMBER_TYPES[member.type], ref=str(member.ref),
                                   role=member.role)
-            else:  # changesets carry no map data
+            else:  # changesets (and areas, which FileProcessor builds only when asked) carry no map elements
                 continue
             for tag in obj.tags:
                 ET.SubElement(element, "tag", k=tag.k, v=tag.v)
