@@ -4,10 +4,14 @@ Run on demand (not part of the test suite)::
 
     python benchmarks/bench_synth.py [--households 17000 100000 1000000] [--seed 0]
                                      [--no-incidents] [--no-tracks] [--keep DIR]
+                                     [--incidents-per-day 3000 [--days 365]]
 
 Each size runs in a fresh Python process (so its peak memory is its own): it times
 ``synth_county(households=N)`` and ``write_county`` into a temporary folder and reports
-the figures. The script prints the exact command, then a Markdown table, then the
+the figures; with ``--incidents-per-day`` the county's incidents are a district's
+(``synth_county(incidents_per_day=N, days=D)``, written to CSV 30 days at a time), so
+``--households 1000000 --incidents-per-day 3000`` measures the input of the heat and map
+benchmarks (about 1.1 million incidents). The script prints the exact command, then a Markdown table, then the
 environment. Progress goes to stderr, so ``> table.md`` captures only the report.
 """
 
@@ -27,14 +31,16 @@ from pathlib import Path
 
 
 def run_one(
-    households: int, seed: int, incidents: bool, tracks: bool, outdir: Path
+    households: int, seed: int, incidents: bool, tracks: bool, outdir: Path,
+    per_day: float | None = None, days: int = 365,
 ) -> dict[str, float]:
     """Build and write one county in this process; return its figures."""
-    from gridkit.synth.county import synth_county, write_county
+    from gridkit.synth import synth_county, write_county
 
     start = time.perf_counter()
     county = synth_county(
-        seed=seed, households=households, incidents=incidents, tracks=tracks
+        seed=seed, households=households, incidents=incidents, tracks=tracks,
+        incidents_per_day=per_day, days=days,
     )
     built = time.perf_counter()
     paths = write_county(county, outdir)
@@ -61,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-incidents", action="store_true")
     parser.add_argument("--no-tracks", action="store_true")
+    parser.add_argument("--incidents-per-day", type=float, help="a district's incidents, about N a day")
+    parser.add_argument("--days", type=int, default=365, help="days of --incidents-per-day (default 365)")
     parser.add_argument(
         "--keep", type=Path, help="write each county into DIR/<households> and keep it"
     )
@@ -69,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.one is not None:
         figures = run_one(
-            args.one, args.seed, not args.no_incidents, not args.no_tracks, args.out
+            args.one, args.seed, not args.no_incidents, not args.no_tracks, args.out,
+            args.incidents_per_day, args.days,
         )
         print(json.dumps(figures))
         return 0
@@ -114,6 +123,8 @@ def _in_child(n: int, args: argparse.Namespace) -> dict[str, float]:
         str(out),
     ]
     command += ["--no-incidents"] * args.no_incidents + ["--no-tracks"] * args.no_tracks
+    if args.incidents_per_day is not None:
+        command += ["--incidents-per-day", str(args.incidents_per_day), "--days", str(args.days)]
     try:
         result = subprocess.run(command, check=True, capture_output=True, text=True)
     finally:

@@ -6,8 +6,7 @@ import argparse
 import sys
 
 from gridkit.errors import ParameterError
-from gridkit.io import write_layers
-from gridkit.osm.features import ARTERIAL_HIGHWAYS, communities_from_osm
+from gridkit.osm.tags import ARTERIAL_HIGHWAYS
 
 _DEFAULT_MIN_AREA_M2 = 100_000.0
 _DEFAULT_EXTEND_M = 100.0
@@ -19,14 +18,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "communities",
         help="derive community polygons from the arterial streets of an OSM file",
         description=(
-            "Cut the area of an OSM XML file (the convex hull of its nodes) along its arterial "
+            "Cut the area of an OSM file (the convex hull of its nodes) along its arterial "
             "streets into community polygons, for places without a boundary file. Faces smaller "
             "than --min-area join the neighbour they share the longest edge with. The "
             "communities tile the area with no gap or overlap. Codes are synthetic, "
             "12 digits 990000TTTVVV (no real province is numbered 99); kind is 'city'."
         ),
     )
-    p.add_argument("--osm", required=True, metavar="FILE", help="OSM XML file (.osm, .osm.bz2, .osm.gz)")
+    p.add_argument("--osm", required=True, metavar="FILE", help="OSM file (.osm, .osm.bz2, .osm.gz or .osm.pbf)")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="file to write, layer 'communities' (GeoPackage .gpkg; or .geojson, .shp, .parquet)")
     p.add_argument("--highways", default=",".join(ARTERIAL_HIGHWAYS), metavar="LIST",
@@ -46,9 +45,10 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError("--highways lists no street class", hint="e.g. --highways primary,secondary,tertiary")
     if args.extend < 0:
         raise ParameterError("--extend must be >= 0", hint=f"got {args.extend}")
-    communities = communities_from_osm(args.osm, highways=highways, min_area_m2=args.min_area,
+    from gridkit.osm.job import communities_job
+
+    communities, out = communities_job(args.osm, args.output, highways=highways, min_area_m2=args.min_area,
                                        extend_m=args.extend)
-    out = write_layers(args.output, {"communities": communities})
     km2 = communities["area_m2"].sum() / 1e6
     print(f"wrote {len(communities)} communities ({km2:.2f} km²) to {out}")
     small = communities.attrs.get("small_communities") or []

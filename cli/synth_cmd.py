@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from gridkit_cli._progress import progress_bar
 
-from gridkit.synth.county import FILES, HOUSEHOLDS_PER_COMMUNITY, synth_county, write_county
+from gridkit.errors import ParameterError
+from gridkit.synth.constants import FILES, HOUSEHOLDS_PER_COMMUNITY
 
 _NOUNS = {
     "communities": "communities and villages",
@@ -41,32 +41,39 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="households in the town in total, e.g. 1000000 for a benchmark")
     p.add_argument("--no-incidents", action="store_true", help="skip incidents.csv")
     p.add_argument("--no-tracks", action="store_true", help="skip tracks.csv")
+    p.add_argument("--incidents-per-day", type=float, default=None, metavar="N",
+                   help="instead of the county's year of incidents (0.42 per household), a district's: about N a "
+                        "day, clustered round streets, homes and hotspots, written in chunks "
+                        "(e.g. 3000 with --days 365: about 1.1 million)")
+    p.add_argument("--days", type=int, default=None, metavar="D",
+                   help="days of --incidents-per-day, ending 2024-06-30 (default 365)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.days is not None and args.incidents_per_day is None:
+        raise ParameterError("--days needs --incidents-per-day", hint="e.g. --incidents-per-day 3000 --days 365")
+    if args.no_incidents and args.incidents_per_day is not None:
+        raise ParameterError("--no-incidents and --incidents-per-day exclude each other", hint="leave out one")
+    from gridkit.synth.job import synth_job
+
     with progress_bar(args.quiet) as progress:
-        county = synth_county(
+        written = synth_job(
+            args.output,
             seed=args.seed,
             communities=args.communities,
             villages=args.villages,
             households=args.households,
             incidents=not args.no_incidents,
             tracks=not args.no_tracks,
+            incidents_per_day=args.incidents_per_day,
+            days=365 if args.days is None else args.days,
             progress=progress,
         )
-        paths = write_county(county, args.output, progress=progress)
-    for key, path in paths.items():
-        print(_summary(key, path, county[key]))
+    for layer in written:
+        extra = f", {layer.households:,} households" if layer.households is not None else ""
+        print(f"{layer.path}: {layer.rows:,} {_NOUNS[layer.key]}{extra} ({_size(layer.size)})")
     return 0
-
-
-def _summary(key: str, path: Path, frame: object) -> str:
-    count = len(frame)  # type: ignore[arg-type]
-    extra = ""
-    if key == "buildings":
-        extra = f", {int(frame['households'].sum()):,} households"  # type: ignore[index]
-    return f"{path}: {count:,} {_NOUNS[key]}{extra} ({_size(path.stat().st_size)})"
 
 
 def _size(n: int) -> str:

@@ -1,4 +1,4 @@
-"""Streets, graphs, buildings, components, communities and households from OSM XML (gridkit.osm.features)."""
+"""Streets, graphs, buildings, components, communities and households from OSM XML and PBF (gridkit.osm)."""
 
 import argparse
 import bz2
@@ -15,6 +15,7 @@ import pytest
 import shapely
 from gridkit_cli import communities_cmd
 
+from gridkit import osm
 from gridkit.errors import (
     InputDataError,
     InputFileError,
@@ -22,11 +23,12 @@ from gridkit.errors import (
     MissingFieldError,
     ParameterError,
 )
-from gridkit.osm import features as osm
+from gridkit.io import file_format, read_layer
 
 # the checkout's copy (gridkit.datasets.get_path finds the same files once every sample is in place)
 HELSINKI_DIR = Path(__file__).resolve().parents[1] / "data" / "helsinki"
 HELSINKI = HELSINKI_DIR / "helsinki.osm.bz2"
+HELSINKI_PBF = HELSINKI_DIR / "helsinki.osm.pbf"  # the same extract, written by make_pbf.py
 README = HELSINKI_DIR / "README.md"
 
 # the figures data/helsinki/README.md quotes (test_readme_quotes_these_figures keeps them in step)
@@ -85,7 +87,7 @@ def clipped(tmp_path):
 
 
 def test_streets_from_clipped_file_are_trimmed_and_counted(clipped, caplog):
-    with caplog.at_level(logging.WARNING, logger="gridkit.osm.features"):
+    with caplog.at_level(logging.WARNING, logger="gridkit.osm"):
         streets = osm.streets_from_osm(clipped)
     assert streets["osmid"].tolist() == [10, 11]
     assert streets.attrs["trimmed_ways"] == 2
@@ -198,7 +200,9 @@ def test_missing_file(tmp_path):
     ("gpx.osm", b'<gpx version="1.1"></gpx>', "root element is <gpx>"),
     ("broken.osm.bz2", b"BZh91AY&SY not really bzip2", "OSM XML|damaged"),
     ("broken.osm.gz", b"\x1f\x8b\x08\x00 not really gzip", "OSM XML|damaged"),
-    ("extract.osm.pbf", b"\x00\x00\x00\x0d\x0a\x09OSMHeader", "PBF files are not read"),
+    ("extract.osm.pbf", b"\x00\x00\x00\x0d\x0a\x09OSMHeader", "not readable as OSM PBF"),
+    ("text.osm.pbf", b"hello, not a PBF file", "not readable as OSM PBF"),
+    ("empty.osm.pbf", b"", "not readable as OSM PBF"),
 ])
 def test_unreadable_files_name_the_file(tmp_path, name, content, message):
     path = tmp_path / name
@@ -390,7 +394,7 @@ def test_helsinki_components(helsinki):
     assert (lamps["key"] + "=" + lamps["value"]).eq("highway=street_lamp").all()
     assert set(components.geom_type) == {"Point"}
     # the default table maps at least the tags DOMAIN.md lists, to the same codes
-    default = osm._component_table(None)
+    default = osm.component_table()
     assert DOMAIN_TABLE.merge(default, how="left", on=["key", "value"], suffixes=("", "_default")).pipe(
         lambda m: (m["code"] == m["code_default"]).all())
 
@@ -426,6 +430,113 @@ def test_readme_quotes_these_figures():
         numbers = [int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", line.split("|", 2)[2])]
         assert numbers[:len(figures)] == figures, reader
     assert "421" in readme and "ODbL" in readme and "© OpenStreetMap contributors" in readme
+    assert "helsinki.osm.pbf" in readme and "make_pbf.py" in readme
+
+
+# --------------------------------------------------------------------------- PBF, as Geofabrik and BBBike extracts come
+
+
+def to_pbf(source, dest):
+    """The same elements as OSM PBF, written by pyosmium (what ``osmium cat -o x.osm.pbf`` does)."""
+    import osmium
+
+    with osmium.SimpleWriter(str(dest)) as writer:
+        for obj in osmium.FileProcessor(str(source)):
+            writer.add(obj)
+    return dest
+
+
+def assert_same_layer(pbf, xml):
+    """Same rows, fields, repair counts and geometries (within 1e-9 degrees, about 0.1 mm)."""
+    assert pbf.attrs["source"].endswith(".pbf") and not xml.attrs["source"].endswith(".pbf")
+    counts = [k for k in xml.attrs if k != "source"]
+    assert counts and {k: pbf.attrs[k] for k in counts} == {k: xml.attrs[k] for k in counts}
+    assert pbf.crs == xml.crs and len(pbf) == len(xml)
+    pd.testing.assert_frame_equal(pd.DataFrame(pbf.drop(columns="geometry")),
+                                  pd.DataFrame(xml.drop(columns="geometry")))
+    assert pbf.geometry.geom_equals_exact(xml.geometry, tolerance=1e-9).all()
+
+
+@pytest.fixture
+def clipped_everything(tmp_path):
+    """A clipped extract with streets, buildings (one a multipolygon losing a member) and components."""
+    nodes = {**ROW, 7: (116.400, 39.901), 8: (116.401, 39.901, {"highway": "street_lamp"}),
+             9: (116.402, 39.901, {"amenity": "bench", "name": "长椅"}), 20: (116.403, 39.902),
+             21: (116.404, 39.902), 22: (116.404, 39.903)}
+    return write_osm(tmp_path / "clipped.osm.bz2", nodes, ways=[
+        (10, [1, 2, 3, 99], {"highway": "residential", "name": "Dongsi"}),
+        (11, [1, 2, 99, 4, 5, 6], {"highway": "residential"}),
+        (12, [6, 99], {"highway": "footway"}),
+        (30, [1, 2, 96, 7, 1], {"building": "apartments", "building:levels": "6"}),  # trimmed
+        (31, [2, 3, 98, 2], {"building": "house"}),  # two nodes left: dropped
+        (40, [20, 21, 22, 20], {}),
+        (41, [20, 21, 97, 20], {"amenity": "bicycle_parking"}),  # an area component, trimmed
+    ], relations=[(50, [(40, "outer"), (42, "inner")], {"type": "multipolygon", "building": "yes"}),
+                  (51, [(43, "outer")], {"type": "multipolygon", "building": "yes"})])
+
+
+def test_clipped_pbf_is_repaired_and_counted_like_its_xml(clipped_everything, tmp_path):
+    pbf = to_pbf(clipped_everything, tmp_path / "clipped.osm.pbf")
+    for reader in (osm.streets_from_osm, osm.buildings_from_osm, osm.components_from_osm):
+        xml_layer, pbf_layer = reader(clipped_everything), reader(pbf)
+        assert len(xml_layer) > 0
+        assert_same_layer(pbf_layer, xml_layer)
+    buildings = osm.buildings_from_osm(pbf)
+    assert sorted(buildings[["element", "osmid"]].values.tolist()) == [["relation", 50], ["way", 30]]
+    assert [buildings.attrs[k] for k in ("trimmed_ways", "dropped_ways", "trimmed_relations",
+                                         "dropped_relations")] == [1, 1, 1, 1]
+    xml_graph = osm.graph_from_osm(clipped_everything, network_type="all", simplify=False, retain_all=True)
+    pbf_graph = osm.graph_from_osm(pbf, network_type="all", simplify=False, retain_all=True)
+    assert sorted(pbf_graph.nodes) == sorted(xml_graph.nodes) == [1, 2, 3, 4, 5, 6]
+    assert sorted(pbf_graph.edges) == sorted(xml_graph.edges)
+    assert (pbf_graph.graph["trimmed_ways"], pbf_graph.graph["dropped_ways"]) == (2, 1)
+
+
+@pytest.fixture(scope="module")
+def helsinki_pbf():
+    return {
+        "streets": osm.streets_from_osm(HELSINKI_PBF),
+        "buildings": osm.buildings_from_osm(HELSINKI_PBF),
+        "components": osm.components_from_osm(HELSINKI_PBF),
+    }
+
+
+def test_helsinki_pbf_gives_the_streets_buildings_and_components_of_the_xml(helsinki, helsinki_pbf):
+    for kind in ("streets", "buildings", "components"):
+        assert_same_layer(helsinki_pbf[kind], helsinki[kind])
+    streets, buildings = helsinki_pbf["streets"], helsinki_pbf["buildings"]
+    assert [len(streets), streets.attrs["trimmed_ways"], streets.attrs["dropped_ways"]] == list(
+        HELSINKI_STREETS.values())
+    assert [len(buildings), *(buildings.attrs[k] for k in list(HELSINKI_BUILDINGS)[1:])] == list(
+        HELSINKI_BUILDINGS.values())
+    assert helsinki_pbf["components"]["category"].value_counts().to_dict() == HELSINKI_COMPONENTS
+
+
+def test_helsinki_pbf_holds_every_element_of_the_xml():
+    import osmium
+
+    def elements(path):
+        return sorted((obj.type_str(), obj.id, obj.version, len(obj.tags)) for obj in osmium.FileProcessor(str(path)))
+
+    assert elements(HELSINKI_PBF) == elements(HELSINKI)
+    assert HELSINKI_PBF.stat().st_size < 1_000_000
+
+
+def test_read_layer_and_the_communities_command_take_pbf(town, tmp_path, capsys):
+    assert file_format("Guizhou-latest.OSM.PBF") == ".osm.pbf"
+    pbf = to_pbf(town, tmp_path / "town.osm.pbf")
+    streets = read_layer(pbf, osm_kind="streets")
+    assert sorted(streets["osmid"]) == [1, 2, 3] and streets.crs.to_epsg() == 4326
+    with pytest.raises(InputDataError, match=r"\.osm\.pbf"):
+        file_format(tmp_path / "tiles.pbf")
+    out = tmp_path / "communities.gpkg"
+    args = parser().parse_args(["communities", "--osm", str(pbf), "-o", str(out), "--min-area", "0"])
+    assert args.func(args) == 0
+    assert "wrote 4 communities" in capsys.readouterr().out
+    from_xml = osm.communities_from_osm(town, min_area_m2=0)
+    written = gpd.read_file(out, layer="communities")
+    assert written["code"].tolist() == from_xml["code"].tolist()
+    assert written.geometry.geom_equals_exact(from_xml.geometry, tolerance=1e-9).all()
 
 
 # --------------------------------------------------------------------------- command line

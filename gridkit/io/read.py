@@ -96,6 +96,7 @@ SUPPORTED_READ: dict[str, str] = {
     ".osm": "OSM XML",
     ".osm.bz2": "OSM XML",
     ".osm.gz": "OSM XML",
+    ".osm.pbf": "OSM PBF",
 }
 #: Extensions written by :func:`write_layers`, with the format each stands for.
 SUPPORTED_WRITE: dict[str, str] = {
@@ -237,8 +238,8 @@ def file_format(path: PathLike) -> str:
             return ext
     if name.endswith(".pbf"):
         raise InputDataError(
-            "OSM PBF files are not read", path=path,
-            hint="convert it to OSM XML first, e.g. 'osmium cat FILE.osm.pbf -o FILE.osm'",
+            "a .pbf file is read as OSM PBF only when its name ends in .osm.pbf", path=path,
+            hint="rename it to NAME.osm.pbf if it is an OpenStreetMap extract",
         )
     raise InputDataError(
         f"the file type {Path(path).suffix or '(no extension)'!r} is not supported",
@@ -330,7 +331,8 @@ def _check_exists(path: Path) -> None:
         raise InputFileError("this is a folder, not a file", path=path, hint="give the path of a file in it")
 
 
-_READER_ALIASES = {".json": ".geojson", ".geoparquet": ".parquet", ".osm.bz2": ".osm", ".osm.gz": ".osm"}
+_READER_ALIASES = {".json": ".geojson", ".geoparquet": ".parquet", ".osm.bz2": ".osm", ".osm.gz": ".osm",
+                   ".osm.pbf": ".osm"}
 
 
 def _reader_key(fmt: str) -> str:
