@@ -161,7 +161,7 @@ def test_board_html_is_self_contained_and_loads_offline(board, grids):
     html = paths[0].read_text(encoding="utf-8")
     assert not re.search(r"https?:", html, re.IGNORECASE)
     assert not re.search(r"""(src|href)\s*=\s*["'](?!data:|#)""", html)
-    assert "url(" not in html
+    assert not re.search(r"url\((?!#)", html)  # only references to the page's own filters (label halos)
     failed, errors, text, result = _blocked_page_check(paths[0], _OVERFLOW)
     assert failed == [] and errors == []
     row = grids.loc[grids["grid_code"] == code].iloc[0]

@@ -295,9 +295,13 @@ def test_bad_times_and_coordinates_name_file_rows_and_field(tmp_path):
         read_tracks(path)
     assert err.value.path == str(path) and err.value.field == "time" and err.value.feature_ids == [1, 3]
     path.write_text("worker_id,time,lon,lat\nW1,2024-06-26T08:00:00,east,26.5\nW1,2024-06-26T08:01:00,206.6,26.5\n")
+    with pytest.raises(InputDataError) as err:  # gridkit.io.read_layer: numbers first, then their range
+        read_tracks(path)
+    assert err.value.field == "lon/lat" and err.value.feature_ids == [0]
+    path.write_text("worker_id,time,lon,lat\nW1,2024-06-26T08:00:00,106.6,26.5\nW1,2024-06-26T08:01:00,206.6,26.5\n")
     with pytest.raises(InputDataError) as err:
         read_tracks(path)
-    assert err.value.field == "lon" and err.value.feature_ids == [0, 1]
+    assert err.value.field == "lon/lat" and err.value.feature_ids == [1]
 
 
 def test_gcj02_input_is_converted(tmp_path):
