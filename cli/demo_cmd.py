@@ -81,5 +81,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"demo stopped: step {n} exited with {code}")
             return code
         print(f"({time.perf_counter() - started:.1f} s)")
-    print(f"\ndemo done: open {out / 'map.html'} and {out / 'boards' / 'index.html'} in a browser")
+    if args.partition_only:
+        print(f"\ndemo done: open {out / 'partition' / 'map.html'} in a browser (the grids; report in "
+              f"{out / 'partition' / 'report.md'})")
+    else:
+        print(f"\ndemo done: open {out / 'map.html'} and {out / 'boards' / 'index.html'} in a browser")
     return 0
