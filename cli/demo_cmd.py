@@ -42,7 +42,7 @@ def steps(sample: Path, out: Path) -> list[tuple[str, list[str]]]:
             "patrol", "plan", grids, "--streets", streets, "-o", str(out / "patrol")]),
         ("check the grid workers' GPS tracks", [
             "patrol", "check", grids, str(sample / "tracks.csv"), "--streets", streets,
-            "-o", str(out / "tracks")]),
+            "--workers", str(sample / "workers.csv"), "-o", str(out / "tracks")]),
         ("one offline map of everything", [
             "map", grids, "--streets", streets, "--components", str(sample / "components.gpkg"),
             "--incidents", str(sample / "incidents.csv"), "--alerts", str(out / "heatmap" / "alerts.csv"),
