@@ -16,7 +16,7 @@ from pathlib import Path
 
 from gridkit._chromium import PageRenderer
 from gridkit.board import boards_for_grids
-from gridkit.board.facts import read_table
+from gridkit.board.workers import read_workers
 from gridkit.datasets import get_path
 from gridkit.io import read_layer
 from gridkit.partition.outputs import write_partition
@@ -37,7 +37,7 @@ def main() -> None:
     grids = read_layer(work / "part" / "grids.gpkg", layer="grids")
     common = {"buildings": read_layer(work / "part" / "grids.gpkg", layer="buildings"),
               "streets": read_layer(sample / "streets.gpkg"),
-              "workers": read_table(sample / "workers.csv", required=("worker_id",), what="workers")}
+              "workers": read_workers(sample / "workers.csv")}
     rows = []
 
     t = time.perf_counter()

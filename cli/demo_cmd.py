@@ -42,7 +42,7 @@ def steps(sample: Path, out: Path) -> list[tuple[str, list[str]]]:
             "patrol", "plan", grids, "--streets", streets, "-o", str(out / "patrol")]),
         ("check the grid workers' GPS tracks", [
             "patrol", "check", grids, str(sample / "tracks.csv"), "--streets", streets,
-            "-o", str(out / "tracks")]),
+            "--workers", str(sample / "workers.csv"), "-o", str(out / "tracks")]),
         ("one offline map of everything", [
             "map", grids, "--streets", streets, "--components", str(sample / "components.gpkg"),
             "--incidents", str(sample / "incidents.csv"), "--alerts", str(out / "heatmap" / "alerts.csv"),
@@ -81,5 +81,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"demo stopped: step {n} exited with {code}")
             return code
         print(f"({time.perf_counter() - started:.1f} s)")
-    print(f"\ndemo done: open {out / 'map.html'} and {out / 'boards' / 'index.html'} in a browser")
+    if args.partition_only:
+        print(f"\ndemo done: open {out / 'partition' / 'map.html'} in a browser (the grids; report in "
+              f"{out / 'partition' / 'report.md'})")
+    else:
+        print(f"\ndemo done: open {out / 'map.html'} and {out / 'boards' / 'index.html'} in a browser")
     return 0

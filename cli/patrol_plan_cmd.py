@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 _HELP = """\
 For every grid, a closed walk from its base that walks every street of the grid at least once
@@ -41,38 +40,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from gridkit_cli._progress import progress_bar
 
-    from gridkit.io import list_layers, read_layer
-    from gridkit.patrol.route_outputs import plan_figures, write_routes
-    from gridkit.patrol.routes import routes_for_grids
-    from gridkit.patrol.streets import read_streets
+    from gridkit.patrol.job import plan_job
+    from gridkit.patrol.route_outputs import no_streets_text
 
-    common = {"assume_crs": args.assume_crs}
-    layers = list_layers(args.grids) if str(args.grids).lower().endswith(".gpkg") else []
-    grids = read_layer(args.grids, layer="grids" if "grids" in layers else None, geometry="polygon",
-                       role="grids", required_fields=[args.grid_field], **common)
-    buildings = None
-    if "buildings" in layers:
-        buildings = read_layer(args.grids, layer="buildings", role="buildings", **common)
-    if args.osm:
-        streets = read_streets(args.osm, source="osm")
-    else:
-        streets = read_layer(args.streets, geometry="line", role="streets", **common)
-    bases = None
-    if args.base:
-        bases = read_layer(args.base, geometry="point", role="bases", required_fields=[args.grid_field], **common)
-    priority = read_layer(args.priority, geometry="point", role="priority", **common) if args.priority else None
     with progress_bar(args.quiet) as progress:
-        plan = routes_for_grids(
-            streets, grids, grid_field=args.grid_field, bases=bases, buildings=buildings, priority=priority,
-            grid_codes=args.grid, speed_kmh=args.speed_kmh, max_minutes=args.max_minutes,
-            edge_tolerance_m=args.edge_tolerance_m, reach_m=args.reach_m, progress=progress,
-        )
-    plan.parameters.update({"grids_file": str(args.grids), "streets": str(args.streets or args.osm)})
-    out = write_routes(plan, args.outdir)
-    f = plan_figures(plan)
-    print(f"{f['grids']} grids, {f['shifts']} routes: {f['route_km']:.1f} km to walk for {f['required_km']:.1f} km "
-          f"of streets ({f['deadhead_share']:.1%} deadhead), coverage {f['coverage_share']:.1%}")
-    if len(plan.issues):
-        print(f"{len(plan.issues)} issues, listed in {Path(out) / 'report.md'}")
-    print(f"wrote {Path(out) / 'routes.gpkg'}, turns.csv, report.md")
+        job = plan_job(
+            args.grids, args.outdir, streets=args.streets, osm=args.osm, base=args.base, priority=args.priority,
+            grid_codes=args.grid, grid_field=args.grid_field, speed_kmh=args.speed_kmh, max_minutes=args.max_minutes,
+            edge_tolerance_m=args.edge_tolerance_m, reach_m=args.reach_m, assume_crs=args.assume_crs,
+            progress=progress)
+    f = job.figures
+    print(f"{f['grids']} grids, {f['shifts']} routes{no_streets_text(f)}: {f['route_km']:.1f} km to walk for "
+          f"{f['required_km']:.1f} km of streets ({f['deadhead_share']:.1%} deadhead), coverage "
+          f"{f['coverage_share']:.1%} of the street length of the {f['grids_with_streets']} grids with streets")
+    if len(job.plan.issues):
+        print(f"{len(job.plan.issues)} issues, listed in {job.outdir / 'report.md'}")
+    print(f"wrote {job.outdir / 'routes.gpkg'}, turns.csv, report.md")
     return 0

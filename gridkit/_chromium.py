@@ -7,7 +7,11 @@ the environment variable ``GRIDKIT_CHROMIUM``, else ``/usr/bin/chromium``, else
 
 One :class:`PageRenderer` launches one browser and renders any number of pages with it.
 Pages load with the network blocked: only ``file:`` and ``data:`` requests are served, and
-every blocked request or console error is counted in the :class:`RenderReport`.
+every blocked request or console error is counted in the :class:`RenderReport`. Given a
+font file, the renderer makes it visible to the browser (a fontconfig file of its own that
+adds the font's folder to the system's) and sets every page in it, without synthesised
+bold or italic: Chromium's PDF embeds a TrueType font as a CID font, but an OpenType-CFF
+font, or a TrueType one it emboldens itself, as Type 3.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -91,10 +96,15 @@ class PageRenderer:
         and the viewport is set to it.
     dpi
         Resolution of the PNG.
+    font
+        A font file to set every page in (its family is ``font_family``); None keeps the
+        pages' own fonts.
+    font_family
+        The family name of ``font``.
     """
 
     def __init__(self, executable: Path | str | None = None, *, page_mm: tuple[float, float] = (420.0, 297.0),
-                 dpi: float = 150.0) -> None:
+                 dpi: float = 150.0, font: Path | None = None, font_family: str | None = None) -> None:
         found = Path(executable) if executable is not None else find_chromium()
         if found is None:
             raise DependencyError("no Chromium browser found",
@@ -102,6 +112,11 @@ class PageRenderer:
         self.executable = found
         self.page_mm = page_mm
         self.dpi = dpi
+        if (font is None) != (font_family is None):
+            raise ValueError("give font and font_family together")
+        self.font = None if font is None else Path(font)
+        self.font_family = font_family
+        self._fontconfig: tempfile.TemporaryDirectory[str] | None = None
         self._playwright: Any = None
         self._browser: Any = None
         self._context: Any = None
@@ -113,12 +128,15 @@ class PageRenderer:
             from playwright.sync_api import sync_playwright
         except ImportError:  # pragma: no cover - a declared dependency
             raise DependencyError("playwright is not installed", hint="pip install playwright") from None
+        env = self._font_env()
         self._playwright = sync_playwright().start()
         try:
             self._browser = self._playwright.chromium.launch(
-                executable_path=str(self.executable), args=["--no-sandbox", "--disable-gpu"], headless=True)
+                executable_path=str(self.executable), args=["--no-sandbox", "--disable-gpu"], headless=True,
+                env=env)
         except Exception as err:  # noqa: BLE001 - playwright raises its own Error types; any means no browser
             self._playwright.stop()
+            self._drop_fontconfig()
             raise DependencyError(f"Chromium at {self.executable} does not start: {err}".splitlines()[0],
                                   hint=f"check the browser runs ('{self.executable} --version') or set {ENV_VAR}") from None
         width, height = (round(mm / _MM_PER_INCH * _CSS_DPI) for mm in self.page_mm)
@@ -141,6 +159,24 @@ class PageRenderer:
         if self._playwright is not None:
             self._playwright.stop()
         self._page = self._context = self._browser = self._playwright = None
+        self._drop_fontconfig()
+
+    def _font_env(self) -> dict[str, str] | None:
+        """The browser's environment: the system's, plus a fontconfig file that adds the font's folder."""
+        if self.font is None:
+            return None
+        self._fontconfig = tempfile.TemporaryDirectory(prefix="gridkit-fonts-")
+        folder = Path(self._fontconfig.name)
+        system = "".join(f'  <include ignore_missing="yes">{p}</include>\n' for p in _SYSTEM_FONTCONFIG)
+        (folder / "fonts.conf").write_text(
+            '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
+            f"  <dir>{_xml(str(self.font.parent.resolve()))}</dir>\n{system}</fontconfig>\n", encoding="utf-8")
+        return {**os.environ, "FONTCONFIG_FILE": str(folder / "fonts.conf")}
+
+    def _drop_fontconfig(self) -> None:
+        if self._fontconfig is not None:
+            self._fontconfig.cleanup()
+            self._fontconfig = None
 
     def render(self, html: Path, *, pdf: Path | None = None, png: Path | None = None,
                selector: str | None = None) -> RenderReport:
@@ -162,6 +198,10 @@ class PageRenderer:
         page = self._page
         page.emulate_media(media="screen")
         page.goto(Path(html).resolve().as_uri(), wait_until="load")
+        if self.font_family is not None:
+            family = self.font_family.replace("\\", "").replace('"', "")
+            page.add_style_tag(content=f'*, *::before, *::after {{ font-family: "{family}" !important; '
+                                       "font-synthesis: none !important; }")
         page.evaluate("document.fonts.ready.then(() => true)")
         if png is not None:
             target = page.locator(selector).first if selector else page
@@ -173,6 +213,13 @@ class PageRenderer:
             logger.warning("%s: %d blocked requests, %d console errors", html,
                            len(report.failed_requests), len(report.console_errors))
         return report
+
+
+_SYSTEM_FONTCONFIG = ("/etc/fonts/fonts.conf",)
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _only_local(route: Any) -> None:

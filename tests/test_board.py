@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from gridkit import _chromium
-from gridkit.board import board_html, boards_for_grids, read_contacts, workers_for_grids
-from gridkit.board.facts import read_table
+from gridkit.board import board_html, boards_for_grids, read_contacts, stale_boards, workers_for_grids
 from gridkit.board.scene import _scale_bar, svg_path
+from gridkit.board.workers import read_workers
 from gridkit.datasets import get_path
 from gridkit.errors import DependencyError, InputDataError, MissingFieldError, ParameterError
 from gridkit.io import read_layer
@@ -108,7 +108,7 @@ def board(grids, part, tmp_path_factory):
     """One sample board written as HTML, PDF and PNG, with a photo and community contacts."""
     folder = tmp_path_factory.mktemp("board")
     code = sorted(grids.loc[grids["community_code"] == "520199001001", "grid_code"])[10]
-    table = read_table(SAMPLE / "workers.csv", required=("worker_id",), what="workers")
+    table = read_workers(SAMPLE / "workers.csv")
     crew = workers_for_grids(grids, table)
     worker_id = crew.loc[crew["grid_code"] == code, "worker_id"].item()
     _photo(folder / "photos", worker_id)
@@ -161,7 +161,7 @@ def test_board_html_is_self_contained_and_loads_offline(board, grids):
     html = paths[0].read_text(encoding="utf-8")
     assert not re.search(r"https?:", html, re.IGNORECASE)
     assert not re.search(r"""(src|href)\s*=\s*["'](?!data:|#)""", html)
-    assert "url(" not in html
+    assert not re.search(r"url\((?!#)", html)  # only references to the page's own filters (label halos)
     failed, errors, text, result = _blocked_page_check(paths[0], _OVERFLOW)
     assert failed == [] and errors == []
     row = grids.loc[grids["grid_code"] == code].iloc[0]
@@ -449,3 +449,110 @@ def _lattice(rows: int, cols: int, *, cell: float = 200.0) -> gpd.GeoDataFrame:
             codes.append(f"520102001001{len(codes) + 1:03d}")
     return gpd.GeoDataFrame({"grid_code": codes, "community_code": "520102001001", "community_name": "文昌社区",
                              "households": 300, "area_m2": cell * cell}, geometry=boxes, crs=4545)
+
+
+# ----------------------------------------------------------------------------- fonts, renderers, stale boards
+
+
+def _pdf_fonts(pdf: Path) -> list[str]:
+    """The font types ``pdffonts`` lists for a PDF (poppler-utils)."""
+    rows = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout.splitlines()[2:]
+    return [re.split(r"\s{2,}", row.strip())[1] for row in rows if row.strip()]
+
+
+def _pdf_text(pdf: Path) -> str:
+    return subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.parametrize("renderer", [pytest.param("chromium", marks=needs_chromium), "matplotlib"])
+def test_board_pdf_text_is_real_and_fonts_are_not_type3(grids, tmp_path, renderer):
+    code = sorted(grids.loc[grids["community_code"] == "520199001002", "grid_code"])[1]
+    paths = boards_for_grids(grids, tmp_path / "out", grid_codes=[code], renderer=renderer, formats=["pdf"],
+                             streets=read_layer(SAMPLE / "streets.gpkg"))
+    name = f"{grids.loc[grids['grid_code'] == code, 'community_name'].item()}第2网格"
+    assert name in _pdf_text(paths[0])  # the grid's Chinese name, as text the PDF carries
+    types = _pdf_fonts(paths[0])
+    assert types and all(t in ("CID TrueType", "TrueType") for t in types), types  # no Type 3
+
+
+def test_boards_refuse_in_one_line_on_a_machine_without_cjk_fonts(part, tmp_path, monkeypatch, capsys):
+    empty = tmp_path / "no-fonts"
+    empty.mkdir()
+    (empty / "DejaVuSans.ttf").write_bytes(Path(_dejavu()).read_bytes())  # a real font, without Chinese glyphs
+    monkeypatch.setenv("GRIDKIT_FONTS", str(empty))
+    out = tmp_path / "boards"
+    for renderer in ("matplotlib", "auto"):
+        rc = main(["board", str(part), "--grid", "520199001001001", "--renderer", renderer, "-o", str(out)])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and len(err.splitlines()) == 1
+        assert "no Chinese (CJK) TrueType font" in err and "GRIDKIT_FONTS" in err and "fonts-wqy-microhei" in err
+        assert not out.exists()
+    # HTML boards need no font here: the screen showing them has its own
+    assert main(["--quiet", "board", str(part), "--grid", "520199001001001", "--format", "html", "-o", str(out)]) == 0
+
+
+def test_boards_refuse_when_the_named_chromium_is_not_there(part, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(_chromium.ENV_VAR, str(tmp_path / "nowhere" / "chromium"))
+    rc = main(["board", str(part), "--grid", "520199001001001", "--renderer", "chromium", "-o", str(tmp_path / "b")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and _chromium.ENV_VAR in err
+    assert not (tmp_path / "b").exists()
+
+
+def _dejavu() -> str:
+    from matplotlib import font_manager
+
+    return font_manager.findfont("DejaVu Sans")
+
+
+def test_matplotlib_glyph_warnings_collapse_into_one_line(grids, tmp_path, caplog):
+    code = grids["grid_code"].iat[0]
+    odd = grids.assign(community_name=grids["community_name"].where(grids["grid_code"] != code, "\U00013000\U00013001社区"))
+    with caplog.at_level("WARNING"):
+        boards_for_grids(odd, tmp_path / "out", grid_codes=[code], renderer="matplotlib", formats=["pdf"])
+    lines = [r.getMessage() for r in caplog.records if "print as boxes" in r.getMessage()]
+    assert len(lines) == 1 and "2 characters" in lines[0]  # the two hieroglyphs, once, whatever the repeats
+
+
+@needs_chromium
+def test_cli_matplotlib_renderer_is_said_to_be_asked_for(part, tmp_path, capsys):
+    rc = main(["--quiet", "board", str(part), "--grid", "520199001001001", "--format", "pdf",
+               "--renderer", "matplotlib", "-o", str(tmp_path / "b")])
+    out = capsys.readouterr().out
+    assert rc == 0 and "matplotlib" in out
+    assert "no Chromium found" not in out  # Chromium is installed: matplotlib was asked for
+
+
+def test_old_boards_of_grids_that_no_longer_exist_are_removed(tmp_path):
+    grids = _lattice(2, 2)
+    out = tmp_path / "boards"
+    first = boards_for_grids(grids, out, formats=["html"])
+    (out / "notes.html").write_text("<p>the office's own page</p>", encoding="utf-8")
+    (out / "520102001001004.pdf").write_bytes(b"%PDF-1.4 an old print")
+    gone = "520102001001004"
+    kept = grids[grids["grid_code"] != gone]
+    assert [p.name for p in stale_boards(out, kept["grid_code"])] == [f"{gone}.html", f"{gone}.pdf"]
+    second = boards_for_grids(kept, out, formats=["html"], grid_codes=["520102001001001"])
+    names = sorted(p.name for p in out.iterdir())
+    # the retired grid's board is gone; the boards of existing grids and other files stay
+    assert names == sorted([p.name for p in first if gone not in p.name] + ["notes.html"])
+    assert second[-1].name == "index.html" and gone not in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_cli_says_which_old_boards_it_removed(part, grids, tmp_path, capsys):
+    out = tmp_path / "boards"
+    out.mkdir()
+    (out / "520199001001099.html").write_text('<html><head><meta name="grid-code" content="520199001001099">',
+                                              encoding="utf-8")
+    rc = main(["--quiet", "board", str(part), "--grid", "520199001001001", "--format", "html", "-o", str(out)])
+    assert rc == 0 and "removed 1 files of 1 boards" in capsys.readouterr().out
+    assert not (out / "520199001001099.html").exists()
+
+
+def test_demo_partition_only_points_at_what_it_wrote(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["--quiet", "demo", "--partition-only", "-o", str(out)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    named = re.findall(r"(\S+\.html)", last)
+    assert named and all(Path(p).is_file() for p in named), last
+    assert str(out / "partition" / "map.html") in last

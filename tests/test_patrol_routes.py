@@ -367,3 +367,21 @@ def test_cli_plan_on_helsinki_osm(tmp_path):
     for r in routes.itertuples():
         if r.coverage_share < 1:
             assert r.grid_code in report
+
+
+def test_cli_plan_counts_only_the_routes_it_writes(county_grids, tmp_path, capsys):
+    """The sample county has a grid without streets: it has no route, and the summary says so."""
+    out = tmp_path / "plan"
+    assert main(["--quiet", "patrol", "plan", str(county_grids), "--streets",
+                 str(get_path("sample_county", "streets.gpkg")), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    routes = gpd.read_file(out / "routes.gpkg", layer="routes")
+    grids = gpd.read_file(county_grids, layer="grids")
+    without = sorted(set(grids.grid_code) - set(routes.grid_code))
+    assert without  # the data this test is about
+    first = printed.splitlines()[0]
+    assert f"{len(grids)} grids, {len(routes)} routes" in first
+    assert all(code in first for code in without) and "no route" in first
+    summary = (out / "report.md").read_text().split("\n\n")[1]
+    assert f"{len(routes)} routes (shifts)" in summary and all(code in summary for code in without)
+    assert f"of {len(grids)} grids fully covered" in summary

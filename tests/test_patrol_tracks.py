@@ -9,6 +9,7 @@ layout.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -141,7 +142,7 @@ def test_workers_table_and_excursions(layout, tmp_path):
     summary = result.workers.set_index("worker_id")
     assert summary.loc["W7", "days"] == 0 and summary.loc["W7", "grid_from"] == "table"
     bad = table.assign(grid_code=["520199001001001", "999"])
-    with pytest.raises(InputDataError, match="grid codes not in the grids") as err:
+    with pytest.raises(InputDataError, match="grid codes the grids do not hold") as err:
         check_tracks(fixes, layout["grids"], workers=bad)
     assert err.value.feature_ids == [1] and err.value.field == "grid_code"
 
@@ -295,9 +296,13 @@ def test_bad_times_and_coordinates_name_file_rows_and_field(tmp_path):
         read_tracks(path)
     assert err.value.path == str(path) and err.value.field == "time" and err.value.feature_ids == [1, 3]
     path.write_text("worker_id,time,lon,lat\nW1,2024-06-26T08:00:00,east,26.5\nW1,2024-06-26T08:01:00,206.6,26.5\n")
+    with pytest.raises(InputDataError) as err:  # gridkit.io.read_layer: numbers first, then their range
+        read_tracks(path)
+    assert err.value.field == "lon/lat" and err.value.feature_ids == [0]
+    path.write_text("worker_id,time,lon,lat\nW1,2024-06-26T08:00:00,106.6,26.5\nW1,2024-06-26T08:01:00,206.6,26.5\n")
     with pytest.raises(InputDataError) as err:
         read_tracks(path)
-    assert err.value.field == "lon" and err.value.feature_ids == [0, 1]
+    assert err.value.field == "lon/lat" and err.value.feature_ids == [1]
 
 
 def test_gcj02_input_is_converted(tmp_path):
@@ -340,7 +345,7 @@ def test_cli_on_the_sample_county(sample_grids, tmp_path, capsys):
     days = pd.read_csv(out / "coverage.csv", dtype={"grid_code": str})
     raw = pd.read_csv(SAMPLE / "tracks.csv")
     assert len(days) == raw.groupby(["worker_id", raw["time"].str[:10]]).ngroups
-    assert set(days["grid_from"]) == {"most_time"}  # workers.csv maps workers to communities only
+    assert set(days["grid_from"]) == {"table"}  # workers.csv maps workers to communities: shared out as on boards
     assert days["street_coverage"].between(0, 1).all() and days["share_in_grid"].between(0, 1).all()
     tracks = gpd.read_file(out / "tracks.gpkg", layer="tracks")
     dropped = gpd.read_file(out / "tracks.gpkg", layer="dropped")
@@ -359,3 +364,83 @@ def test_cli_bad_tracks_exit_3_and_write_nothing(sample_grids, tmp_path, capsys)
     err = capsys.readouterr().err
     assert "bad.csv" in err and "'time'" in err and "feature 1" in err
     assert not out.exists()
+
+
+def test_cli_checks_workers_against_the_grids_their_boards_show(sample_grids, tmp_path, capsys):
+    """The sample's workers.csv gives communities, not grids: patrol check shares them out as board does."""
+    from gridkit_cli.main import main
+
+    from gridkit.board import read_workers, workers_for_grids
+    from gridkit.io import read_layer
+
+    out = tmp_path / "check"
+    assert main(["--quiet", "patrol", "check", str(sample_grids), str(SAMPLE / "tracks.csv"), "-o", str(out),
+                 "--workers", str(SAMPLE / "workers.csv")]) == 0
+    days = pd.read_csv(out / "coverage.csv", dtype={"grid_code": str})
+    board = workers_for_grids(read_layer(sample_grids, layer="grids"), read_workers(SAMPLE / "workers.csv"))
+    on_board = board.groupby("worker_id")["grid_code"].agg(set)
+    assert (days["grid_from"] == "table").all()
+    assert all(g in on_board[w] for w, g in zip(days["worker_id"], days["grid_code"], strict=True))
+    assert "round-robin" in (out / "coverage.md").read_text(encoding="utf-8")
+
+
+def _gpkg_datetimes(path: Path) -> list[str]:
+    """Every DATETIME value stored in a GeoPackage, as the text SQLite holds."""
+    import sqlite3
+
+    values: list[str] = []
+    with sqlite3.connect(path) as db:
+        tables = [r[0] for r in db.execute("select table_name from gpkg_contents")]
+        for table in tables:
+            for _, name, kind, *_ in db.execute(f'pragma table_info("{table}")'):
+                if kind.upper() == "DATETIME":
+                    values += [r[0] for r in db.execute(f'select "{name}" from "{table}"') if r[0] is not None]
+    return values
+
+
+def test_tracks_gpkg_datetimes_are_geopackage_datetimes(sample_grids, tmp_path):
+    """GeoPackage DATETIME is UTC text YYYY-MM-DDTHH:MM:SS.SSSZ; GDAL warns "non-conformant" on anything else."""
+    import shutil
+    import subprocess
+
+    import pyogrio
+    from gridkit_cli.main import main
+
+    out = tmp_path / "check"
+    assert main(["--quiet", "patrol", "check", str(sample_grids), str(SAMPLE / "tracks.csv"), "-o", str(out)]) == 0
+    stored = _gpkg_datetimes(out / "tracks.gpkg")
+    assert stored and all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", v) for v in stored), stored[:3]
+    # read back by GDAL (pyogrio), warnings are errors here: the same instants as the local times in the CSV
+    dropped = pyogrio.read_dataframe(out / "tracks.gpkg", layer="dropped")
+    raw = pd.read_csv(SAMPLE / "tracks.csv")
+    local = pd.to_datetime(raw["time"]).iloc[dropped["row"].to_numpy()].to_numpy()
+    back = dropped["time"].dt.tz_convert("Asia/Shanghai").dt.tz_localize(None).to_numpy()
+    assert (back == local).all()
+    if shutil.which("ogrinfo"):  # the system's GDAL, when installed
+        run = subprocess.run(["ogrinfo", "-ro", "-al", "-q", str(out / "tracks.gpkg"), "dropped"],
+                             capture_output=True, text=True, check=True)
+        assert "Non-conformant" not in run.stdout + run.stderr
+
+
+def test_future_fix_times_are_reported_with_their_workers(sample_grids, tmp_path):
+    from gridkit_cli.main import main
+
+    raw = pd.read_csv(SAMPLE / "tracks.csv", dtype=str)
+    late = raw["worker_id"].isin(["W00016", "W00030"]) & raw["time"].str.startswith("2024-06-27")
+    assert late.any()
+    raw.loc[late & (raw["worker_id"] == "W00016"), "time"] = raw["time"].str.replace("2024-", "2031-")
+    raw.loc[late & (raw["worker_id"] == "W00030"), "time"] = raw["time"].str.replace("2024-", "2034-")
+    path = tmp_path / "tracks.csv"
+    raw.to_csv(path, index=False)
+    fixes = read_tracks(path)
+    result = check_tracks(fixes, gpd.read_file(sample_grids, layer="grids"), now="2026-01-01")
+    assert result.figures["fixes_in_future"] == int(late.sum())
+    assert result.figures["workers_in_future"] == ["W00016", "W00030"]
+    note = next(n for n in result.notes if "timed after this check" in n)
+    assert f"{int(late.sum()):,} fixes of 2 worker(s) (W00016, W00030)" in note and "2034-06-27" in note
+    out = tmp_path / "check"
+    assert main(["--quiet", "patrol", "check", str(sample_grids), str(path), "-o", str(out)]) == 0
+    assert "W00016, W00030" in (out / "coverage.md").read_text(encoding="utf-8")
+    # the sample's own times are in the past: nothing reported
+    assert check_tracks(read_tracks(SAMPLE / "tracks.csv"), gpd.read_file(sample_grids, layer="grids"),
+                        now="2026-01-01").figures["fixes_in_future"] == 0

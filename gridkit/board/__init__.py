@@ -19,7 +19,7 @@ Examples
 True
 """
 
-from gridkit.board.build import Format, Renderer, board_html, boards_for_grids, choose_renderer
+from gridkit.board.build import Format, Renderer, board_html, boards_for_grids, choose_renderer, stale_boards
 from gridkit.board.facts import (
     PERSONS_PER_HOUSEHOLD,
     BoardFacts,
@@ -29,7 +29,7 @@ from gridkit.board.facts import (
     national_hotlines,
     read_contacts,
 )
-from gridkit.board.workers import workers_for_grids, workers_from_grids
+from gridkit.board.workers import read_workers, workers_for_grids, workers_from_grids
 
 __all__ = [
     "PERSONS_PER_HOUSEHOLD",
@@ -44,6 +44,8 @@ __all__ = [
     "choose_renderer",
     "national_hotlines",
     "read_contacts",
+    "read_workers",
+    "stale_boards",
     "workers_for_grids",
     "workers_from_grids",
 ]

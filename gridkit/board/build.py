@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Literal, get_args
@@ -22,13 +23,14 @@ from gridkit.board.facts import (
     board_duties,
     facts_for_grids,
 )
+from gridkit.board.fonts import BoardFont, board_font
 from gridkit.board.page import MAP_PANEL_MM, PAGE_MM, board_page, index_page
 from gridkit.board.scene import MapLayers, Scene, scene_for_grid, scene_svg
 from gridkit.board.workers import workers_for_grids, workers_from_grids
 from gridkit.errors import DependencyError, InputDataError, MissingFieldError, ParameterError
 from gridkit.io import atomic_dir, write_text
 
-__all__ = ["Format", "Renderer", "board_html", "boards_for_grids", "choose_renderer"]
+__all__ = ["Format", "Renderer", "board_html", "boards_for_grids", "choose_renderer", "stale_boards"]
 
 logger = logging.getLogger(__name__)
 
@@ -255,8 +257,12 @@ def boards_for_grids(
     Each board is ``<grid_code>.html`` (self-contained), ``<grid_code>.pdf`` (one A3
     landscape page) and ``<grid_code>.png`` (150 dpi), as ``formats`` asks, plus an
     ``index.html`` listing the boards of the run. PDF and PNG come from one headless
-    Chromium for the whole run (or matplotlib, see :func:`choose_renderer`). The folder is
-    written atomically: on any error nothing is left behind.
+    Chromium for the whole run (or matplotlib, see :func:`choose_renderer`), set in the
+    TrueType CJK font of :func:`gridkit.board.fonts.board_font`; without one the call
+    refuses before writing anything. The folder is written atomically: on any error
+    nothing is left behind. Boards an earlier run wrote into ``outdir`` for grids that
+    are not in ``grids`` any more (see :func:`stale_boards`) are removed once the new
+    ones are in place.
 
     Parameters are those of :func:`board_html`, plus:
 
@@ -277,6 +283,12 @@ def boards_for_grids(
     -------
     list of pathlib.Path
         The files written, board by board, then ``index.html``.
+
+    Raises
+    ------
+    DependencyError
+        PDF or PNG asked for and no TrueType CJK font (or, for ``"chromium"``, no
+        Chromium) is found: the message says what to install.
     """
     formats = list(dict.fromkeys(formats))
     bad = [f for f in formats if f not in _FORMATS]
@@ -290,6 +302,7 @@ def boards_for_grids(
     codes = run.select(grid_codes)
     printed: list[str] = [f for f in formats if f != "html"]
     engine = choose_renderer(renderer) if printed else None
+    font = board_font() if printed else None
     outdir = Path(outdir)
     names: dict[str, dict[str, str]] = {}
     with atomic_dir(outdir) as tmp:
@@ -301,14 +314,14 @@ def boards_for_grids(
             (tmp / f"{code}.html").write_text(run.html(code, scene), encoding="utf-8")
             names[code] = {f: f"{code}.{f}" for f in formats}
             progress(i + 1, len(codes), "boards")
-        if engine == "chromium":
-            _render_chromium(tmp, codes, printed, progress)
-        elif engine == "matplotlib":
+        if engine == "chromium" and font is not None:
+            _render_chromium(tmp, codes, printed, font, progress)
+        elif engine == "matplotlib" and font is not None:
             from gridkit.board.mplboard import save_board
 
             for i, code in enumerate(codes):
                 save_board(run.facts[code], scenes[code], pdf=tmp / f"{code}.pdf" if "pdf" in printed else None,
-                           png=tmp / f"{code}.png" if "png" in printed else None)
+                           png=tmp / f"{code}.png" if "png" in printed else None, font=font)
                 progress(i + 1, len(codes), "PDF/PNG (matplotlib)")
         if "html" not in formats:
             for code in codes:
@@ -316,15 +329,66 @@ def boards_for_grids(
         rows = [_index_row(run.facts[c], names[c]) for c in codes]
         write_text(tmp / "index.html", index_page(rows, lang=lang))
     written = [outdir / names[c][f] for c in codes for f in formats] + [outdir / "index.html"]
-    logger.info("wrote %d boards (%s) to %s%s", len(codes), ", ".join(formats), outdir,
-                f" rendered with {engine}" if engine else "")
+    removed = _remove(stale_boards(outdir, run.codes))
+    logger.info("wrote %d boards (%s) to %s%s%s", len(codes), ", ".join(formats), outdir,
+                f" rendered with {engine} in {font.family}" if engine and font else "",
+                f"; removed {len(removed)} files of boards of grids no longer in the grids" if removed else "")
     return written
 
 
-def _render_chromium(folder: Path, codes: list[str], printed: list[str], progress: Progress) -> None:
+_GRID_META = re.compile(rb'<meta name="grid-code" content="([^"]*)">')
+_BOARD_EXTS = tuple(f".{f}" for f in _FORMATS)
+
+
+def stale_boards(outdir: PathLike, grid_codes: Iterable[str]) -> list[Path]:
+    """Files of boards gridkit wrote into ``outdir`` for grids not among ``grid_codes``.
+
+    A board page is recognised by its ``<meta name="grid-code">`` (every page
+    :func:`board_html` writes has one); its PDF and PNG are the files of the same name.
+    Other files in the folder are never touched.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "520199001001009.html").write_text('<head><meta name="grid-code" content="520199001001009">')
+    >>> _ = (folder / "520199001001009.pdf").write_bytes(b"%PDF")
+    >>> _ = (folder / "notes.html").write_text("<p>mine</p>")
+    >>> [p.name for p in stale_boards(folder, ["520199001001001"])]
+    ['520199001001009.html', '520199001001009.pdf']
+    """
+    folder = Path(outdir)
+    if not folder.is_dir():
+        return []
+    keep = {str(c) for c in grid_codes}
+    out: list[Path] = []
+    for page in sorted(folder.glob("*.html")):
+        try:
+            with open(page, "rb") as handle:
+                head = handle.read(4096)
+        except OSError:
+            continue
+        found = _GRID_META.search(head)
+        if found is None or found.group(1).decode("utf-8", "replace") in keep:
+            continue
+        out += [p for p in (page.with_suffix(ext) for ext in _BOARD_EXTS) if p.is_file()]
+    return out
+
+
+def _remove(paths: list[Path]) -> list[Path]:
+    for path in paths:
+        path.unlink(missing_ok=True)
+    if paths:
+        logger.info("removed %d files of boards of grids no longer in the grids: %s", len(paths),
+                    ", ".join(sorted({p.stem for p in paths})[:10]))
+    return paths
+
+
+def _render_chromium(folder: Path, codes: list[str], printed: list[str], font: BoardFont,
+                     progress: Progress) -> None:
     from gridkit._chromium import PageRenderer
 
-    with PageRenderer(page_mm=PAGE_MM) as renderer:
+    with PageRenderer(page_mm=PAGE_MM, font=font.path, font_family=font.family) as renderer:
         for i, code in enumerate(codes):
             renderer.render(folder / f"{code}.html", pdf=folder / f"{code}.pdf" if "pdf" in printed else None,
                             png=folder / f"{code}.png" if "png" in printed else None, selector=".board")

@@ -10,7 +10,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +19,7 @@ import pandas as pd
 
 from gridkit._types import PathLike
 from gridkit.errors import InputDataError, InputFileError, MissingFieldError, ParameterError
+from gridkit.io.tables import read_table
 
 __all__ = [
     "BoardFacts",
@@ -29,7 +29,6 @@ __all__ = [
     "facts_for_grids",
     "national_hotlines",
     "read_contacts",
-    "read_table",
 ]
 
 logger = logging.getLogger(__name__)
@@ -102,43 +101,6 @@ class BoardFacts:
 # ----------------------------------------------------------------------------- tables
 
 
-def read_table(path: PathLike, *, required: Sequence[str], what: str) -> pd.DataFrame:
-    """A small UTF-8 CSV table as text columns, with ``required`` columns checked.
-
-    Raises
-    ------
-    InputFileError
-        Missing file, not UTF-8, not CSV.
-    MissingFieldError
-        A required column is absent.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"the {what} file does not exist", path=path, hint="check the path")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputFileError(f"the {what} file is not UTF-8 text", path=path, hint="save the CSV as UTF-8") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise InputFileError(f"the {what} file cannot be read as CSV ({err})", path=path) from None
-    table.columns = [str(c).strip() for c in table.columns]
-    for column in table.columns:
-        table[column] = table[column].str.strip()
-    missing = [c for c in required if c not in table.columns]
-    if missing:
-        raise MissingFieldError(
-            f"the {what} table lacks column(s) {', '.join(missing)}", path=path, field=missing[0],
-            hint=f"give it the columns {', '.join(required)} (it has {', '.join(table.columns)})",
-        )
-    table.attrs["source"] = str(path)
-    return table
-
-
-def _bundled(name: str) -> pd.DataFrame:
-    with resources.files("gridkit").joinpath("tables", f"{name}.csv").open("rb") as handle:
-        return pd.read_csv(handle, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-
-
 def board_duties(path: PathLike | None = None, *, lang: Lang = "zh") -> list[str]:
     """The duties of a grid worker printed on every board.
 
@@ -159,7 +121,7 @@ def board_duties(path: PathLike | None = None, *, lang: Lang = "zh") -> list[str
     'Patrols and visits'
     """
     _check_lang(lang)
-    table = _bundled("board_duties") if path is None else read_table(path, required=("order", "zh"), what="duties")
+    table = read_table(path, bundled="board_duties", columns=("order", "zh"), what="duties table")
     order = pd.to_numeric(table["order"], errors="coerce")
     if order.isna().any():
         raise InputDataError("the order column must hold numbers", path=path, field="order",
@@ -181,7 +143,7 @@ def national_hotlines(*, lang: Lang = "zh") -> list[Contact]:
     ['110', '119', '120', '12345']
     """
     _check_lang(lang)
-    table = _bundled("board_hotlines")
+    table = read_table(None, bundled="board_hotlines", columns=("phone", "zh", "en"), what="hotlines table")
     return [Contact(name, phone) for name, phone in zip(table[lang], table["phone"], strict=True)]
 
 
@@ -191,7 +153,7 @@ def read_contacts(path: PathLike) -> pd.DataFrame:
     A row with an empty ``community_code`` is printed on every board (a street office or a
     county hotline). An optional ``grid_code`` column limits a row to one grid.
     """
-    table = read_table(path, required=("community_code", "name", "phone"), what="contacts")
+    table = read_table(path, columns=("community_code", "name", "phone"), what="contacts table")
     bad = table.index[(table["name"] == "") | (table["phone"] == "")]
     if len(bad):
         raise InputDataError("every contact needs a name and a phone number", path=path, feature_ids=list(bad),

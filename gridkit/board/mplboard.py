@@ -1,23 +1,32 @@
 """The notice board drawn with matplotlib, for systems without Chromium.
 
 The same facts and the same map scene as the HTML page, in a simpler A3-landscape layout:
-a red title band, the map on the left, the figures, worker, hotlines and duties on the right.
+a red title band with the QR code, the map on the left, the figures, worker, hotlines and
+duties on the right. Text is set in the board font (:func:`gridkit.board.fonts.board_font`,
+TrueType) and embedded in the PDF as a CID TrueType font (``pdf.fonttype: 42``), so the
+PDF's text can be searched and copied and print shops take it; glyphs that font lacks
+fall back to DejaVu Sans, and those missing from both are counted in one log line.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import textwrap
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
 import geopandas as gpd
+import matplotlib as mpl
 import numpy as np
+import segno
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from gridkit.board.facts import BoardFacts
+from gridkit.board.fonts import BoardFont, board_font
 from gridkit.board.page import LABELS, MAP_PANEL_MM, PAGE_MM, _area
 from gridkit.board.scene import _LABEL_STYLE, COLOURS, Scene
 
@@ -29,43 +38,56 @@ _PT_PER_MM = 72 / 25.4
 _RED = "#c62828"
 
 
-@lru_cache(maxsize=1)
-def _font_family() -> list[str]:
-    """Noto Sans CJK SC when the system has it (registered with matplotlib once), then DejaVu Sans."""
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    if "Noto Sans CJK SC" not in names:
-        for path in font_manager.findSystemFonts():
-            if "NotoSansCJK" in Path(path).name or "NotoSansSC" in Path(path).name:
-                font_manager.fontManager.addfont(path)
-        names = {f.name for f in font_manager.fontManager.ttflist}
-    family = [n for n in ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei") if n in names]
-    if not family:
-        logger.warning("no CJK font found for matplotlib: Chinese text will not show; install fonts-noto-cjk")
-    return [*family, "DejaVu Sans"]
+@lru_cache(maxsize=4)
+def _registered(font: BoardFont) -> list[str]:
+    """The font family list for matplotlib: the board font (registered once), then DejaVu Sans."""
+    font_manager.fontManager.addfont(str(font.path))
+    return [font.family, "DejaVu Sans"]
 
 
-def board_figure(facts: BoardFacts, scene: Scene) -> Figure:
-    """One board as a matplotlib figure of A3 landscape size."""
+def _font_family(font: BoardFont | None = None) -> list[str]:
+    return _registered(font or board_font())
+
+
+@lru_cache(maxsize=4)
+def _has_bold(family: str) -> bool:
+    """Whether matplotlib knows a bold face of ``family`` (else bold text is set regular, not faked)."""
+    weights = [f.weight for f in font_manager.fontManager.ttflist if f.name == family]
+    return any(w in ("bold", "heavy", "black", "extra bold", "semibold", "demibold") or
+               (isinstance(w, int) and w >= 600) for w in weights)
+
+
+def board_figure(facts: BoardFacts, scene: Scene, *, font: BoardFont | None = None) -> Figure:
+    """One board as a matplotlib figure of A3 landscape size, set in ``font`` (default :func:`board_font`)."""
     fig = Figure(figsize=(PAGE_MM[0] / 25.4, PAGE_MM[1] / 25.4))
-    family = _font_family()
+    family = _font_family(font)
     t = LABELS[facts.lang]
     W, H = PAGE_MM
 
     def at(x_mm: float, y_mm: float) -> tuple[float, float]:  # from the top-left corner
         return x_mm / W, 1 - y_mm / H
 
+    bold = _has_bold(family[0])
+
     def text(x: float, y: float, s: str, size: float, **kw: object) -> None:
+        if not bold:
+            kw.pop("weight", None)
         fig.text(*at(x, y), s, fontsize=size, family=family, va=kw.pop("va", "top"), **kw)  # type: ignore[arg-type]
 
     fig.patches.append(Rectangle((0, 1 - 38 / H), 1, 38 / H, transform=fig.transFigure, color="#c62828", zorder=0))
     text(11, 7, t["title"], 15, color="white", weight="bold")
     text(11, 16, facts.name, 34, color="white", weight="bold")
-    text(W - 11, 10, t["code"], 12, color="white", ha="right")
-    text(W - 11, 17, facts.grid_code, 22, color="white", ha="right", weight="bold")
+    qr_mm = 31.0
+    text(W - 16 - qr_mm, 10, t["code"], 12, color="white", ha="right")
+    text(W - 16 - qr_mm, 17, facts.grid_code, 22, color="white", ha="right", weight="bold")
+    qr = fig.add_axes((1 - (11 + qr_mm) / W, 1 - (3.5 + qr_mm) / H, qr_mm / W, qr_mm / H))
+    qr.imshow(_qr_matrix(facts.url), cmap="gray_r", interpolation="nearest", vmin=0, vmax=1)
+    qr.set_axis_off()
+    qr.set_zorder(1)  # above the title band (figure patches draw after axes of the same zorder)
 
     mx, my = 11, 43
     ax = fig.add_axes((mx / W, 1 - (my + MAP_PANEL_MM[1]) / H, MAP_PANEL_MM[0] / W, MAP_PANEL_MM[1] / H))
-    draw_scene(ax, scene)
+    draw_scene(ax, scene, font=font)
     text(mx, my + MAP_PANEL_MM[1] + 2, t["map"], 11, weight="bold")
 
     x, y = 264.0, 43.0
@@ -121,7 +143,7 @@ def board_figure(facts: BoardFacts, scene: Scene) -> Figure:
     y += 10
     text(x, y, t["duties"], 15, color="#b71c1c", weight="bold")
     y += 9
-    width = 40 if facts.lang == "zh" else 80
+    width = 36 if facts.lang == "zh" else 78  # characters of 10.5 pt in the 146 mm column
     for i, duty in enumerate(facts.duties, 1):
         lines = textwrap.wrap(duty, width)
         text(x, y, f"{i}. " + "\n    ".join(lines), 10.5, linespacing=1.35)
@@ -137,11 +159,11 @@ def board_figure(facts: BoardFacts, scene: Scene) -> Figure:
     return fig
 
 
-def draw_scene(ax, scene: Scene) -> None:  # type: ignore[no-untyped-def]
+def draw_scene(ax, scene: Scene, *, font: BoardFont | None = None) -> None:  # type: ignore[no-untyped-def]
     """Draw a map scene on matplotlib axes (the scene's units, y down)."""
     c = COLOURS
     pt = _PT_PER_MM / scene.unit_per_mm  # points per scene unit
-    family = _font_family()
+    family = _font_family(font)
     ax.set_xlim(0, scene.width)
     ax.set_ylim(scene.height, 0)
     ax.set_aspect("equal")
@@ -167,14 +189,16 @@ def draw_scene(ax, scene: Scene) -> None:  # type: ignore[no-untyped-def]
         ax.plot(*scene.base, "o", color=c["base"], markersize=4.4 * _PT_PER_MM, markeredgecolor="white")
     for x, y, angle, label, kind in scene.labels:
         mm, colour, weight = _LABEL_STYLE[kind]
-        ax.text(x, y, label, fontsize=mm * _PT_PER_MM, color=COLOURS[colour], weight=weight, rotation=-angle,
+        ax.text(x, y, label, fontsize=mm * _PT_PER_MM, color=COLOURS[colour],
+                weight=weight if _has_bold(family[0]) else "normal", rotation=-angle,
                 ha="center", va="center", family=family, rotation_mode="anchor")
     u = scene.unit_per_mm
     cx, top = scene.width - 14 * u, 8 * u
     ax.annotate("", xy=(cx, top + 2 * u), xytext=(cx, top + 14 * u),
                 arrowprops={"arrowstyle": "-|>", "color": c["ink"], "linewidth": 2})
     ax.text(cx, top + 17 * u, "北" if scene.lang == "zh" else "N",
-            fontsize=12, ha="center", va="center", weight="bold", family=family)
+            fontsize=12, ha="center", va="center", weight="bold" if _has_bold(family[0]) else "normal",
+            family=family)
     length_m, text = scene.scale_bar
     bar = length_m / scene.metres_per_unit
     x0, y0 = 8 * u, scene.height - 9 * u
@@ -190,11 +214,42 @@ def _image(path: Path) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
+def _qr_matrix(url: str) -> np.ndarray:
+    """The QR code of ``url`` as a 0/1 matrix with a two-module quiet zone (as on the HTML page)."""
+    code = segno.make(url, error="m", micro=False)
+    return np.array([list(row) for row in code.matrix_iter(scale=1, border=2)], dtype=float)
+
+
+_MISSING_GLYPH = re.compile(r"Glyph (\d+) .*missing from font")
+
+
 def save_board(facts: BoardFacts, scene: Scene, *, pdf: Path | None = None, png: Path | None = None,
-               dpi: float = 150.0) -> None:
-    """Write one board as a one-page A3 PDF and/or a PNG with matplotlib."""
-    fig = board_figure(facts, scene)
-    if pdf is not None:
-        fig.savefig(pdf, format="pdf")
-    if png is not None:
-        fig.savefig(png, format="png", dpi=dpi)
+               dpi: float = 150.0, font: BoardFont | None = None) -> int:
+    """Write one board as a one-page A3 PDF and/or a PNG with matplotlib.
+
+    Returns
+    -------
+    int
+        How many distinct characters no font had (drawn as boxes); said in one log line.
+    """
+    font = font or board_font()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig = board_figure(facts, scene, font=font)
+        with mpl.rc_context({"pdf.fonttype": 42, "svg.fonttype": "none"}):
+            if pdf is not None:
+                fig.savefig(pdf, format="pdf")
+            if png is not None:
+                fig.savefig(png, format="png", dpi=dpi)
+    missing = set()
+    for item in caught:
+        found = _MISSING_GLYPH.search(str(item.message))
+        if found is None:
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+        else:
+            missing.add(int(found.group(1)))
+    if missing:
+        sample = "".join(chr(c) for c in sorted(missing)[:10])
+        logger.warning("board %s: %d characters are in neither %s nor DejaVu Sans and print as boxes (%s)",
+                       facts.grid_code, len(missing), font.family, sample)
+    return len(missing)

@@ -358,41 +358,66 @@ def scene_svg(scene: Scene, *, lang: str = "zh") -> str:
         out.append(f'<path d="{svg_path([scene.route])}" fill="none" stroke="{c["route"]}" '
                    f'stroke-width="{scene.font(0.6):.1f}" stroke-dasharray="{scene.font(2):.0f} {scene.font(1.2):.0f}" '
                    'stroke-linejoin="round" opacity="0.8"/>')
-    out.extend(_svg_labels(scene))
+    halos: dict[str, str] = {}
+    out.extend(_svg_labels(scene, halos))
     if scene.base is not None:
-        out.append(_svg_base(scene, lang))
+        out.append(_svg_base(scene, lang, halos))
     out.append(_svg_north(scene, lang))
     out.append(_svg_scale(scene))
     out.append("</svg>")
+    out.insert(1, "<defs>" + "".join(halos.values()) + "</defs>")
     return "".join(out)
+
+
+def _halo(radius: float, halos: dict[str, str]) -> str:
+    """The id of a filter that draws a white halo ``radius`` units wide around what it is applied to.
+
+    Labels get their halo from a white copy under them that this filter dilates, not from
+    a stroke around the glyphs: Chromium's PDF writer turns stroked text into Type 3 fonts,
+    while the label itself stays plain text in the PDF's TrueType font.
+    """
+    key = f"{radius:.1f}"
+    name = f"halo-{key.replace('.', '-')}"
+    if key not in halos:
+        halos[key] = (f'<filter id="{name}" x="-20%" y="-50%" width="140%" height="200%">'
+                      f'<feMorphology in="SourceAlpha" operator="dilate" radius="{key}"/>'
+                      '<feColorMatrix values="0 0 0 0 1  0 0 0 0 1  0 0 0 0 1  0 0 0 1 0"/></filter>')
+    return name
+
+
+def _haloed_text(attrs: str, text: str, radius: float, halos: dict[str, str], extra: str = "") -> str:
+    """A label over its white halo (see :func:`_halo`)."""
+    body = escape(text)
+    return (f'<text {attrs} fill="#ffffff" filter="url(#{_halo(radius, halos)})" aria-hidden="true" '
+            f'class="halo">{body}</text><text {attrs}{extra}>{body}</text>')
 
 
 _LABEL_STYLE = {"street": (3.4, "street_text", "normal"), "neighbour": (3.6, "neighbour_text", "bold"),
                 "grid": (7.0, "grid_edge", "bold")}
 
 
-def _svg_labels(scene: Scene) -> list[str]:
+def _svg_labels(scene: Scene, halos: dict[str, str]) -> list[str]:
     out = []
     for x, y, angle, text, kind in scene.labels:
         mm, colour, weight = _LABEL_STYLE[kind]
         size = scene.font(mm)
         rotate = f' transform="rotate({angle:.1f} {x:.1f} {y:.1f})"' if angle else ""
-        out.append(f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size:.1f}" font-weight="{weight}" '
-                   f'fill="{COLOURS[colour]}" text-anchor="middle" dominant-baseline="central" '
-                   f'stroke="#ffffff" stroke-width="{size * 0.22:.1f}" paint-order="stroke" '
-                   f'stroke-linejoin="round" class="label-{kind}"{rotate}>{escape(text)}</text>')
+        attrs = (f'x="{x:.1f}" y="{y:.1f}" font-size="{size:.1f}" font-weight="{weight}" text-anchor="middle" '
+                 f'dominant-baseline="central"{rotate}')
+        out.append(_haloed_text(attrs, text, size * 0.11, halos,
+                                extra=f' fill="{COLOURS[colour]}" class="label-{kind}"'))
     return out
 
 
-def _svg_base(scene: Scene, lang: str) -> str:
+def _svg_base(scene: Scene, lang: str, halos: dict[str, str]) -> str:
     x, y = scene.base  # type: ignore[misc]
     r = scene.font(2.2)
     label = "巡查起点" if lang == "zh" else "Patrol base"
+    attrs = (f'x="{x + r * 1.6:.1f}" y="{y:.1f}" font-size="{scene.font(3.2):.1f}" font-weight="bold" '
+             'dominant-baseline="central"')
     return (f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="{COLOURS["base"]}" stroke="#fff" '
             f'stroke-width="{r * 0.35:.1f}"/>'
-            f'<text x="{x + r * 1.6:.1f}" y="{y:.1f}" font-size="{scene.font(3.2):.1f}" fill="{COLOURS["base"]}" '
-            f'font-weight="bold" dominant-baseline="central" stroke="#fff" stroke-width="{scene.font(0.7):.1f}" '
-            f'paint-order="stroke">{label}</text>')
+            + _haloed_text(attrs, label, scene.font(0.35), halos, extra=f' fill="{COLOURS["base"]}"'))
 
 
 def _svg_north(scene: Scene, lang: str) -> str:

@@ -1,5 +1,11 @@
 """Who serves which grid: workers from a table (by grid, or shared out over a community's
-grids) or from fields of the grids themselves."""
+grids) or from fields of the grids themselves.
+
+:func:`read_workers` is the one reader of a workers table and :func:`workers_for_grids`
+the one rule that turns it into grids: the notice boards (``gridkit board``) and the
+track check (``gridkit patrol check``) both use them, so a worker is checked against the
+grid whose board shows them.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,11 @@ import logging
 import numpy as np
 import pandas as pd
 
+from gridkit._types import PathLike
 from gridkit.errors import InputDataError, MissingFieldError
+from gridkit.io.tables import read_table
 
-__all__ = ["WORKER_FIELDS", "workers_for_grids", "workers_from_grids"]
+__all__ = ["WORKER_FIELDS", "read_workers", "workers_for_grids", "workers_from_grids"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +43,23 @@ def workers_from_grids(grids: pd.DataFrame) -> pd.DataFrame | None:
     return table
 
 
-def workers_for_grids(grids: pd.DataFrame, workers: pd.DataFrame) -> pd.DataFrame:
+def read_workers(path: PathLike) -> pd.DataFrame:
+    """A workers table (UTF-8 CSV: ``worker_id`` and ``grid_code`` or ``community_code``, with
+    ``name`` and ``phone`` for the boards) as text columns; ``attrs["source"]`` is the path.
+
+    Raises
+    ------
+    InputFileError
+        Missing file, not UTF-8, not CSV.
+    MissingFieldError
+        No ``worker_id`` column.
+    """
+    table = read_table(path, columns=("worker_id",), what="workers table")
+    table.attrs["source"] = str(path)
+    return table
+
+
+def workers_for_grids(grids: pd.DataFrame, workers: pd.DataFrame, *, contact: bool = True) -> pd.DataFrame:
     """Which worker serves which grid.
 
     Parameters
@@ -49,6 +73,9 @@ def workers_for_grids(grids: pd.DataFrame, workers: pd.DataFrame) -> pd.DataFram
         ``grid_code`` order, round-robin, skipping grids that already have a worker of their
         own (unless every grid has one): with fewer workers than grids some serve two grids,
         with more some grids get two workers; every worker gets a grid.
+    contact
+        Whether ``name`` and ``phone`` are needed (a board prints them; a track check
+        needs only who serves which grid, and fills them with ``""`` when absent).
 
     Returns
     -------
@@ -73,12 +100,13 @@ def workers_for_grids(grids: pd.DataFrame, workers: pd.DataFrame) -> pd.DataFram
     [['520199001001001', 'W1'], ['520199001001002', 'W2'], ['520199001001003', 'W1']]
     """
     path = workers.attrs.get("source")
-    missing = [c for c in ("worker_id", "name", "phone") if c not in workers.columns]
+    needed = ("worker_id", "name", "phone") if contact else ("worker_id",)
+    missing = [c for c in needed if c not in workers.columns]
     if missing or not ({"grid_code", "community_code"} & set(workers.columns)):
         missing = missing or ["grid_code"]
         raise MissingFieldError(
             f"the workers table lacks column(s) {', '.join(missing)}", path=path, field=missing[0],
-            hint="give it worker_id, name, phone and grid_code (or community_code: the community's workers "
+            hint=f"give it {', '.join(needed)} and grid_code (or community_code: the community's workers "
                  f"are then shared out over its grids); it has {', '.join(map(str, workers.columns))}",
         )
     table = workers.copy()
@@ -92,7 +120,7 @@ def workers_for_grids(grids: pd.DataFrame, workers: pd.DataFrame) -> pd.DataFram
         raise InputDataError(
             f"workers name grid codes the grids do not hold: {', '.join(table.loc[unknown, 'grid_code'][:5])}",
             path=path, feature_ids=list(unknown), field="grid_code",
-            hint="use the grid codes of the partition the boards are made from (rows count from 0 below the header)",
+            hint="use the grid codes of the grids (grids.gpkg of 'gridkit partition'; rows count from 0 below the header)",
         )
     shared = ~direct
     orphans = table.index[shared & (table["community_code"] == "")]

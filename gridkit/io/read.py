@@ -1038,7 +1038,9 @@ def _frame_for_ogr(gdf: gpd.GeoDataFrame, *, keep_fid: bool) -> gpd.GeoDataFrame
 
 
 def _write_gpkg(gdf: gpd.GeoDataFrame, target: Path, name: str, encoding: str | None) -> None:
-    pyogrio.write_dataframe(_frame_for_ogr(gdf, keep_fid=True), target, layer=name, driver="GPKG")
+    # DATETIME as the GeoPackage standard writes it (…T08:30:00.000Z): GDAL reads it without a warning
+    pyogrio.write_dataframe(_frame_for_ogr(gdf, keep_fid=True), target, layer=name, driver="GPKG",
+                            layer_options={"DATETIME_PRECISION": "MILLISECOND"})
 
 
 def _write_shapefile(gdf: gpd.GeoDataFrame, target: Path, name: str, encoding: str | None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,16 +13,23 @@ import pandas as pd
 from gridkit.io import atomic_dir, write_layers
 from gridkit.patrol.routes import RoutePlan
 
-__all__ = ["plan_figures", "write_routes"]
+__all__ = ["no_streets_text", "plan_figures", "write_routes"]
 
 log = logging.getLogger(__name__)
 
 FILES = ("routes.gpkg", "turns.csv", "report.md")
 
 
-def plan_figures(plan: RoutePlan) -> dict[str, float]:
-    """Totals of a plan: grids, shifts, kilometres walked and required, deadhead, coverage."""
+def plan_figures(plan: RoutePlan) -> dict[str, Any]:
+    """Totals of a plan: grids, shifts, kilometres walked and required, deadhead, coverage.
+
+    ``shifts`` counts the routes that have a line (the features of the ``routes`` layer
+    :func:`write_routes` writes); a grid without streets has no route and is counted in
+    ``grids_without_streets`` (its codes in ``grids_without_streets_codes``); coverage is
+    the share of the street length of the grids that have streets.
+    """
     r = plan.routes
+    drawn = r.geometry.notna().to_numpy() & ~r.geometry.is_empty.to_numpy() if len(r) else np.zeros(0, bool)
     per_grid = r.groupby("grid_code").agg(required_m=("required_m", "first"), length_m=("length_m", "sum"),
                                           deadhead_m=("deadhead_m", "sum"), coverage=("coverage_share", "sum"))
     per_grid.loc[per_grid["required_m"] <= 0, "coverage"] = np.nan  # shifts share out the coverage
@@ -30,8 +38,10 @@ def plan_figures(plan: RoutePlan) -> dict[str, float]:
     length = float(per_grid["length_m"].sum())
     return {
         "grids": len(per_grid),
-        "shifts": len(r),
+        "shifts": int(drawn.sum()),
         "grids_without_streets": int(per_grid["coverage"].isna().sum()) if len(r) else 0,
+        "grids_without_streets_codes": sorted(per_grid.index[per_grid["coverage"].isna()].astype(str)) if len(r)
+        else [],
         "required_km": required / 1000,
         "route_km": length / 1000,
         "deadhead_km": float(per_grid["deadhead_m"].sum()) / 1000,
@@ -39,6 +49,7 @@ def plan_figures(plan: RoutePlan) -> dict[str, float]:
         "coverage_share": covered / required if required else float("nan"),
         "grids_fully_covered": int((per_grid["coverage"] >= 0.99995).sum()),
         "shifts_over_limit": int(r["over_limit"].sum()),
+        "grids_with_streets": int(per_grid["coverage"].notna().sum()) if len(r) else 0,
         "median_minutes": float(r.groupby("grid_code")["est_minutes"].sum().median()) if len(r) else 0.0,
     }
 
@@ -76,10 +87,11 @@ def report_markdown(plan: RoutePlan) -> str:
     lines = [
         "# Patrol routes",
         "",
-        (f"{f['grids']} grids, {f['shifts']} routes (shifts). Streets to patrol: {f['required_km']:.1f} km; "
-         f"routes: {f['route_km']:.1f} km, of which {f['deadhead_km']:.1f} km ({f['deadhead_share']:.1%}) walk a "
-         f"street again or outside the grid. Coverage: {_pct(f['coverage_share'])} of the street length; "
-         f"{f['grids_fully_covered']} grids fully covered."),
+        (f"{f['grids']} grids, {f['shifts']} routes (shifts){no_streets_text(f)}. Streets to patrol: "
+         f"{f['required_km']:.1f} km; routes: {f['route_km']:.1f} km, of which {f['deadhead_km']:.1f} km "
+         f"({f['deadhead_share']:.1%}) walk a street again or outside the grid. Coverage: "
+         f"{_pct(f['coverage_share'])} of the street length of the {f['grids_with_streets']} grids with streets; "
+         f"{f['grids_fully_covered']} of {f['grids']} grids fully covered."),
         "",
         f"Walking speed {p.get('speed_kmh')} km/h; median route {f['median_minutes']:.0f} minutes per grid"
         + (f"; shifts of at most {p['max_minutes']:g} minutes, each a closed walk from the base"
@@ -113,6 +125,16 @@ def report_markdown(plan: RoutePlan) -> str:
         lines.append(f"| {code} | {r.shifts} | {r.length_m / 1000:.2f} | {r.deadhead_m / 1000:.2f} | "
                      f"{r.minutes:.0f} | {_pct(r.coverage)} |")
     return "\n".join(lines) + "\n"
+
+
+def no_streets_text(figures: dict[str, Any]) -> str:
+    """``"; 1 grid has no street to patrol and no route (520199001003005)"``, or ``""``."""
+    n = figures["grids_without_streets"]
+    if not n:
+        return ""
+    codes = figures["grids_without_streets_codes"]
+    shown = ", ".join(codes[:5]) + (" ..." if len(codes) > 5 else "")
+    return f"; {n} grid{' has' if n == 1 else 's have'} no street to patrol and no route ({shown})"
 
 
 def _pct(x: float) -> str:
