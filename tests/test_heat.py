@@ -381,3 +381,28 @@ def test_figures_use_the_noto_cjk_font_when_installed():
 
     face = FT2Font(path)
     assert all(face.get_char_index(ord(ch)) for ch in "事件密度每百户平方公里无住户")
+
+
+# --------------------------------------------------------------------------- defects (issue 11)
+
+
+def test_geotiff_declares_nodata(tmp_path):
+    pts = gk_points([[X0, Y0], [X0 + 300.0, Y0 + 200.0]])
+    path = heat_to_geotiff(heat_from_incidents(pts, bandwidth=100.0, cell_m=25.0), tmp_path / "heat.tif")
+    with rasterio.open(path) as src:
+        nodata = src.nodata
+        data = src.read(1)
+    assert nodata is not None and nodata < 0  # densities are never negative: the value cannot collide
+    assert not (data == nodata).any() and (data >= 0).all()
+
+
+def test_bad_category_hint_points_at_a_file_in_the_repository(sample_grids, tmp_path, capsys):
+    import re
+
+    bad = _bad_csv(tmp_path, 8, "category", "A1")
+    assert run_cli("heatmap", sample_grids, bad, "-o", tmp_path / "out") == 3
+    message = capsys.readouterr().err
+    named = re.findall(r"[\w./-]+\.(?:md|csv)\b", message.replace(str(bad), ""))
+    assert named, message
+    root = Path(__file__).resolve().parents[1]
+    assert all((root / name).is_file() for name in named), (named, message)
