@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridkit.crs import local_crs
-from gridkit.errors import EmptyLayerError, InputDataError, ParameterError
+from gridkit.errors import EmptyLayerError, InputDataError, MissingCRSError, ParameterError
 from gridkit.heat.bandwidth import bandwidth_for_points
 from gridkit.heat.density import heat_from_incidents, heat_from_points
 from gridkit.heat.frames import week_numbers, weekly_heat
@@ -192,6 +192,7 @@ def test_surface_covers_the_area_and_lonlat_input_is_projected():
         (gk_points([[X0, Y0]]), {"bandwidth": 100.0, "cell_m": 0}, ParameterError),
         (gk_points([[X0, Y0], [X0 + 50_000, Y0]]), {"bandwidth": 100.0, "cell_m": 1.0}, ParameterError),
         (gk_points([[X0, Y0]]), {"bandwidth": 100.0, "method": "fast"}, ParameterError),
+        (gk_points([[X0, Y0]]).set_crs(None, allow_override=True), {"bandwidth": 100.0, "crs": GK}, MissingCRSError),
     ],
 )
 def test_bad_surface_input(points, kwargs, error):

@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 from gridkit._progress import Progress, no_progress
 from gridkit._rng import RNGLike
 from gridkit.crs import local_crs
-from gridkit.errors import EmptyLayerError, InputDataError, ParameterError
+from gridkit.errors import EmptyLayerError, InputDataError, MissingCRSError, ParameterError
 from gridkit.heat.bandwidth import BandwidthRule, bandwidth_for_points
 from gridkit.heat.kde import binning_factor, kde_binned, kde_exact
 from gridkit.heat.surface import HeatSurface
@@ -228,6 +228,8 @@ def projected_points(incidents: gpd.GeoDataFrame | gpd.GeoSeries, crs: pyproj.CR
         No incidents.
     InputDataError
         Missing, empty or non-point geometries, naming the rows.
+    MissingCRSError
+        Incidents without a CRS.
     """
     source = incidents.attrs.get("source")
     if len(incidents) == 0:
@@ -242,8 +244,15 @@ def projected_points(incidents: gpd.GeoDataFrame | gpd.GeoSeries, crs: pyproj.CR
             feature_ids=list(incidents.index[bad]), field="geometry",
             hint="give each incident one lon/lat position",
         )
-    projected = geoms.to_crs(crs)
-    return shapely.get_coordinates(projected.to_numpy())
+    if geoms.crs is None:
+        raise MissingCRSError("the incidents have no coordinate reference system", path=source,
+                              hint="set one with .set_crs(...) (or --assume-crs on the command line)")
+    xy = shapely.get_coordinates(values)
+    if not pyproj.CRS.from_user_input(geoms.crs).equals(crs):
+        to_local = pyproj.Transformer.from_crs(geoms.crs, crs, always_xy=True)
+        x, y = to_local.transform(xy[:, 0], xy[:, 1])
+        xy = np.column_stack([x, y])
+    return xy
 
 
 def _extent(

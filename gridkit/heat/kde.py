@@ -117,13 +117,9 @@ def kde_exact(
 
 
 def _cubic_weights(t: NDArray[np.float64]) -> NDArray[np.float64]:
-    """(n, 4) Lagrange weights of the nodes -1, 0, 1, 2 for positions ``t`` in [0, 1) from node 0."""
-    return np.column_stack([
-        -t * (t - 1) * (t - 2) / 6,
-        (t + 1) * (t - 1) * (t - 2) / 2,
-        -(t + 1) * t * (t - 2) / 2,
-        (t + 1) * t * (t - 1) / 6,
-    ])
+    """(4, n) Lagrange weights of the nodes -1, 0, 1, 2 for positions ``t`` in [0, 1) from node 0."""
+    a, b, c = t + 1, t - 1, t - 2
+    return np.stack([-t * b * c / 6, a * b * c / 2, -a * t * c / 2, a * t * b / 6])
 
 
 def _smooth(hist: NDArray[np.float64], spacing: float, h: float, axis: int, step: int, first: int,
@@ -182,9 +178,9 @@ def kde_binned(
     base = (g * size_y + iy + left_y) * size_x + ix + left_x
     hist = np.zeros(count * size_y * size_x)
     for a in range(4):
+        row_weight = w * wy[a]
         for b in range(4):
-            hist += np.bincount(base + (a - 1) * size_x + (b - 1), weights=w * wy[:, a] * wx[:, b],
-                                minlength=hist.size)
+            hist += np.bincount(base + ((a - 1) * size_x + b - 1), weights=row_weight * wx[b], minlength=hist.size)
     stack = hist.reshape(count, size_y, size_x)
     stack = _smooth(stack, spacing, h, 2, k, left_x, nx)
     stack = _smooth(stack, spacing, h, 1, k, left_y, ny)
