@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 _HELP = """\
 Map where incidents concentrate and which grids rise above their own baseline.
 Writes OUTDIR/heat.tif (incidents per km², local metric CRS), heat.png, choropleth.png
-(incidents per 100 households and per km² per grid), heatmap.html (offline: heat, weekly
-heat, rates, grid outlines), alerts.csv (grids whose last window is significantly above
+(incidents per 100 households and per km² per grid), heatmap.html (offline: the surface,
+one surface per ISO week with a slider, rates, grid outlines; a warning is printed when it is
+over its size budget), alerts.csv (grids whose last window is significantly above
 their trailing baseline) and report.md. The heat uses the --category/--from/--to
 filters; the early warning uses --category and ends at --to (its baseline needs the
 weeks before --from)."""
@@ -46,25 +48,26 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from gridkit_cli._progress import progress_bar
 
-    from gridkit.heat.job import HeatmapOptions, heatmap_outputs, read_heatmap_inputs
+    from gridkit.heat.job import HeatmapOptions, heatmap_job
 
     options = HeatmapOptions(
         categories=args.category, start=args.start, end=args.end, bandwidth=_bandwidth(args.bandwidth),
         cell_m=args.cell_m, window_days=args.window_days, baseline_weeks=args.baseline_weeks, alpha=args.alpha,
         min_count=args.min_count, grid_field=args.grid_field, seed=args.seed,
     )
-    grids, incidents = read_heatmap_inputs(
-        args.grids, args.incidents, grids_layer=args.grids_layer, grid_field=args.grid_field,
-        input_coords=args.input_coords, assume_crs=args.assume_crs,
-    )
     with progress_bar(args.quiet) as progress:
-        summary = heatmap_outputs(grids, incidents, args.outdir, options=options, progress=progress)
+        summary = heatmap_job(args.grids, args.incidents, args.outdir, options=options, grids_layer=args.grids_layer,
+                              input_coords=args.input_coords, assume_crs=args.assume_crs, progress=progress)
     outdir = Path(args.outdir)
     print(f"{summary['incidents_used']:,} of {summary['incidents_read']:,} incidents mapped "
           f"({summary['incidents_outside']:,} outside every grid); bandwidth {summary['bandwidth_m']:.0f} m "
-          f"({summary['bandwidth_rule']}), {summary['cells']:,} cells of {options.cell_m:g} m")
+          f"({summary['bandwidth_rule']}), {summary['cells']:,} cells of {options.cell_m:g} m ({summary['method']})")
     print(f"early warning as of {summary['as_of']}: {summary['alerts']} of {summary['grids_tested']} grids alert")
-    print(f"wrote {outdir / 'heat.tif'}, heat.png, choropleth.png, heatmap.html, alerts.csv, report.md")
+    print(f"wrote {outdir / 'heat.tif'}, heat.png, choropleth.png, heatmap.html "
+          f"({summary['page_bytes'] / 2**20:.1f} MB, {summary['weeks_shown']} weeks), alerts.csv, report.md")
+    if summary["page_over_budget"]:
+        print(f"warning: heatmap.html is {summary['page_bytes'] / 2**20:.1f} MB, over its budget of "
+              f"{round(summary['page_budget_bytes'] / 2**20, 1):g} MB: it may open slowly", file=sys.stderr)
     return 0
 
 

@@ -179,3 +179,11 @@ def test_nothing_in_range_gives_an_empty_table_with_its_window():
     assert table.empty and list(table.columns) == list(ALERT_COLUMNS)
     assert table.attrs["grids_tested"] == 0 and table.attrs["incidents_outside_grids"] == 1
     assert table.attrs["as_of"] == pd.Timestamp("2020-01-02") - pd.Timedelta(1, "ns")
+
+
+def test_as_of_with_an_offset_is_converted_to_local_time():
+    df = pd.DataFrame({"grid_code": "g", "category": "0102",
+                       "reported_at": ["2024-03-03T23:00:00", "2024-03-03T23:45:00"]})
+    table = alerts_for_grids(df, as_of="2024-03-03T15:30:00Z")  # 23:30 in Beijing
+    assert table.loc["g", "observed"] == 1
+    assert table.attrs["as_of"] == pd.Timestamp("2024-03-03T23:30:00")

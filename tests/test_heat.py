@@ -1,4 +1,5 @@
-"""Heat: KDE surfaces in metres, GeoTIFF/PNG output, filters, the offline page in a real browser, the CLI."""
+"""Heat: KDE surfaces in metres (exact and binned FFT), weekly surfaces, GeoTIFF/PNG output, filters,
+the offline page in a real browser (small and large inputs), the CLI."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import pytest
 import rasterio
 import shapely
@@ -16,14 +18,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridkit.crs import local_crs
-from gridkit.errors import EmptyLayerError, InputDataError, ParameterError
-from gridkit.heat.density import (
-    bandwidth_for_points,
-    filter_incidents,
-    heat_from_incidents,
-    heat_to_geotiff,
-    rates_for_grids,
-)
+from gridkit.errors import EmptyLayerError, InputDataError, MissingCRSError, ParameterError
+from gridkit.heat.bandwidth import bandwidth_for_points
+from gridkit.heat.density import heat_from_incidents, heat_from_points
+from gridkit.heat.frames import week_numbers, weekly_heat
+from gridkit.heat.raster import NODATA, heat_to_geotiff
+from gridkit.heat.rates import rates_for_grids
+from gridkit.heat.select import filter_incidents
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_county"
 GK = 4545  # CGCS2000 / 3-degree Gauss-Kruger CM 108E, the sample county's zone
@@ -38,15 +39,18 @@ def gk_points(xy) -> gpd.GeoDataFrame:
 # --------------------------------------------------------------------------- the surface
 
 
-@settings(derandomize=True, max_examples=20, deadline=None)
+@settings(derandomize=True, max_examples=30, deadline=None)
 @given(
     st.lists(st.tuples(st.floats(0, 2000), st.floats(0, 2000)), min_size=1, max_size=30),
     st.floats(50, 400),
-    st.sampled_from([2.0, 3.0]),
+    st.sampled_from([2.0, 3.0, 10.0]),
+    st.sampled_from(["exact", "fft"]),
 )
-def test_kde_integrates_to_one_over_the_padded_area(offsets, bandwidth, cells_per_bandwidth):
+def test_kde_integrates_to_one_over_the_padded_area(offsets, bandwidth, cells_per_bandwidth, method):
     pts = gk_points(np.array(offsets) + [X0, Y0])
-    surface = heat_from_incidents(pts, bandwidth=bandwidth, cell_m=bandwidth / cells_per_bandwidth, crs=GK)
+    surface = heat_from_incidents(pts, bandwidth=bandwidth, cell_m=bandwidth / cells_per_bandwidth, crs=GK,
+                                  method=method)
+    assert surface.detail["method"] == method
     mass = surface.probability.sum() * surface.cell_m**2
     assert mass == pytest.approx(1.0, abs=1e-3)
     # incidents per km² integrate to the number of incidents
@@ -116,13 +120,55 @@ def test_cross_validation_prefers_narrow_kernels_for_tight_clusters():
     assert bandwidth_for_points(xy, rule="cv", rng=1, cv_max_points=600)[0] == h_cv  # same rng, same answer
 
 
-def test_many_points_are_binned_without_changing_the_surface_much():
+def brute_force(xy: np.ndarray, centres: np.ndarray, h: float) -> np.ndarray:
+    """The Gaussian KDE at ``centres`` as the plain sum over every point (no separability, no binning)."""
+    d2 = ((centres[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)
+    return np.exp(-d2 / (2 * h**2)).sum(axis=1) / (2 * math.pi * h**2 * len(xy))
+
+
+@st.composite
+def point_sets(draw):
+    """1-40 points: uniform over up to 3 km, or tight clusters, or repeated positions."""
+    n = draw(st.integers(1, 40))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    kind = draw(st.sampled_from(["uniform", "clusters", "repeats"]))
+    if kind == "uniform":
+        xy = rng.uniform(0, draw(st.floats(10, 3000)), (n, 2))
+    elif kind == "clusters":
+        centres = rng.uniform(0, 3000, (draw(st.integers(1, 4)), 2))
+        xy = centres[rng.integers(0, len(centres), n)] + rng.normal(0, draw(st.floats(1, 200)), (n, 2))
+    else:
+        xy = np.repeat(rng.uniform(0, 1000, (max(1, n // 5), 2)), 5, axis=0)
+    return xy + [X0, Y0]
+
+
+@settings(derandomize=True, max_examples=80, deadline=None)
+@given(point_sets(), st.floats(20, 500), st.floats(1.2, 15.0))
+def test_fft_surface_equals_the_brute_force_sum_within_half_a_percent(xy, h, cells_per_bandwidth):
+    """Wherever the exact density exceeds 1 % of its peak, the binned FFT surface is within 0.5 % of it."""
+    cell = h / cells_per_bandwidth
+    surface = heat_from_points(xy, crs=pyproj.CRS(GK), bandwidth=h, cell_m=cell, method="fft")
+    assert surface.detail["method"] == "fft"
+    exact = brute_force(xy, surface.cell_centres(), h).reshape(surface.shape)
+    where = exact > 0.01 * exact.max()
+    error = np.abs(surface.probability - exact)[where] / exact[where]
+    assert error.max() <= 0.005
+    assert (surface.probability >= 0).all()
+    assert surface.probability.sum() * cell**2 == pytest.approx(1.0, abs=1e-3)
+
+
+def test_auto_sums_exactly_for_small_inputs_and_bins_large_ones():
     rng = np.random.default_rng(3)
-    pts = gk_points(rng.normal(0, 300, (3000, 2)) + [X0, Y0])
-    exact = heat_from_incidents(pts, bandwidth=120.0, cell_m=40.0)
-    binned = heat_from_incidents(pts, bandwidth=120.0, cell_m=40.0, max_fit_points=1000)
-    assert binned.detail["binned_to"] < 3000
-    assert np.abs(binned.density - exact.density).max() < 0.01 * exact.density.max()
+    small = heat_from_points(rng.normal(0, 300, (50, 2)) + [X0, Y0], crs=pyproj.CRS(GK), bandwidth=120.0,
+                             cell_m=40.0)
+    large = heat_from_points(rng.normal(0, 300, (50_000, 2)) + [X0, Y0], crs=pyproj.CRS(GK), bandwidth=120.0,
+                             cell_m=30.0)
+    assert small.detail["method"] == "exact" and large.detail["method"] == "fft"
+    assert large.detail["binning_factor"] == 1
+    coarse = heat_from_points(rng.normal(0, 300, (50_000, 2)) + [X0, Y0], crs=pyproj.CRS(GK), bandwidth=120.0,
+                              cell_m=100.0, method="fft")
+    assert coarse.detail["binning_factor"] == 4  # bins at most a quarter of a bandwidth apart
 
 
 def test_surface_covers_the_area_and_lonlat_input_is_projected():
@@ -145,6 +191,8 @@ def test_surface_covers_the_area_and_lonlat_input_is_projected():
         (gk_points([[X0, Y0]]), {"bandwidth": "wide"}, ParameterError),
         (gk_points([[X0, Y0]]), {"bandwidth": 100.0, "cell_m": 0}, ParameterError),
         (gk_points([[X0, Y0], [X0 + 50_000, Y0]]), {"bandwidth": 100.0, "cell_m": 1.0}, ParameterError),
+        (gk_points([[X0, Y0]]), {"bandwidth": 100.0, "method": "fast"}, ParameterError),
+        (gk_points([[X0, Y0]]).set_crs(None, allow_override=True), {"bandwidth": 100.0, "crs": GK}, MissingCRSError),
     ],
 )
 def test_bad_surface_input(points, kwargs, error):
@@ -272,7 +320,7 @@ def test_cli_writes_every_output_on_the_sample_county(heat_run):
     with rasterio.open(heat_run / "heat.tif") as src:
         assert src.crs.to_epsg() == GK
         assert int(src.tags()["incidents"]) == len(incidents)
-        assert np.isfinite(src.read(1)).all()
+        assert np.isfinite(src.read(1)).all() and src.nodata == NODATA
         b = src.bounds
     pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(incidents.lon, incidents.lat), crs=4490).to_crs(GK)
     x0, y0, x1, y1 = pts.total_bounds
@@ -337,33 +385,172 @@ def test_cli_usage_errors_exit_2(sample_grids, tmp_path):
 # --------------------------------------------------------------------------- the page, in a real browser
 
 
+LAYER_LABELS = {"grids": "网格 grids", "per_100_households": "per 100 households", "per_km2": "incidents per km²",
+                "heat": "事件热力 incident heat", "heat_by_week": "heat by ISO week"}
+
+
+def _check_page(browser: Browser, path: Path, n_grids: int) -> dict:
+    """Open a heat page with the network blocked; toggle every layer; step the week slider."""
+    loaded = browser.open(path, wait_for="window.gridkit !== undefined", settle_ms=0)
+    page = loaded.page
+    page.wait_for_function("() => [...document.querySelectorAll('img.gk-heat')].every(i => i.complete)")
+    seen: dict = {"outlines": page.locator(".leaflet-gkgrids-pane path.leaflet-interactive").count()}
+    seen["heat_pixels"] = page.evaluate("""() => {
+        const img = document.querySelector('img.gk-heat'), c = document.createElement('canvas');
+        c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+        const d = g.getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }""")
+    toggles = {}
+    for key, text in LAYER_LABELS.items():
+        before = page.evaluate(f"() => window.gridkit.map.hasLayer(window.gridkit.layers[{key!r}])")
+        page.locator(".leaflet-control-layers-overlays label", has_text=text).click()
+        after = page.evaluate(f"() => window.gridkit.map.hasLayer(window.gridkit.layers[{key!r}])")
+        toggles[key] = (before, after)
+    seen["toggles"] = toggles
+    seen["fills"] = page.evaluate("""() => new Set([...document.querySelectorAll('.leaflet-gkrates-pane path')]
+        .map(p => p.getAttribute('fill')).filter(f => f && f !== 'none')).size""")
+    seen["slider_visible"] = page.locator(".gridkit-weeks").is_visible()
+    last = page.locator(".gk-week-label").inner_text()
+    page.locator(".gk-week").fill("1")
+    seen["weeks"] = (last, page.locator(".gk-week-label").inner_text(),
+                     page.evaluate("() => document.querySelector('img.gk-heat-week').src.slice(0, 22)"))
+    seen["n_weeks"] = page.evaluate("() => window.gridkit.labels.length")
+    seen["title"] = page.title()
+    seen["size_note"] = page.locator("#gridkit-size").inner_text()
+    seen["problems"] = (loaded.blocked, loaded.failed, loaded.errors)
+    page.close()
+    return seen
+
+
 def test_heatmap_page_renders_offline_in_chromium(heat_run, sample_grids):
     n_grids = len(gpd.read_file(sample_grids, layer="grids"))
     with Browser(width=1000, height=800) as browser:
-        loaded = browser.open(heat_run / "heatmap.html", settle_ms=0)
-        page = loaded.page
-        page.wait_for_selector("canvas.leaflet-heatmap-layer")
-        heat_pixels = page.evaluate("""() => {
-            const c = document.querySelector('canvas.leaflet-heatmap-layer');
-            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-            let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }""")
-        outlines = page.locator("path.leaflet-interactive").count()
-        page.locator(".leaflet-control-layers-overlays label", has_text="per 100 households").click()
-        fills = page.evaluate("""() => new Set([...document.querySelectorAll('path.leaflet-interactive')]
-            .map(p => p.getAttribute('fill')).filter(f => f && f !== 'none')).size""")
-        page.locator(".leaflet-control-layers-overlays label", has_text="heat by ISO week").click()
-        page.locator(".leaflet-bar-timecontrol a.timecontrol-forward").click()  # to the second week
-        page.wait_for_timeout(300)
-        week_label = page.locator(".timecontrol-date").inner_text()
-        week_canvases = page.locator(".leaflet-overlay-pane canvas:not(.leaflet-heatmap-layer)").count()
-        title = page.title()
-        blocked, failed, errors = loaded.blocked, loaded.failed, loaded.errors
-    assert blocked == [] and failed == [] and errors == []
-    assert heat_pixels > 1000
-    assert outlines == n_grids  # one outline per grid
-    assert fills >= 3  # the choropleth classes
-    assert "incident heat map" in title
-    assert week_label == "2023-W27" and week_canvases >= 1  # the sample starts on 2023-07-01, ISO week 26
+        seen = _check_page(browser, heat_run / "heatmap.html", n_grids)
+    assert seen["problems"] == ([], [], [])
+    assert seen["outlines"] == n_grids  # one outline per grid
+    assert seen["heat_pixels"] > 1000
+    # every layer toggles: grids and heat start shown, the others hidden
+    assert seen["toggles"] == {"grids": (True, False), "per_100_households": (False, True), "per_km2": (False, True),
+                               "heat": (True, False), "heat_by_week": (False, True)}
+    assert seen["fills"] >= 3  # the choropleth classes
+    assert seen["slider_visible"]
+    # the sample runs from 2023-07-01 (ISO week 26 of 2023) to 2024-06-30 (week 26 of 2024)
+    assert seen["weeks"][0].startswith("2024-W26") and seen["weeks"][1].startswith("2023-W27")
+    assert seen["weeks"][2] == "data:image/png;base64,"
+    assert "incident heat map" in seen["title"] and "budget 8 MB" in seen["size_note"]
+
+
+def _year_of_incidents(grids: gpd.GeoDataFrame, n: int, seed: int) -> gpd.GeoDataFrame:
+    """``n`` incidents over a year around the grids' centres (a few hot spots), numpy only."""
+    rng = np.random.default_rng(seed)
+    centres = shapely.get_coordinates(grids.to_crs(GK).geometry.centroid.to_numpy())
+    at = centres[rng.integers(0, len(centres), n)] + rng.normal(0, 150, (n, 2))
+    hot = rng.random(n) < 0.2
+    at[hot] = centres[rng.integers(0, 3, hot.sum())] + rng.normal(0, 60, (hot.sum(), 2))
+    seconds = rng.integers(0, 365 * 86_400, n)
+    return gpd.GeoDataFrame(
+        {"category": rng.choice(["0101", "0102", "0501", "0505"], n),
+         "reported_at": (pd.Timestamp("2023-07-01") + pd.to_timedelta(seconds, "s")).astype("datetime64[s]")},
+        geometry=shapely.points(at[:, 0], at[:, 1]), crs=GK,
+    ).to_crs(4490)
+
+
+def test_page_stays_light_with_a_large_input_and_loads_in_chromium(sample_grids, heat_run, tmp_path):
+    from gridkit.heat.job import heatmap_outputs
+    from gridkit.heat.page import PAGE_BUDGET_BYTES
+
+    grids = gpd.read_file(sample_grids, layer="grids")
+    many = _year_of_incidents(grids, 400_000, seed=5)
+    summary = heatmap_outputs(grids, many, tmp_path / "big")
+    page = tmp_path / "big" / "heatmap.html"
+    small = (heat_run / "heatmap.html").stat().st_size
+    assert summary["incidents_used"] == 400_000 and summary["page_bytes"] == page.stat().st_size
+    assert summary["page_bytes"] < PAGE_BUDGET_BYTES and not summary["page_over_budget"]
+    assert summary["page_bytes"] < 1.5 * small  # 53 times the sample's incidents, about the same page
+    with Browser(width=1000, height=800) as browser:
+        seen = _check_page(browser, page, len(grids))
+    assert seen["problems"] == ([], [], [])
+    assert seen["outlines"] == len(grids) and seen["heat_pixels"] > 1000
+    assert seen["n_weeks"] == summary["weeks_shown"] == 53
+    assert all(before != after for before, after in seen["toggles"].values())
+
+
+# --------------------------------------------------------------------------- weekly surfaces
+
+
+@pytest.mark.parametrize("n", [40, 30_000])  # exact, then binned FFT
+def test_weekly_surfaces_add_up_to_the_surface(n):
+    rng = np.random.default_rng(n)
+    xy = rng.normal(0, 400, (n, 2)) + [X0, Y0]
+    times = pd.Series(pd.Timestamp("2024-03-01") + pd.to_timedelta(rng.integers(0, 60 * 86_400, n), "s"))
+    surface = heat_from_points(xy, crs=pyproj.CRS(GK), bandwidth=200.0, cell_m=20.0)
+    weeks = weekly_heat(xy, times, surface)
+    assert weeks.step == 2 and weeks.density.shape[1:] == weeks.overall.shape
+    assert weeks.counts.sum() == n and len(weeks.labels) == weeks.weeks_total == len(weeks.counts)
+    total = weeks.density.sum(axis=0)
+    where = weeks.overall > 0.01 * weeks.overall.max()
+    assert np.abs(total - weeks.overall)[where].max() <= 0.005 * weeks.overall[where].max()
+    # the frames sit on the surface's cell centres: every 2nd one, from the north-west corner
+    xs, ys = surface.centre_axes()
+    assert weeks.transform.c + weeks.transform.a / 2 == pytest.approx(xs[0])
+    assert weeks.transform.f + weeks.transform.e / 2 == pytest.approx(ys[0])
+
+
+def test_iso_weeks_span_the_year_boundary_with_empty_weeks_and_a_cut():
+    times = pd.Series(pd.to_datetime(["2024-12-30T08:00", "2025-01-05T23:59", "2025-01-20T00:00", "2024-12-23T00:00"]))
+    number, mondays = week_numbers(times)
+    assert number.tolist() == [1, 1, 4, 0]
+    assert [str(m.date()) for m in mondays] == ["2024-12-23", "2024-12-30", "2025-01-06", "2025-01-13", "2025-01-20"]
+    xy = np.array([[X0, Y0], [X0 + 100, Y0], [X0, Y0 + 100], [X0 + 50, Y0 + 50]])
+    surface = heat_from_points(xy, crs=pyproj.CRS(GK), bandwidth=100.0, cell_m=25.0)
+    weeks = weekly_heat(xy, times, surface, max_weeks=3)
+    assert weeks.labels == ["2025-W02", "2025-W03", "2025-W04"] and weeks.weeks_total == 5
+    assert weeks.counts.tolist() == [0, 0, 1] and weeks.density[0].max() == 0.0
+
+
+# --------------------------------------------------------------------------- one parse, one CRS per run
+
+
+def test_a_run_parses_the_times_once_and_chooses_the_crs_once(sample_grids, tmp_path, monkeypatch):
+    import sys
+
+    import gridkit.crs
+    import gridkit.heat.density
+    import gridkit.heat.rates
+    import gridkit.heat.select
+    import gridkit.incidents.attach
+    from gridkit.heat.job import HeatmapOptions, heatmap_job
+
+    parses, choices = [], []
+    real_times, real_crs = gridkit.heat.select.local_times, gridkit.crs.local_crs
+
+    def counting_times(values, **kwargs):
+        parses.append(pd.api.types.is_datetime64_any_dtype(values))
+        return real_times(values, **kwargs)
+
+    def counting_crs(data, **kwargs):
+        choices.append(sys._getframe(1).f_globals["__name__"])
+        return real_crs(data, **kwargs)
+
+    monkeypatch.setattr(gridkit.heat.select, "local_times", counting_times)
+    for module in (gridkit.crs, gridkit.heat.density, gridkit.heat.rates, gridkit.incidents.attach):
+        monkeypatch.setattr(module, "local_crs", counting_crs)
+    options = HeatmapOptions(start="2023-08-01", end="2024-06-30")  # both filters read the times
+    heatmap_job(sample_grids, SAMPLE / "incidents.csv", tmp_path / "out", options=options)
+    assert parses == [False, True, True, True]  # parsed once; the filters and the alerts get datetimes
+    # the heat package chooses the CRS once, in the job (attach_points measures outside points in its own)
+    assert [c for c in choices if c.startswith("gridkit.heat")] == ["gridkit.heat.job"]
+
+
+def test_cli_warns_when_the_page_is_over_its_budget(sample_grids, tmp_path, capsys, monkeypatch):
+    import gridkit.heat.page
+
+    monkeypatch.setattr(gridkit.heat.page, "PAGE_BUDGET_BYTES", 100_000)
+    assert run_cli("heatmap", sample_grids, SAMPLE / "incidents.csv", "-o", tmp_path / "out") == 0
+    err = capsys.readouterr().err
+    assert "warning: heatmap.html is" in err and "over its budget of 0.1 MB" in err
+    assert "budget" in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
 
 
 def test_figures_use_the_noto_cjk_font_when_installed():
@@ -381,3 +568,29 @@ def test_figures_use_the_noto_cjk_font_when_installed():
 
     face = FT2Font(path)
     assert all(face.get_char_index(ord(ch)) for ch in "事件密度每百户平方公里无住户")
+
+
+# --------------------------------------------------------------------------- defects (issue 11)
+
+
+def test_geotiff_declares_nodata(tmp_path):
+    pts = gk_points([[X0, Y0], [X0 + 300.0, Y0 + 200.0]])
+    path = heat_to_geotiff(heat_from_incidents(pts, bandwidth=100.0, cell_m=25.0), tmp_path / "heat.tif")
+    with rasterio.open(path) as src:
+        nodata = src.nodata
+        data = src.read(1)
+    assert nodata is not None and nodata < 0  # densities are never negative: the value cannot collide
+    assert nodata == NODATA
+    assert not (data == nodata).any() and (data >= 0).all()
+
+
+def test_bad_category_hint_points_at_a_file_in_the_repository(sample_grids, tmp_path, capsys):
+    import re
+
+    bad = _bad_csv(tmp_path, 8, "category", "A1")
+    assert run_cli("heatmap", sample_grids, bad, "-o", tmp_path / "out") == 3
+    message = capsys.readouterr().err
+    named = re.findall(r"[\w./-]+\.(?:md|csv)\b", message.replace(str(bad), ""))
+    assert named, message
+    root = Path(__file__).resolve().parents[1]
+    assert all((root / name).is_file() for name in named), (named, message)

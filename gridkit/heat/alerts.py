@@ -41,7 +41,8 @@ import pandas as pd
 from scipy import stats
 
 from gridkit.errors import MissingFieldError, ParameterError
-from gridkit.heat.density import _timestamp, reported_times
+from gridkit.heat.select import reported_times
+from gridkit.times import local_time
 
 __all__ = ["ALERT_COLUMNS", "alerts_for_grids", "benjamini_hochberg"]
 
@@ -145,7 +146,12 @@ def alerts_for_grids(
     grid = attached_incidents[grid_field].astype("string").fillna("").str.strip()
     category = attached_incidents[category_field].astype("string").fillna("").str.strip()
 
-    end = _as_of(as_of, times)
+    if as_of is not None:
+        end = local_time(as_of, name="as_of (--to)", end_of_day=True)
+    elif times.empty:
+        raise ParameterError("there are no incidents, so no latest date", hint="give as_of (--to on the command line)")
+    else:
+        end = pd.Timestamp(times.max())
     window = pd.Timedelta(days=window_days)
     # window k = 0 is the last one: (end - window, end]; k = 1..B the baseline windows
     k = np.floor((end - times).to_numpy() / window.to_timedelta64()).astype("float")
@@ -205,18 +211,6 @@ def _check_options(window_days: Any, baseline_weeks: Any, alpha: Any, min_count:
         raise ParameterError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
     if not isinstance(min_count, (int, np.integer)) or min_count < 1:
         raise ParameterError(f"min_count must be a whole number >= 1, got {min_count!r}")
-
-
-def _as_of(as_of: Any, times: pd.Series) -> pd.Timestamp:
-    if as_of is None:
-        if times.empty:
-            raise ParameterError("there are no incidents, so no latest date",
-                                 hint="give as_of (--to on the command line)")
-        return pd.Timestamp(times.max())
-    stamp = _timestamp("as_of", as_of)
-    if isinstance(as_of, str) and len(as_of.strip()) <= 10:
-        stamp = stamp + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
-    return stamp
 
 
 def _drivers(frame: pd.DataFrame, baseline_weeks: int) -> pd.DataFrame:

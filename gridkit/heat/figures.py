@@ -19,9 +19,9 @@ True
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,7 +31,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gridkit.heat.density import HeatSurface
+from gridkit._types import PathLike
+from gridkit.heat.surface import HeatSurface
 
 __all__ = ["choropleth_png", "cjk_font_family", "heat_png"]
 
@@ -93,16 +94,12 @@ def _new_figure(width: float, height: float) -> Any:
     return fig
 
 
-def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
+def _save(fig: Any, path: PathLike) -> Path:
+    from gridkit.io import atomic_dir
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        fig.savefig(tmp, format="png", dpi=_DPI)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_dir(path.parent) as tmp:
+        fig.savefig(tmp / path.name, format="png", dpi=_DPI)
     log.info("wrote %s", path)
     return path
 
@@ -120,9 +117,26 @@ def _outline(ax: Any, grids: gpd.GeoDataFrame | None, crs: Any, **style: Any) ->
     ax.add_collection(LineCollection(np.split(coords, breaks), **style))
 
 
+def _polygon_paths(geoms: np.ndarray) -> list[Any]:
+    """One matplotlib path per polygon part (exterior and holes), for a PathCollection."""
+    import shapely
+    from matplotlib.path import Path as MplPath
+
+    parts = shapely.get_parts(geoms)
+    rings, part_of = shapely.get_rings(parts, return_index=True)
+    coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+    codes = np.full(len(coords), MplPath.LINETO, dtype=np.uint8)
+    starts = np.flatnonzero(np.r_[True, np.diff(ring_of) != 0])
+    codes[starts] = MplPath.MOVETO
+    codes[np.r_[starts[1:], len(coords)] - 1] = MplPath.CLOSEPOLY
+    part_of_vertex = part_of[ring_of]
+    bounds = np.r_[0, np.flatnonzero(np.diff(part_of_vertex)) + 1, len(coords)]
+    return [MplPath(coords[a:b], codes[a:b]) for a, b in itertools.pairwise(bounds.tolist())]
+
+
 def heat_png(
     surface: HeatSurface,
-    path: str | os.PathLike[str],
+    path: PathLike,
     *,
     grids: gpd.GeoDataFrame | None = None,
     title: str | None = None,
@@ -172,11 +186,12 @@ _RATES = (
 def choropleth_png(
     grids: gpd.GeoDataFrame,
     rates: pd.DataFrame,
-    path: str | os.PathLike[str],
+    path: PathLike,
     *,
     grid_field: str = "grid_code",
     title: str | None = None,
     cmap: str = "OrRd",
+    crs: Any = None,
 ) -> Path:
     """Two maps of the grids coloured by incident rate: per 100 households and per km².
 
@@ -189,14 +204,19 @@ def choropleth_png(
         households (no rate per household) are hatched grey.
     path
         The PNG to write (atomically).
+    crs
+        The metric CRS to draw in; None: :func:`gridkit.crs.local_crs` of the grids.
     """
+    from matplotlib.collections import PathCollection
     from matplotlib.colors import Normalize
     from matplotlib.patches import Patch
 
     from gridkit.crs import local_crs
 
-    local = grids.to_crs(local_crs(grids))
+    local = grids.to_crs(crs if crs is not None else local_crs(grids))
     joined = local.join(rates[[c for c, _, _ in _RATES]], on=grid_field)
+    geoms = joined.geometry.to_numpy()
+    west, south, east, north = joined.total_bounds
     with _style() as cjk:
         fig = _new_figure(14, 7)
         axes = fig.subplots(1, 2)
@@ -205,9 +225,12 @@ def choropleth_png(
             finite = np.isfinite(values)
             top = float(values[finite].max()) if finite.any() and values[finite].max() > 0 else 1.0
             norm = Normalize(vmin=0.0, vmax=top)
-            joined[finite].plot(ax=ax, column=column, cmap=cmap, norm=norm, edgecolor="#444444", linewidth=0.4)
+            ax.add_collection(PathCollection(
+                _polygon_paths(geoms[finite]), array=values[finite], cmap=cmap, norm=norm, edgecolors="#444444",
+                linewidths=0.4))
             if (~finite).any():
-                joined[~finite].plot(ax=ax, color="#dddddd", hatch="//", edgecolor="#888888", linewidth=0.4)
+                ax.add_collection(PathCollection(_polygon_paths(geoms[~finite]), facecolors="#dddddd", hatch="//",
+                                                 edgecolors="#888888", linewidths=0.4))
                 ax.legend(handles=[Patch(facecolor="#dddddd", hatch="//", edgecolor="#888888",
                                          label=_label("无住户", "no households", cjk))], loc="lower right",
                           fontsize=8)
@@ -216,6 +239,8 @@ def choropleth_png(
             bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.7)
             bar.set_label(_label(zh, en, cjk))
             ax.set_title(_label(zh, en, cjk), fontsize=10)
+            ax.set_xlim(west, east)
+            ax.set_ylim(south, north)
             ax.set_aspect("equal")
             ax.set_axis_off()
         if title:
