@@ -7,23 +7,38 @@ dedicated compound or a building above the maximum) and that part holds less tha
 minimum; a building and the units reachable only through it (a pocket behind it, too
 small to be a grid of its own) hold more than the maximum together; or no grouping of
 the part's whole buildings fits the bounds at all, geography aside. Anything else is
-reported as the method's failure.
+reported as the method's failure. The codes and their texts are
+:data:`gridkit.partition.reasons.REASONS`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import networkx as nx
 import numpy as np
 
-from gridkit.partition.regionalize import Graph, _components
+from gridkit.partition.graph import Graph, components
+from gridkit.partition.reasons import note
 
-__all__ = ["forced_overloads", "packable", "reasons_for_regions"]
+__all__ = ["Reasons", "forced_overloads", "packable", "reasons_for_regions"]
 
 
-def reasons_for_regions(graph: Graph, labels: np.ndarray, *, min_households: int, max_households: int) -> list[str]:
-    """Why each region misses the bounds ('' for a region that meets them)."""
+class Reasons(NamedTuple):
+    """A reason code per region (see :data:`gridkit.partition.reasons.REASONS`) and its note."""
+
+    codes: list[str]
+    notes: list[str]
+
+
+def reasons_for_regions(graph: Graph, labels: np.ndarray, *, min_households: int, max_households: int) -> Reasons:
+    """Why each region misses the bounds: code ``""`` and note ``""`` for a region that meets them.
+
+    ``labels`` is any region label per node (``0..k-1``), not only what
+    :func:`gridkit.partition.regionalize.regions_from_graph` returns: a reason other than
+    ``method_failed`` is a fact about the data, whoever drew the regions.
+    """
     lo, hi = min_households, max_households
     h = graph.households
     k = int(labels.max()) + 1
@@ -34,7 +49,7 @@ def reasons_for_regions(graph: Graph, labels: np.ndarray, *, min_households: int
     # maximum (regions of their own) cut off
     over = h > hi
     keep = ~over[graph.u] & ~over[graph.v]
-    n_comp, comp = _components(graph.n, graph.u[keep], graph.v[keep])
+    n_comp, comp = components(graph.n, graph.u[keep], graph.v[keep])
     comp_units = np.bincount(comp, minlength=n_comp)
     comp_households = np.bincount(comp, weights=h, minlength=n_comp)
     grid_units = np.bincount(labels, minlength=k)
@@ -42,28 +57,31 @@ def reasons_for_regions(graph: Graph, labels: np.ndarray, *, min_households: int
     grid_comp[labels] = comp
     community_total = float(h.sum())
     overloads: dict[int, list[tuple[int, set[int]]]] = {}
-    out = []
+    codes: list[str] = []
+    notes: list[str] = []
+
+    def say(code: str, **figures: int) -> None:
+        codes.append(code)
+        notes.append(note(code, min=lo, max=hi, **figures))
+
     for g in range(k):
         c = int(grid_comp[g])
         if lo <= totals[g] <= hi:
-            out.append("")
+            say("")
         elif totals[g] > hi and biggest[g] > hi:
-            out.append(f"one building holds {int(biggest[g])} households, above the maximum {hi}")
+            say("building_above_max", households=int(biggest[g]))
         elif totals[g] < lo and community_total < lo:
-            out.append(f"the community holds only {int(community_total)} households, below the minimum {lo}")
+            say("community_below_min", households=int(community_total))
         elif totals[g] < lo and grid_units[g] == comp_units[c]:
-            out.append(f"a part of the community cut off by its boundary, a dedicated compound or a building "
-                       f"above the maximum holds only {int(comp_households[c])} households, below the minimum {lo}")
+            say("part_below_min", households=int(comp_households[c]))
         elif (found := _overload_here(g, c, labels, comp, graph, lo, hi, overloads)) is not None:
             unit, pocket = found
-            out.append(f"a building of {int(h[unit])} households and the {int(h[list(pocket)].sum())} households "
-                       f"reachable only through it must share a grid, above the maximum {hi}")
+            say("pocket", building=int(h[unit]), pocket=int(h[list(pocket)].sum()))
         elif packable(h[comp == c], lo, hi) is False:
-            out.append(f"the buildings here hold {int(comp_households[c])} households in counts that no "
-                       f"grouping of whole buildings divides into grids of {lo}-{hi}")
+            say("no_grouping", households=int(comp_households[c]))
         else:
-            out.append(f"no split of the units met [{lo}, {hi}] here ({int(totals[g])} households)")
-    return out
+            say("method_failed", households=int(totals[g]))
+    return Reasons(codes, notes)
 
 
 def _overload_here(g, c, labels, comp, graph, lo, hi, cache):  # type: ignore[no-untyped-def]
