@@ -103,6 +103,9 @@ def partition(
     inside = layers.building_grid >= 0
     comm_code = inputs.communities["community_code"].to_numpy()
     out_buildings = buildings.copy()
+    if "buildings" in inputs.repaired:  # as repaired, as the reader would have given them
+        out_buildings = out_buildings.set_geometry(gpd.GeoSeries(inputs.building_geometries, index=buildings.index,
+                                                                 crs=buildings.crs))
     out_buildings["grid_code"] = np.where(inside, grid_code[np.maximum(layers.building_grid, 0)], "")
     out_buildings["community_code"] = np.where(
         inside, comm_code[np.maximum(placement.building_community, 0)], "")

@@ -28,12 +28,15 @@ REASONS: dict[str, str] = {
                "must share a grid, above the maximum {max}"),
     "no_grouping": ("the buildings here hold {households} households in counts that no grouping of whole "
                     "buildings divides into grids of {min}-{max}"),
+    "no_connected_split": ("the {households} households of these {units} units cannot be divided into connected "
+                           "grids of {min}-{max} households of whole buildings"),
     "method_failed": "no split of the units met [{min}, {max}] here ({households} households)",
     "not_analysed": "{households} households, outside the bounds {min}-{max} (not analysed)",
 }
 
 #: a grid with one of these reasons is outside the bounds because the data leaves no way in
-DATA_REASONS = frozenset({"building_above_max", "community_below_min", "part_below_min", "pocket", "no_grouping"})
+DATA_REASONS = frozenset({"building_above_max", "community_below_min", "part_below_min", "pocket", "no_grouping",
+                          "no_connected_split"})
 
 
 def note(code: str, **figures: Any) -> str:

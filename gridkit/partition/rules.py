@@ -163,7 +163,8 @@ class Plan:
         g = grids.to_crs(target).copy()
         if "kind" not in g:
             kinds = comm.set_index("community_code")["kind"] if "kind" in comm else pd.Series(dtype=object)
-            g["kind"] = g["community_code"].map(kinds).fillna("city").to_numpy()
+            mapped = g["community_code"].map(kinds)
+            g["kind"] = np.where(mapped.notna(), mapped.astype(object), "city")
         if "dedicated" not in g:
             g["dedicated"] = False
         b = None

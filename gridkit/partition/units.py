@@ -208,12 +208,23 @@ def dissolve_faces(faces: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
 _MIN_FACE_M2 = 1e-6
 
 
+#: a face probe this close to the boundary ring is checked by area, not by the probe alone
+_PROBE_TOLERANCE_M = 1e-6
+
+
 def _polygonize_inside(lines: Geometry, boundary: Geometry) -> np.ndarray:
     faces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(lines))))
     if len(faces) == 0:
         return faces
     faces = faces[shapely.area(faces) > _MIN_FACE_M2]
-    inside = shapely.contains_properly(boundary, shapely.point_on_surface(faces))
+    probe = shapely.point_on_surface(faces)
+    inside = shapely.contains_properly(boundary, probe)
+    # a thin face's probe can land on the boundary itself, or a rounding error outside: decide by area
+    on_edge = np.flatnonzero(~inside)
+    on_edge = on_edge[shapely.distance(shapely.boundary(boundary), probe[on_edge]) < _PROBE_TOLERANCE_M]
+    if len(on_edge):
+        share = shapely.area(shapely.intersection(faces[on_edge], boundary)) / shapely.area(faces[on_edge])
+        inside[on_edge[share > 0.5]] = True
     return faces[inside]
 
 

@@ -83,7 +83,8 @@ class Inputs:
     ``communities`` has ``community_code``, ``community_name``, ``kind`` and the input's
     index; ``households`` is one whole count per building row; ``counted_as`` says how
     households were counted when not read as given; ``repaired`` counts the invalid
-    geometries repaired per layer.
+    geometries repaired per layer; ``building_geometries`` are the buildings as
+    repaired, in their own CRS.
     """
 
     communities: gpd.GeoDataFrame
@@ -95,6 +96,7 @@ class Inputs:
     dedicated_names: np.ndarray
     metric: pyproj.CRS
     output_crs: object
+    building_geometries: np.ndarray
     repaired: dict[str, int] = field(default_factory=dict)
 
 
@@ -158,7 +160,9 @@ def checked_inputs(
         np.zeros(0, dtype=object), households=hh if hh is not None else np.zeros(0, dtype=np.int64),
         counted_as=counted_as, streets=None if lines is None else np.asarray(shapely.get_parts(lines)),
         dedicated=ded, dedicated_names=names, metric=metric,
-        output_crs=communities.crs if options.output_crs is None else options.output_crs, repaired=repaired,
+        output_crs=communities.crs if options.output_crs is None else options.output_crs,
+        building_geometries=geoms["buildings"] if geoms["buildings"] is not None else np.zeros(0, dtype=object),
+        repaired=repaired,
     )
 
 
