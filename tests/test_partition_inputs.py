@@ -180,3 +180,16 @@ def test_cli_names_every_problem_and_exits_3(tmp_path, capsys):
     assert code == 3 and not out.exists()
     assert "communities.gpkg" in err and "buildings.gpkg" in err and "Traceback" not in err
     assert "--max-households-per-building" in err
+
+
+def test_cli_swapped_lat_lon_exits_3_without_an_internal_error(tmp_path, capsys):
+    comm = gpd.GeoDataFrame({"code": ["520102001001"]}, geometry=[shapely.box(26.4, 106.6, 26.5, 106.7)], crs=4490)
+    b = gpd.GeoDataFrame({"households": [10, 20]}, geometry=shapely.points([(26.42, 106.62), (26.45, 106.65)]),
+                         crs=4490)
+    comm.to_file(tmp_path / "c.gpkg")
+    b.to_file(tmp_path / "b.gpkg")
+    code = main(["partition", str(tmp_path / "c.gpkg"), "--buildings", str(tmp_path / "b.gpkg"), "-o",
+                 str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 3 and "internal error" not in err and "c.gpkg" in err
+    assert not (tmp_path / "out").exists()

@@ -132,3 +132,14 @@ def test_report_classifies_grids_by_reason_code_not_by_text():
         "note": ["", "a pocket, says the text", "no split of the units met [200, 500] here", ""],
     })
     assert feasible_communities(grids) == {"A", "C"}
+
+
+def test_a_plan_with_a_grid_code_twice_is_refused_naming_it():
+    from gridkit.errors import InputDataError
+
+    plan = _hand_drawn()
+    grids = plan.grids.copy()
+    grids.loc[3, "grid_code"] = grids.loc[0, "grid_code"]
+    with pytest.raises(InputDataError, match="520102001001001") as err:
+        Plan(grids, plan.communities)
+    assert err.value.feature_ids == [0, 3]

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridkit.errors import MissingFieldError, ParameterError, format_ids
+from gridkit.errors import InputDataError, MissingFieldError, ParameterError, format_ids
 
 __all__ = [
     "ISSUE_COLUMNS",
@@ -100,6 +100,9 @@ def bounds_for(kind: Kind, *, min: int | None = None, max: int | None = None, ta
 class Plan:
     """A grid plan as the rules read it, every layer in one metric CRS.
 
+    Grid codes must be unique (an :class:`~gridkit.errors.InputDataError` names those
+    that are not): the rules name grids by them.
+
     Attributes
     ----------
     grids
@@ -132,6 +135,12 @@ class Plan:
             if missing:
                 raise MissingFieldError(f"the {layer} layer of a plan lacks {', '.join(missing)}",
                                         field=missing[0], hint="name the fields, or compute them first")
+        codes = self.grids["grid_code"]
+        if codes.duplicated().any():
+            twice = codes[codes.duplicated(keep=False)]
+            raise InputDataError(f"{twice.nunique()} grid codes appear more than once, e.g. {twice.iat[0]}",
+                                 feature_ids=list(twice.index), field="grid_code",
+                                 hint="give every grid its own code: the rules name grids by it")
         if self.buildings is not None:
             missing = [f for f in ("households", "grid_code") if f not in self.buildings]
             if missing:
@@ -391,7 +400,7 @@ def check_households_conserved(plan: Plan) -> gpd.GeoDataFrame:
         return _issues(rows, plan)
     hh = b["households"].to_numpy(dtype=np.int64)
     code = b["grid_code"].astype(str).to_numpy()
-    known = np.isin(code, plan.grids["grid_code"].astype(str).to_numpy())
+    known = np.asarray(pd.Index(code).isin(plan.grids["grid_code"].astype(str)))
     geoms = b.geometry.to_numpy()
     none = code == ""
     if none.any():
