@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
-
-from gridkit.errors import ParameterError
 
 _HELP = """\
 Divide every community/village into household-balanced grids that follow streets.
 Defaults: city communities 200-500 households per grid (target 300), rural villages
 100-300 (target 200); --min/--max/--target override both kinds. Writes OUTDIR/grids.gpkg
-(layers grids, buildings, units, communities), report.json, report.md and map.html."""
+(layers grids, buildings, units, communities), report.json, report.md and map.html.
 
-
-_ESTIMATE = ("floor(footprint m2 x levels / 80 m2) for residential buildings (OSM building=apartments, "
-             "residential, dormitory, terrace, yes; houses hold 1, other types 0), levels from building:levels "
-             "or a levels field, else apartments 5, dormitory 5, residential 4, terrace 2, yes 2, others 1")
+Refused before any work, every problem listed at once (exit 3): household counts that are
+not whole numbers >= 0 or exceed --max-households-per-building (default 5,000, beyond any
+real building), coordinates outside their CRS, overlapping communities (each pair named
+with the overlap area), dedicated compounds outside every community. Invalid geometries
+are repaired as the reader does, and the report says how many."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -38,8 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--max", type=int, help="maximum households per grid")
     p.add_argument("--target", type=int, help="target households per grid (decides how many grids)")
     p.add_argument("--households-field", default="households", help="households field of the buildings")
+    p.add_argument("--max-households-per-building", type=int, default=5_000,
+                   help="refuse a building (or household point) counting more households than this "
+                        "(default 5000)")
     p.add_argument("--estimate-households", action="store_true",
-                   help=f"estimate households as {_ESTIMATE}; the report says so")
+                   help="estimate households from footprints and levels (OSM buildings); the report states the rule")
     p.add_argument("--code-field", default="code", help="division-code field of the boundaries")
     p.add_argument("--name-field", default="name", help="name field of the boundaries")
     p.add_argument("--assume-crs", help="CRS for inputs that declare none (e.g. EPSG:4490)")
@@ -56,49 +57,26 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from gridkit_cli._progress import progress_bar
 
-    from gridkit.io import read_layer
-    from gridkit.partition.outputs import write_partition
-    from gridkit.partition.pipeline import partition
+    from gridkit.partition.job import PartitionFiles, partition_files
+    from gridkit.partition.options import PartitionOptions
 
-    if args.workers < 1:
-        raise ParameterError(f"--workers must be at least 1, got {args.workers}")
-    common: dict[str, Any] = {"assume_crs": args.assume_crs, "input_coords": args.input_coords}
-    boundaries = read_layer(args.boundaries, geometry="polygon", role="boundaries",
-                            required_fields=[args.code_field], **common)
-    buildings = _buildings(args, common)
-    streets = None
-    if args.streets:
-        streets = read_layer(args.streets, geometry="line", role="streets", **common)
-    elif args.osm:
-        streets = read_layer(args.osm, osm_kind="streets", role="streets")
-    dedicated = read_layer(args.dedicated, geometry="polygon", role="dedicated", **common) if args.dedicated else None
-    with progress_bar(args.quiet) as progress:
-        result = partition(
-            boundaries, buildings, streets=streets, dedicated=dedicated, kind=args.kind,
-            min_households=args.min, max_households=args.max, target=args.target,
-            households_field=args.households_field, code_field=args.code_field, name_field=args.name_field,
-            rng=args.seed, workers=args.workers, scheduler=args.scheduler, progress=progress,
-        )
+    files = PartitionFiles(args.boundaries, args.buildings, streets=args.streets, osm=args.osm,
+                           dedicated=args.dedicated, estimate_households=args.estimate_households,
+                           assume_crs=args.assume_crs, input_coords=args.input_coords)
+    options = PartitionOptions(
+        kind=args.kind, min_households=args.min, max_households=args.max, target=args.target,
+        households_field=args.households_field, code_field=args.code_field, name_field=args.name_field,
+        max_households_per_building=args.max_households_per_building, rng=args.seed, workers=args.workers,
+        scheduler=args.scheduler,
+    )
     params = {k: v for k, v in vars(args).items() if k not in ("func",) and v is not None}
-    report = write_partition(result, args.outdir, parameters=params)
-    _summary(report, Path(args.outdir))
+    with progress_bar(args.quiet) as progress:
+        done = partition_files(files, args.outdir, options=options, parameters=params, progress=progress)
+    _summary(done.report, done.outdir)
     return 0
 
 
-def _buildings(args: argparse.Namespace, common: dict[str, Any]):
-    from gridkit.io import read_layer
-
-    if not args.estimate_households:
-        return read_layer(args.buildings, role="buildings", **common)
-    from gridkit.osm.features import estimate_households
-
-    layer = read_layer(args.buildings, role="buildings", osm_kind="buildings", **common)
-    layer[args.households_field] = estimate_households(layer).to_numpy()
-    layer.attrs["households_estimated"] = _ESTIMATE
-    return layer
-
-
-def _summary(report: dict, outdir: Path) -> None:
+def _summary(report: dict[str, Any], outdir: Any) -> None:
     o = report["overall"]
     print(f"{o['grids']} grids in {o['communities']} communities; "
           f"{o['share_within_bounds_feasible']:.1%} within bounds (feasible communities), "
@@ -106,6 +84,9 @@ def _summary(report: dict, outdir: Path) -> None:
           f"{o['share_boundary_on_streets']:.0%} of grid boundaries on streets")
     print(f"households: {o['households_in']:,} in, {o['households_in_grids']:,} in grids, "
           f"{o['households_outside']:,} outside every community")
+    repaired = o.get("geometries_repaired") or {}
+    if repaired:
+        print("repaired invalid geometries: " + ", ".join(f"{layer} {n}" for layer, n in repaired.items()))
     n = len(report["rules_not_met"])
     if n:
         print(f"{n} rule exceptions, explained in {outdir / 'report.md'}", file=sys.stderr)

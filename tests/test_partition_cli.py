@@ -7,6 +7,7 @@ import json
 import geopandas as gpd
 import numpy as np
 import pyogrio
+import pytest
 import shapely
 from browser import Browser
 from gridkit_cli.main import main
@@ -209,3 +210,65 @@ def test_household_points_without_a_count_are_one_household_each(tmp_path, capsy
     assert main(["partition", str(tmp_path / "c.gpkg"), "--buildings", str(tmp_path / "b.gpkg"),
                  "-o", str(tmp_path / "o2")]) == 3
     assert "'households'" in capsys.readouterr().err
+
+
+def test_the_job_reads_partitions_and_writes_without_the_command_line(tmp_path):
+    from gridkit.partition.job import PartitionFiles, partition_files
+    from gridkit.partition.options import PartitionOptions
+
+    paths = write_case(make_case(8, households=1500), tmp_path)
+    out = tmp_path / "out"
+    run = partition_files(PartitionFiles(paths["communities"], paths["buildings"], streets=paths["streets"]), out,
+                          options=PartitionOptions(rng=5))
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in run.files)
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["reproduce"]["parameters"]["rng"] == 5
+    assert report["reproduce"]["parameters"]["boundaries"] == str(paths["communities"])
+    assert set(report["rules"]) == {"households_within_bounds", "inside_one_community", "tiles_community",
+                                    "one_piece", "building_not_split", "households_conserved"}
+    assert run.report["overall"]["grids"] == len(gpd.read_file(out / "grids.gpkg", layer="grids"))
+
+
+def test_the_job_names_every_unreadable_file_at_once(tmp_path):
+    from gridkit.errors import InputDataError
+    from gridkit.partition.job import PartitionFiles, partition_files
+
+    (tmp_path / "broken.gpkg").write_bytes(b"not a geopackage")
+    with pytest.raises(InputDataError) as err:
+        partition_files(PartitionFiles(tmp_path / "missing.gpkg", tmp_path / "broken.gpkg"), tmp_path / "out")
+    assert "2 problems" in str(err.value) and "missing.gpkg" in str(err.value) and "broken.gpkg" in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_result_prints_a_short_summary():
+    case = make_case(9, households=1200)
+    result = partition(case["communities"], case["buildings"], streets=case["streets"])
+    text = repr(result)
+    assert text.startswith(f"PartitionResult: 2 communities, {len(result.grids)} grids")
+    assert "within the household bounds" in text and len(text.splitlines()) <= 4
+    assert "POLYGON" not in text and "geometry" not in text
+
+
+def test_options_by_keyword_or_dataclass_give_the_same_grids():
+    from gridkit.errors import ParameterError
+    from gridkit.partition.options import PartitionOptions
+
+    case = make_case(10, households=900, kind="rural")
+    a = partition(case["communities"], case["buildings"], kind="rural", max_households=250, rng=3)
+    b = partition(case["communities"], case["buildings"], options=PartitionOptions(kind="rural", max_households=250,
+                                                                                   rng=3))
+    assert a.grids["grid_code"].tolist() == b.grids["grid_code"].tolist()
+    assert (a.grids["households"] <= 250).sum() == (b.grids["households"] <= 250).sum()
+    with pytest.raises(ParameterError, match="households_field"):
+        partition(case["communities"], case["buildings"], household_field="户数")
+
+
+def test_the_core_of_the_partition_draws_no_map():
+    import subprocess
+    import sys
+
+    code = ("import sys, gridkit.partition, gridkit.partition.pipeline, gridkit.partition.rules, "
+            "gridkit.partition.report, gridkit.partition.community; "
+            "print(sorted(m for m in sys.modules if m.startswith(('gridkit.maps', 'folium'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

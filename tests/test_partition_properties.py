@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from partition_cases import make_case
 
 from gridkit.partition.pipeline import partition
-from gridkit.partition.rules import PRESETS
+from gridkit.partition.reasons import DATA_REASONS
+from gridkit.partition.rules import PRESETS, RULES, Plan, check_plan
 
 # derandomized: the same generated communities on every machine, so main stays green and a
 # failure reproduces; known counterexamples found by random search are pinned below
@@ -58,8 +59,16 @@ def check_invariants(case, result):
     for _, g in grids.iterrows():
         b = PRESETS[g["kind"]]
         if not g["dedicated"] and not b.min <= g["households"] <= b.max:
-            assert g["note"], "an out-of-bounds grid without a reason"
-            assert not g["note"].startswith("no split"), g["note"]
+            assert g["reason"] in DATA_REASONS and g["note"], (g["reason"], g["note"])
+        else:
+            assert g["reason"] == ("dedicated" if g["dedicated"] else ""), g["reason"]
+    # the rule checks, run on the layers as returned, agree: nothing but explained bounds, cut
+    # buildings that overlap others or straddle a boundary, and buildings outside every community
+    plan = Plan.from_layers(grids, result.communities, buildings=result.buildings)
+    found = check_plan(plan)
+    assert set(found["rule"]) <= {"households_within_bounds", "building_not_split", "households_conserved"}, found
+    assert set(found.loc[found["rule"] == "households_conserved", "code"]) <= {"outside_communities"}
+    assert set(found["rule"]) <= set(RULES)
     # codes: 15 digits, unique, serials 001.. per community
     assert grids["grid_code"].str.fullmatch(r"\d{15}").all()
     assert grids["grid_code"].is_unique

@@ -1,9 +1,22 @@
 """Household-balanced, contiguous, street-following grids.
 
-Parts: :mod:`~gridkit.partition.rules` (bounds presets and per-grid rule checks),
-:mod:`~gridkit.partition.graph` (unit adjacency), :mod:`~gridkit.partition.regionalize`
-(recursive balanced bisection), :mod:`~gridkit.partition.report` (quality report) and
-:mod:`~gridkit.partition.pipeline` (communities + buildings to grids).
+Parts, in the order the data flows through them:
+
+- :mod:`~gridkit.partition.options` — :class:`PartitionOptions`, every option checked;
+- :mod:`~gridkit.partition.validate` — the inputs checked, all problems raised at once;
+- :mod:`~gridkit.partition.units` — one community cut into units (enclosures, tessellation);
+- :mod:`~gridkit.partition.graph` — the unit adjacency :class:`~gridkit.partition.graph.Graph`;
+- :mod:`~gridkit.partition.regionalize` — recursive balanced bisection and bound repair;
+- :mod:`~gridkit.partition.feasibility` — why a grid is outside the bounds
+  (codes in :mod:`~gridkit.partition.reasons`);
+- :mod:`~gridkit.partition.community` — one community's job, what Dask workers run;
+- :mod:`~gridkit.partition.assemble` — jobs from the inputs, county layers from the results;
+- :mod:`~gridkit.partition.rules` — bounds presets and every rule as ``Rule(text, check)``
+  over any :class:`~gridkit.partition.rules.Plan`;
+- :mod:`~gridkit.partition.pipeline` — :func:`partition`, the steps in order;
+- :mod:`~gridkit.partition.report`, :mod:`~gridkit.partition.outputs` — the report and
+  the files (the only module that draws a map);
+- :mod:`~gridkit.partition.job` — the ``gridkit partition`` verb: files in, files out.
 """
 
 from __future__ import annotations
@@ -13,9 +26,15 @@ import numpy as np
 
 from gridkit._rng import RNGLike
 from gridkit.partition.graph import graph_from_polygons
+from gridkit.partition.options import PartitionOptions
+from gridkit.partition.pipeline import partition
+from gridkit.partition.reasons import REASONS
 from gridkit.partition.regionalize import grid_count, regions_from_graph
+from gridkit.partition.result import PartitionResult
+from gridkit.partition.rules import RULES, Plan, check_plan
 
-__all__ = ["grid_count", "regions_from_units"]
+__all__ = ["REASONS", "RULES", "PartitionOptions", "PartitionResult", "Plan", "check_plan", "grid_count",
+           "partition", "regions_from_units"]
 
 
 def regions_from_units(

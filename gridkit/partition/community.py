@@ -14,8 +14,9 @@ import pandas as pd
 from shapely import Geometry
 
 from gridkit.partition.feasibility import reasons_for_regions
-from gridkit.partition.graph import graph_from_community, subgraph
-from gridkit.partition.regionalize import Graph, regions_from_graph
+from gridkit.partition.graph import Graph, graph_from_community, subgraph
+from gridkit.partition.reasons import note
+from gridkit.partition.regionalize import regions_from_graph
 from gridkit.partition.rules import Bounds
 from gridkit.partition.units import dissolve_faces, generator_points, units_for_community
 
@@ -24,7 +25,7 @@ __all__ = ["CommunityGrids", "CommunityJob", "grids_for_community"]
 
 @dataclass
 class CommunityJob:
-    """The inputs of one community, in the local metric CRS."""
+    """The inputs of one community, in the local metric CRS (``code`` names it in errors)."""
 
     boundary: Geometry
     buildings: np.ndarray
@@ -32,16 +33,24 @@ class CommunityJob:
     streets: np.ndarray | None
     dedicated: np.ndarray | None
     bounds: Bounds
+    code: str = ""
 
 
 @dataclass
 class CommunityGrids:
-    """One community's grids, numbered 0..k-1 (dedicated compounds first)."""
+    """One community's grids, numbered 0..k-1 (dedicated compounds first).
+
+    ``reasons`` holds a reason code per grid and ``notes`` its text
+    (:data:`gridkit.partition.reasons.REASONS`); ``dedicated`` the position in
+    ``job.dedicated`` of the compound a grid is, or -1.
+    """
 
     geometries: np.ndarray
     households: np.ndarray
     buildings: np.ndarray
     reasons: np.ndarray
+    notes: np.ndarray
+    dedicated: np.ndarray
     building_grid: np.ndarray
     units: pd.DataFrame
     cut_length: float
@@ -51,7 +60,7 @@ class CommunityGrids:
 def grids_for_community(job: CommunityJob) -> CommunityGrids:
     """Cut one community into units and divide them into grids.
 
-    Returns the grid polygons with their households, buildings and reason codes, the
+    Returns the grid polygons with their households, buildings, reason codes and notes, the
     grid of each building (in the order of ``job.buildings``), the units (``block``,
     ``households``, ``buildings``, ``grid``, ``geometry``) and the length of grid
     boundary in total and along streets.
@@ -59,10 +68,11 @@ def grids_for_community(job: CommunityJob) -> CommunityGrids:
     n_dedicated = 0 if job.dedicated is None else len(job.dedicated)
     gens = generator_points(job.buildings, np.full(len(job.buildings), job.boundary, dtype=object))
     cu = units_for_community(job.boundary, gens, job.households, np.ones(len(job.buildings)),
-                             streets=job.streets, dedicated=job.dedicated, outlines=job.buildings)
+                             streets=job.streets, dedicated=job.dedicated, outlines=job.buildings,
+                             community=job.code or None)
     unit_geoms = cu.unit_geometries()
     graph = graph_from_community(cu, unit_geoms)
-    unit_grid, reasons = _grids_for_units(graph, cu.unit_dedicated, job.bounds, n_dedicated)
+    unit_grid, reasons, notes, dedicated = _grids_for_units(graph, cu.unit_dedicated, job.bounds, n_dedicated)
     k = int(unit_grid.max()) + 1
     weights = cu.unit_households
     lu, lv = unit_grid[graph.u], unit_grid[graph.v]
@@ -74,6 +84,8 @@ def grids_for_community(job: CommunityJob) -> CommunityGrids:
         households=np.bincount(unit_grid, weights=weights, minlength=k).astype(np.int64),
         buildings=np.bincount(unit_grid, weights=cu.unit_buildings, minlength=k).astype(np.int64),
         reasons=reasons,
+        notes=notes,
+        dedicated=dedicated,
         building_grid=unit_grid[cu.generator_unit],
         units=pd.DataFrame({"block": cu.unit_enclosure, "households": cu.unit_households,
                             "buildings": cu.unit_buildings, "grid": unit_grid, "geometry": unit_geoms}),
@@ -84,19 +96,23 @@ def grids_for_community(job: CommunityJob) -> CommunityGrids:
 
 def _grids_for_units(
     graph: Graph, unit_dedicated: np.ndarray, b: Bounds, n_dedicated: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Grid label per unit (dedicated compounds first) and a reason code per grid."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Grid label per unit (dedicated compounds first); reason code, note and dedicated index per grid."""
     unit_grid = np.full(graph.n, -1, dtype=np.int64)
     ded = unit_dedicated >= 0
     unit_grid[ded] = unit_dedicated[ded]
     rest = ~ded
-    reasons: list[str] = ["dedicated"] * n_dedicated
+    codes: list[str] = ["dedicated"] * n_dedicated
+    notes: list[str] = [note("dedicated")] * n_dedicated
     if rest.any():
         sub, nodes = subgraph(graph, rest)
         labels = regions_from_graph(sub, min_households=b.min, max_households=b.max, target=b.target)
         unit_grid[nodes] = labels + n_dedicated
-        reasons.extend(reasons_for_regions(sub, labels, min_households=b.min, max_households=b.max))
+        found = reasons_for_regions(sub, labels, min_households=b.min, max_households=b.max)
+        codes.extend(found.codes)
+        notes.extend(found.notes)
     # a dedicated polygon that held no unit leaves a gap in the labels
     used, unit_grid = np.unique(unit_grid, return_inverse=True)
-    reasons = [reasons[i] for i in used]
-    return unit_grid.ravel(), np.asarray(reasons, dtype=object)
+    dedicated = np.where(used < n_dedicated, used, -1)
+    return (unit_grid.ravel(), np.asarray([codes[i] for i in used], dtype=object),
+            np.asarray([notes[i] for i in used], dtype=object), dedicated)

@@ -6,24 +6,42 @@ than the minimum; the grid is a whole part of the community (cut off by its boun
 dedicated compound or a building above the maximum) and that part holds less than the
 minimum; a building and the units reachable only through it (a pocket behind it, too
 small to be a grid of its own) hold more than the maximum together; or no grouping of
-the part's whole buildings fits the bounds at all, geography aside. Anything else is
-reported as the method's failure.
+the part's whole buildings fits the bounds at all, geography aside; or an exhaustive
+search (within a budget) finds no division of the part into connected grids within the
+bounds. A *part* is a connected piece of the community left once the units above the
+maximum (grids of their own) are taken out. Anything else is reported as the method's
+failure. The codes and their texts are
+:data:`gridkit.partition.reasons.REASONS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 import networkx as nx
 import numpy as np
 
-from gridkit.partition.regionalize import Graph, _components
+from gridkit.partition.graph import Graph, components
+from gridkit.partition.reasons import note
 
-__all__ = ["forced_overloads", "packable", "reasons_for_regions"]
+__all__ = ["Reasons", "divisible", "forced_overloads", "packable", "reasons_for_regions"]
 
 
-def reasons_for_regions(graph: Graph, labels: np.ndarray, *, min_households: int, max_households: int) -> list[str]:
-    """Why each region misses the bounds ('' for a region that meets them)."""
+class Reasons(NamedTuple):
+    """A reason code per region (see :data:`gridkit.partition.reasons.REASONS`) and its note."""
+
+    codes: list[str]
+    notes: list[str]
+
+
+def reasons_for_regions(graph: Graph, labels: np.ndarray, *, min_households: int, max_households: int) -> Reasons:
+    """Why each region misses the bounds: code ``""`` and note ``""`` for a region that meets them.
+
+    ``labels`` is any region label per node (``0..k-1``), not only what
+    :func:`gridkit.partition.regionalize.regions_from_graph` returns: a reason other than
+    ``method_failed`` is a fact about the data, whoever drew the regions.
+    """
     lo, hi = min_households, max_households
     h = graph.households
     k = int(labels.max()) + 1
@@ -34,7 +52,7 @@ def reasons_for_regions(graph: Graph, labels: np.ndarray, *, min_households: int
     # maximum (regions of their own) cut off
     over = h > hi
     keep = ~over[graph.u] & ~over[graph.v]
-    n_comp, comp = _components(graph.n, graph.u[keep], graph.v[keep])
+    n_comp, comp = components(graph.n, graph.u[keep], graph.v[keep])
     comp_units = np.bincount(comp, minlength=n_comp)
     comp_households = np.bincount(comp, weights=h, minlength=n_comp)
     grid_units = np.bincount(labels, minlength=k)
@@ -42,28 +60,39 @@ def reasons_for_regions(graph: Graph, labels: np.ndarray, *, min_households: int
     grid_comp[labels] = comp
     community_total = float(h.sum())
     overloads: dict[int, list[tuple[int, set[int]]]] = {}
-    out = []
+    split_cache: dict[int, bool | None] = {}
+    codes: list[str] = []
+    notes: list[str] = []
+
+    def cannot_divide(c: int) -> bool:
+        if c not in split_cache:
+            split_cache[c] = divisible(graph, np.flatnonzero(comp == c), min_households=lo, max_households=hi)
+        return split_cache[c] is False
+
+    def say(code: str, **figures: int) -> None:
+        codes.append(code)
+        notes.append(note(code, min=lo, max=hi, **figures))
+
     for g in range(k):
         c = int(grid_comp[g])
         if lo <= totals[g] <= hi:
-            out.append("")
+            say("")
         elif totals[g] > hi and biggest[g] > hi:
-            out.append(f"one building holds {int(biggest[g])} households, above the maximum {hi}")
+            say("building_above_max", households=int(biggest[g]))
         elif totals[g] < lo and community_total < lo:
-            out.append(f"the community holds only {int(community_total)} households, below the minimum {lo}")
+            say("community_below_min", households=int(community_total))
         elif totals[g] < lo and grid_units[g] == comp_units[c]:
-            out.append(f"a part of the community cut off by its boundary, a dedicated compound or a building "
-                       f"above the maximum holds only {int(comp_households[c])} households, below the minimum {lo}")
+            say("part_below_min", households=int(comp_households[c]))
         elif (found := _overload_here(g, c, labels, comp, graph, lo, hi, overloads)) is not None:
             unit, pocket = found
-            out.append(f"a building of {int(h[unit])} households and the {int(h[list(pocket)].sum())} households "
-                       f"reachable only through it must share a grid, above the maximum {hi}")
+            say("pocket", building=int(h[unit]), pocket=int(h[list(pocket)].sum()))
         elif packable(h[comp == c], lo, hi) is False:
-            out.append(f"the buildings here hold {int(comp_households[c])} households in counts that no "
-                       f"grouping of whole buildings divides into grids of {lo}-{hi}")
+            say("no_grouping", households=int(comp_households[c]))
+        elif cannot_divide(c):
+            say("no_connected_split", households=int(comp_households[c]), units=int(comp_units[c]))
         else:
-            out.append(f"no split of the units met [{lo}, {hi}] here ({int(totals[g])} households)")
-    return out
+            say("method_failed", households=int(totals[g]))
+    return Reasons(codes, notes)
 
 
 def _overload_here(g, c, labels, comp, graph, lo, hi, cache):  # type: ignore[no-untyped-def]
@@ -101,6 +130,90 @@ def forced_overloads(
         if pocket and h[u] + h[list(pocket)].sum() > max_households:
             found.append((int(u), pocket))
     return found
+
+
+def divisible(
+    graph: Graph, nodes: np.ndarray, *, min_households: int, max_households: int, budget: int = 50_000
+) -> bool | None:
+    """Whether the connected units ``nodes`` can be divided into connected regions within the bounds.
+
+    Exact search: the region holding the lowest unit left is chosen among the connected
+    sets that fit the bounds, and what remains is divided piece by piece (pieces apart
+    are independent). Returns None when the search budget runs out (treat as unknown).
+
+    >>> g = Graph(households=np.array([150, 20, 150]), x=np.zeros(3), y=np.zeros(3),
+    ...           block=np.zeros(3, dtype=np.int64), u=np.array([0, 1]), v=np.array([1, 2]), cost=np.ones(2))
+    >>> divisible(g, np.arange(3), min_households=100, max_households=170)  # 150 + 20 | 150
+    True
+    >>> divisible(g, np.arange(3), min_households=100, max_households=160)  # the 20 fits nowhere
+    False
+    """
+    lo, hi = min_households, max_households
+    members = {int(n) for n in nodes}
+    adj: dict[int, set[int]] = {n: set() for n in members}
+    keep = np.isin(graph.u, nodes) & np.isin(graph.v, nodes)
+    for a, b in zip(graph.u[keep].tolist(), graph.v[keep].tolist()):
+        adj[a].add(b)
+        adj[b].add(a)
+    h = {n: int(graph.households[n]) for n in members}
+    steps = 0
+    memo: dict[frozenset[int], bool | None] = {}
+
+    class _OutOfBudget(Exception):
+        pass
+
+    def pieces(rest: set[int]) -> list[frozenset[int]]:
+        out, left = [], set(rest)
+        while left:
+            stack = [left.pop()]
+            piece = set(stack)
+            while stack:
+                for m in adj[stack.pop()] & left:
+                    left.discard(m)
+                    piece.add(m)
+                    stack.append(m)
+            out.append(frozenset(piece))
+        return out
+
+    def regions(rest: frozenset[int], chosen: set[int], total: int, frontier: set[int], banned: set[int]
+                ) -> Iterator[frozenset[int]]:
+        # every connected set holding the first unit, within the maximum, found exactly once:
+        # the lowest frontier unit is either left out for good or taken in
+        nonlocal steps
+        steps += 1
+        if steps > budget:
+            raise _OutOfBudget
+        if not frontier:
+            if total >= lo:
+                yield frozenset(chosen)
+            return
+        x = min(frontier)
+        yield from regions(rest, chosen, total, frontier - {x}, banned | {x})
+        if total + h[x] <= hi:
+            grown = (frontier - {x}) | ((adj[x] & rest) - chosen - banned - {x})
+            yield from regions(rest, chosen | {x}, total + h[x], grown, banned)
+
+    def solve(rest: frozenset[int]) -> bool:
+        if rest in memo:
+            return bool(memo[rest])
+        total = sum(h[n] for n in rest)
+        ok = False
+        if lo <= total <= hi:
+            ok = True
+        elif total > hi:
+            first = min(rest)
+            for region in regions(rest, {first}, h[first], adj[first] & rest, set()) if h[first] <= hi else ():
+                parts = pieces(set(rest - region))
+                if all(sum(h[n] for n in p) >= lo for p in parts) and all(solve(p) for p in parts):
+                    ok = True
+                    break
+        memo[rest] = ok
+        return ok
+
+    try:
+        return solve(frozenset(members))
+    except _OutOfBudget:
+        return None
 
 
 def packable(items: Sequence[int], lo: int, hi: int, *, budget: int = 50_000) -> bool | None:

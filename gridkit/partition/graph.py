@@ -1,14 +1,73 @@
-"""Unit adjacency graphs for regionalization."""
+"""Unit adjacency graphs for regionalization: the :class:`Graph` and how to build it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
-from gridkit.partition.regionalize import Graph
 from gridkit.partition.units import CommunityUnits
 
-__all__ = ["graph_from_community", "graph_from_polygons", "rook_edges", "subgraph"]
+__all__ = ["Graph", "components", "graph_from_community", "graph_from_polygons", "rook_edges", "subgraph"]
+
+
+@dataclass
+class Graph:
+    """Units as nodes with households and positions; edges weighted by cut cost.
+
+    Attributes
+    ----------
+    households
+        Households per unit (integers >= 0).
+    x, y
+        A representative position per unit (metres).
+    block
+        Street block (enclosure) per unit; units of a block are kept together in sweeps.
+    u, v
+        Edge end points (unit indices).
+    cost
+        What cutting each edge costs.
+    block_x, block_y
+        Mean position of each block's units (derived; sweeps order blocks by it).
+    """
+
+    households: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    block: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    cost: np.ndarray
+    block_x: np.ndarray = field(init=False, repr=False)
+    block_y: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        n_blocks = int(self.block.max()) + 1 if len(self.block) else 0
+        count = np.bincount(self.block, minlength=n_blocks).astype(float)
+        count[count == 0] = 1
+        self.block_x = np.bincount(self.block, weights=self.x, minlength=n_blocks) / count
+        self.block_y = np.bincount(self.block, weights=self.y, minlength=n_blocks) / count
+
+    @property
+    def n(self) -> int:
+        return len(self.households)
+
+
+def components(n: int, u: np.ndarray, v: np.ndarray) -> tuple[int, np.ndarray]:
+    """Connected components of the graph on nodes ``0..n-1`` with edges ``(u, v)``.
+
+    Returns the number of components and a component label per node.
+
+    >>> components(4, np.array([0, 2]), np.array([1, 3]))[1].tolist()
+    [0, 0, 1, 1]
+    """
+    m = coo_matrix((np.ones(len(u), dtype=np.int8), (u, v)), shape=(n, n)).tocsr()
+    n_comp, labels = connected_components(m, directed=False)
+    return int(n_comp), labels
+
 
 #: cutting a shared edge inside a street block costs this many times cutting along a street
 INSIDE_BLOCK_COST = 6.0
@@ -18,7 +77,7 @@ def rook_edges(polygons: np.ndarray, *, tolerance: float = 1e-9) -> tuple[np.nda
     """Pairs of polygons sharing boundary of positive length, with that length.
 
     Works on any polygons (no shared noding needed); for a coverage built by
-    :mod:`gridkit.partition.units`, :func:`gridkit.units.face_adjacency` is exact and faster.
+    :mod:`gridkit.partition.units`, :func:`gridkit.partition.units.face_adjacency` is exact and faster.
     """
     tree = shapely.STRtree(polygons)
     i, j = tree.query(polygons, predicate="intersects")
@@ -48,7 +107,7 @@ def graph_from_polygons(polygons: np.ndarray, households: np.ndarray, block: np.
 
 
 def graph_from_community(cu: CommunityUnits, geoms: np.ndarray, *, inside_cost: float = INSIDE_BLOCK_COST) -> Graph:
-    """The graph of one community's units (see :func:`gridkit.units.units_for_community`)."""
+    """The graph of one community's units (see :func:`gridkit.partition.units.units_for_community`)."""
     xy = shapely.get_coordinates(shapely.point_on_surface(geoms))
     e = cu.edges
     length = e["length"].to_numpy()

@@ -1,23 +1,32 @@
-"""Write a partition: ``grids.gpkg`` (grids, buildings, units, communities), reports, an offline map."""
+"""Write a partition: ``grids.gpkg`` (grids, buildings, units, communities), reports, an offline map.
+
+The only module of the partition that knows about maps: the pipeline and the rules
+never import :mod:`gridkit.maps`.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from gridkit._types import PathLike
 from gridkit.io import atomic_dir, write_layers, write_text
 from gridkit.maps import map_for_grids, save_map
-from gridkit.partition.pipeline import PartitionResult
-from gridkit.partition.report import _np_default, report_from_result, report_markdown
+from gridkit.partition.report import report_from_result, report_json, report_markdown
+from gridkit.partition.result import PartitionResult
 
-__all__ = ["write_partition"]
+__all__ = ["GRID_COLUMNS", "OUTPUT_FILES", "write_partition"]
 
+#: the columns of the ``grids`` layer, in file order
 GRID_COLUMNS = ["grid_code", "community_code", "community_name", "kind", "households", "buildings", "area_m2",
-                "compactness", "within_bounds", "dedicated", "dedicated_name", "note", "geometry"]
+                "compactness", "within_bounds", "dedicated", "dedicated_name", "reason", "note", "geometry"]
+
+#: what :func:`write_partition` puts in the output folder
+OUTPUT_FILES = ("grids.gpkg", "report.json", "report.md", "map.html")
 
 
-def write_partition(result: PartitionResult, outdir: str | Path, *, parameters: dict[str, Any] | None = None) -> dict:
+def write_partition(result: PartitionResult, outdir: PathLike, *, parameters: dict[str, Any] | None = None,
+                    ) -> dict[str, Any]:
     """Write every output into ``outdir`` at once (nothing appears there if a step fails).
 
     Returns the report dictionary.
@@ -30,7 +39,7 @@ def write_partition(result: PartitionResult, outdir: str | Path, *, parameters: 
             "units": result.units,
             "communities": result.communities,
         })
-        write_text(Path(tmp) / "report.json", json.dumps(report, ensure_ascii=False, indent=2, default=_np_default))
+        write_text(Path(tmp) / "report.json", report_json(report))
         write_text(Path(tmp) / "report.md", report_markdown(report))
         # the quick look: grids coloured by households over the community outlines, readable offline
         page = map_for_grids(result.grids[GRID_COLUMNS], communities=result.communities)

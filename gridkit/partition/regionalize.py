@@ -27,11 +27,11 @@ import heapq
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+
+from gridkit.partition.graph import Graph, components
 
 __all__ = ["Graph", "grid_count", "regions_from_graph"]
 
@@ -43,46 +43,6 @@ _CANDIDATES_PER_DIRECTION = 3
 # in pieces of at most this many units (the fallback is a Python loop)
 _GROW_SEEDS = 64
 _GROW_MAX_NODES = 5000
-
-
-@dataclass
-class Graph:
-    """Units as nodes with households and positions; edges weighted by cut cost.
-
-    Attributes
-    ----------
-    households
-        Households per unit (integers >= 0).
-    x, y
-        A representative position per unit (metres).
-    block
-        Street block (enclosure) per unit; units of a block are kept together in sweeps.
-    u, v
-        Edge end points (unit indices).
-    cost
-        What cutting each edge costs.
-    """
-
-    households: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    block: np.ndarray
-    u: np.ndarray
-    v: np.ndarray
-    cost: np.ndarray
-    _block_x: np.ndarray = field(init=False, repr=False)
-    _block_y: np.ndarray = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        n_blocks = int(self.block.max()) + 1 if len(self.block) else 0
-        count = np.bincount(self.block, minlength=n_blocks).astype(float)
-        count[count == 0] = 1
-        self._block_x = np.bincount(self.block, weights=self.x, minlength=n_blocks) / count
-        self._block_y = np.bincount(self.block, weights=self.y, minlength=n_blocks) / count
-
-    @property
-    def n(self) -> int:
-        return len(self.households)
 
 
 def grid_count(households: int, *, min_households: int, max_households: int, target: int) -> int:
@@ -103,11 +63,6 @@ def grid_count(households: int, *, min_households: int, max_households: int, tar
     if lo > hi:
         return max(1, lo)
     return int(min(max(round(households / target), lo), hi))
-
-
-def _components(n: int, u: np.ndarray, v: np.ndarray) -> tuple[int, np.ndarray]:
-    m = coo_matrix((np.ones(len(u), dtype=np.int8), (u, v)), shape=(n, n)).tocsr()
-    return connected_components(m, directed=False)
 
 
 def regions_from_graph(
@@ -141,7 +96,7 @@ def regions_from_graph(
     if len(rest):
         local = np.full(n, -1, dtype=np.int64)
         local[rest] = np.arange(len(rest))
-        n_comp, comp = _components(len(rest), local[eu], local[ev])
+        n_comp, comp = components(len(rest), local[eu], local[ev])
         edge_comp = comp[local[eu]]
         order = np.argsort(edge_comp, kind="stable")
         bounds = np.searchsorted(edge_comp[order], np.arange(n_comp + 1))
@@ -210,7 +165,7 @@ class _Bisector:
         lu, lv = self.local[u], self.local[v]
         x, y = g.x[nodes], g.y[nodes]
         blk = g.block[nodes]
-        bx, by = g._block_x[blk], g._block_y[blk]
+        bx, by = g.block_x[blk], g.block_y[blk]
         # sweep order: block position first, then unit position (ties by index)
         block_key = bx * self.cos + by * self.sin
         unit_key = x * self.cos + y * self.sin
@@ -366,7 +321,7 @@ def _repair(a_mask: np.ndarray, lu: np.ndarray, lv: np.ndarray, h: np.ndarray) -
 def _pieces_of(mask: np.ndarray, lu: np.ndarray, lv: np.ndarray) -> np.ndarray:
     """Component id per node of the subgraph induced by ``mask`` (other nodes: singletons)."""
     both = mask[lu] & mask[lv]
-    return _components(len(mask), lu[both], lv[both])[1]
+    return components(len(mask), lu[both], lv[both])[1]
 
 
 def _pieces(comp: np.ndarray, mask: np.ndarray) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 from importlib import metadata
 from typing import Any
@@ -10,10 +11,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridkit.partition.pipeline import PartitionResult
+from gridkit.partition.reasons import REASONS, explained_by_data
+from gridkit.partition.result import PartitionResult
 from gridkit.partition.rules import RULES, one_piece, tiling_error
 
-__all__ = ["report_from_result", "report_markdown"]
+__all__ = ["feasible_communities", "report_from_result", "report_json", "report_markdown"]
 
 _PACKAGES = ("gridkit", "numpy", "pandas", "shapely", "geopandas", "pyproj", "pyogrio", "scipy", "networkx")
 
@@ -33,7 +35,7 @@ def report_from_result(result: PartitionResult, *, parameters: dict[str, Any] | 
     grids = result.grids_metric
     fig = result.figures
     tiling = tiling_error(grids, result.communities_metric)
-    feasible_comm = _feasible_communities(grids)
+    feasible_comm = feasible_communities(grids)
     in_feasible = grids["community_code"].isin(feasible_comm)
     regular = ~grids["dedicated"]
     per_community = []
@@ -52,7 +54,7 @@ def report_from_result(result: PartitionResult, *, parameters: dict[str, Any] | 
             "max_households": int(hh.max()) if len(hh) else 0,
             "feasible": code in feasible_comm,
             "tiling_error": float(tiling[code]),
-            "rules_not_met": issues[["rule", "grid_code", "reason"]].to_dict("records"),
+            "rules_not_met": issues[["rule", "code", "grid_code", "reason"]].to_dict("records"),
         })
     pieces_ok = one_piece(grids)
     boundary_m = fig["grid_boundary_m"]
@@ -66,6 +68,7 @@ def report_from_result(result: PartitionResult, *, parameters: dict[str, Any] | 
         "buildings_outside": fig["buildings_outside"],
         "buildings_cut_by_grid_boundary": fig["buildings_cut"],
         "households_counted_as": fig["households_counted_as"],
+        "geometries_repaired": dict(fig.get("repaired", {})),
         "households_conserved": fig["households_in"] == fig["households_in_grids"] + fig["households_outside"],
         "share_within_bounds": _share(grids.loc[regular, "within_bounds"]),
         "share_within_bounds_feasible": _share(grids.loc[regular & in_feasible, "within_bounds"]),
@@ -77,7 +80,8 @@ def report_from_result(result: PartitionResult, *, parameters: dict[str, Any] | 
     }
     return {
         "overall": overall,
-        "rules": RULES,
+        "rules": {rule_id: rule.text for rule_id, rule in RULES.items()},
+        "reasons": {code: text for code, text in REASONS.items() if code},
         "rules_not_met": result.issues.to_dict("records"),
         "communities": per_community,
         "reproduce": {
@@ -94,10 +98,15 @@ def _share(values: pd.Series) -> float:
     return float(values.mean()) if len(values) else 1.0
 
 
-def _feasible_communities(grids: pd.DataFrame) -> set[str]:
-    """Communities where every grid outside the bounds is explained by the data, not the method."""
-    unexplained = grids["note"].astype(str).str.startswith("no split")
-    explained = (~grids["within_bounds"]) & ~unexplained
+def feasible_communities(grids: pd.DataFrame) -> set[str]:
+    """Communities where the data lets every grid keep the bounds.
+
+    A community is infeasible when one of its grids is outside the bounds for a reason
+    of the data (:data:`gridkit.partition.reasons.DATA_REASONS`, read from the ``reason``
+    code); a grid the method failed on leaves its community feasible, so the share
+    within bounds in feasible communities shows the method's failures.
+    """
+    explained = (~grids["within_bounds"].astype(bool)) & explained_by_data(grids["reason"].astype(str))
     return set(grids["community_code"]) - set(grids.loc[explained, "community_code"])
 
 
@@ -111,6 +120,9 @@ def report_markdown(report: dict[str, Any]) -> str:
          f"{o['households_in_grids']:,} households in grids."),
         "",
         *([f"Households were counted as: {o['households_counted_as']}.", ""] if o["households_counted_as"] else []),
+        *([("Invalid geometries repaired (made valid, as gridkit's reader does): "
+            + ", ".join(f"{layer} {n}" for layer, n in o["geometries_repaired"].items()) + "."), ""]
+          if o.get("geometries_repaired") else []),
         "| figure | value |",
         "| --- | --- |",
         f"| grids within the household bounds (feasible communities) | {o['share_within_bounds_feasible']:.1%} |",
@@ -146,6 +158,11 @@ def report_markdown(report: dict[str, Any]) -> str:
               "", "Parameters: `" + " ".join(f"{k}={v}" for k, v in rep["parameters"].items()) + "`", "",
               "Versions: " + ", ".join(f"{k} {v}" for k, v in rep["versions"].items()), ""]
     return "\n".join(lines)
+
+
+def report_json(report: dict[str, Any]) -> str:
+    """The report as JSON text (numpy numbers as plain numbers)."""
+    return json.dumps(report, ensure_ascii=False, indent=2, default=_np_default)
 
 
 def _np_default(value: Any) -> Any:

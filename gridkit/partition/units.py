@@ -29,6 +29,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from shapely import Geometry
 
+from gridkit.errors import InputDataError
+
 __all__ = ["CommunityUnits", "assign_to_polygons", "dissolve_faces", "face_adjacency", "generator_points", "units_for_community"]
 
 log = logging.getLogger(__name__)
@@ -206,12 +208,23 @@ def dissolve_faces(faces: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
 _MIN_FACE_M2 = 1e-6
 
 
+#: a face probe this close to the boundary ring is checked by area, not by the probe alone
+_PROBE_TOLERANCE_M = 1e-6
+
+
 def _polygonize_inside(lines: Geometry, boundary: Geometry) -> np.ndarray:
     faces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(lines))))
     if len(faces) == 0:
         return faces
     faces = faces[shapely.area(faces) > _MIN_FACE_M2]
-    inside = shapely.contains_properly(boundary, shapely.point_on_surface(faces))
+    probe = shapely.point_on_surface(faces)
+    inside = shapely.contains_properly(boundary, probe)
+    # a thin face's probe can land on the boundary itself, or a rounding error outside: decide by area
+    on_edge = np.flatnonzero(~inside)
+    on_edge = on_edge[shapely.distance(shapely.boundary(boundary), probe[on_edge]) < _PROBE_TOLERANCE_M]
+    if len(on_edge):
+        share = shapely.area(shapely.intersection(faces[on_edge], boundary)) / shapely.area(faces[on_edge])
+        inside[on_edge[share > 0.5]] = True
     return faces[inside]
 
 
@@ -224,6 +237,7 @@ def units_for_community(
     streets: np.ndarray | None = None,
     dedicated: np.ndarray | None = None,
     outlines: np.ndarray | None = None,
+    community: str | None = None,
 ) -> CommunityUnits:
     """Tessellate one community into units around its generator points.
 
@@ -245,7 +259,18 @@ def units_for_community(
         footprint that reaches out of its point's Voronoi cell (touching or large
         buildings), or that a street crosses, has its outline added to the overlay and owns the faces inside it,
         so its unit wraps it and grid boundaries pass around it, not through it.
+    community
+        The community's code, to name it in errors.
+
+    Raises
+    ------
+    InputDataError
+        When the boundary is not a polygon or leaves no area to divide (a degenerate
+        polygon, or coordinates that are not in the CRS the layer declares).
     """
+    if shapely.get_type_id(boundary) not in (3, 6) or shapely.is_empty(boundary):
+        kind = "an empty polygon" if shapely.is_empty(boundary) else getattr(boundary, "geom_type", "missing")
+        raise _no_area(community, f"its boundary is {kind}, not a polygon with area")
     # Lines are noded unclipped: clipping first would leave end points a rounding
     # error off the boundary ring, and polygonize would drop them as dangles.
     shapely.prepare(boundary)
@@ -277,8 +302,9 @@ def units_for_community(
         lines.append(shapely.boundary(outlines[wrapped]))
     all_lines = shapely.unary_union(np.concatenate(lines))
     faces = _polygonize_inside(all_lines, boundary)
-    if len(faces) == 0:
-        raise ValueError("community boundary produced no faces")
+    if len(faces) == 0 or len(enclosures) == 0:
+        raise _no_area(community, f"its boundary encloses no area above {_MIN_FACE_M2:g} m² "
+                                  f"(area {shapely.area(boundary):.3g} m²)")
 
     probe = shapely.point_on_surface(faces)
     enc_tree = shapely.STRtree(enclosures)
@@ -346,6 +372,16 @@ def units_for_community(
         generator_unit=gen_unit,
         edges=unit_edges,
         n_enclosures=len(enclosures),
+    )
+
+
+def _no_area(community: str | None, why: str) -> InputDataError:
+    name = f"community {community}" if community else "a community"
+    return InputDataError(
+        f"{name} cannot be divided: {why}",
+        field="geometry",
+        hint="check the boundary polygon, and that the coordinates are in the CRS the file declares "
+             "(longitude/latitude swapped, or metres under a geographic CRS)",
     )
 
 
