@@ -216,6 +216,54 @@ def test_weekly_heat_on_a_hand_made_series() -> None:
     assert _notes(m) == ["1 起事件无有效时间，未进入时间轴", "4 起事件，按周汇总到约 50 米格元，3 周"]
 
 
+# Sunday 2024-06-09 23:30 UTC is Monday 2024-06-10 07:30 China Standard Time: the week of 06-10
+_UTC_TIMES = ["2024-06-03T00:00:00Z", "2024-06-09T23:30:00Z"]
+
+
+@pytest.mark.parametrize("as_datetimes", [False, True], ids=["text", "aware-datetimes"])
+def test_incident_weeks_are_those_of_local_time(as_datetimes: bool) -> None:
+    from gridkit.heat.page import week_frames
+    from gridkit.times import local_times
+
+    times = pd.Series(_UTC_TIMES)
+    values = pd.to_datetime(times, utc=True) if as_datetimes else times
+    pts = gpd.GeoDataFrame({"reported_at": values}, geometry=gpd.points_from_xy([106.62, 106.63], [26.46] * 2),
+                           crs=4490)
+    heat = _layer_named(map_for_grids(_box_grids(), incidents=pts), "事件热力")[0]
+    local = local_times(times, field="reported_at")
+    mondays = (local.dt.normalize() - pd.to_timedelta(local.dt.day_of_week, unit="D")).dt.strftime("%Y-%m-%d")
+    assert heat.index == sorted(set(mondays)) == ["2024-06-03", "2024-06-10"]
+    assert [len(frame) for frame in heat.data] == [1, 1]
+    frames, labels = week_frames(pts)  # the heatmap puts them in the same two weeks
+    assert labels == ["2024-W23", "2024-W24"] and [len(f) for f in frames] == [1, 1]
+
+
+def test_cli_maps_incidents_with_mixed_utc_offsets(county: dict[str, Path], tmp_path: Path) -> None:
+    from gridkit.heat.page import week_frames
+    from gridkit.incidents.attach import read_points
+
+    # local, +08:00 and Z in one column, as the heatmap accepts it
+    pd.DataFrame({"category": ["0101"] * 3, "lon": [106.62, 106.621, 106.63], "lat": [26.465] * 3,
+                  "reported_at": ["2024-06-03T08:00:00", "2024-06-05T09:00:00+08:00", "2024-06-09T23:30:00Z"]}
+                 ).to_csv(tmp_path / "mixed.csv", index=False)
+    out = tmp_path / "m.html"
+    assert main(["--quiet", "map", str(county["grids"]), "--incidents", str(tmp_path / "mixed.csv"),
+                 "-o", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    assert '"2024-06-03", "2024-06-10"' in html
+    _, labels = week_frames(read_points(tmp_path / "mixed.csv"))
+    assert labels == ["2024-W23", "2024-W24"]
+
+
+def test_track_days_are_local_days() -> None:
+    # 15:50Z is 23:50 local on the 26th; 16:10Z and 16:20Z are past local midnight, on the 27th
+    fixes = gpd.GeoDataFrame({"worker_id": ["W1"] * 3,
+                              "time": ["2024-06-26T15:50:00Z", "2024-06-26T16:10:00Z", "2024-06-26T16:20:00Z"]},
+                             geometry=gpd.points_from_xy([1.0, 2.0, 3.0], [0.0] * 3), crs=4326)
+    lines = lines_from_fixes(fixes, time=None, notes=[], lang="en")
+    assert lines["date"].tolist() == ["2024-06-27"] and lines["fixes"].tolist() == [2]
+
+
 def test_incidents_without_times_give_a_static_heat_layer() -> None:
     pts = gpd.GeoDataFrame({"category": ["0101"] * 3}, geometry=gpd.points_from_xy([106.62] * 3, [26.46] * 3),
                            crs=4326)
