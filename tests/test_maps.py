@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -350,6 +351,35 @@ def test_cli_refuses_a_stats_table_with_a_grid_twice(county: dict[str, Path], gr
     err = capsys.readouterr().err
     assert "stats.csv" in err and code in err and "grid_code" in err
     assert not out.exists()
+
+
+def test_file_colon_layer_names_a_layer(county: dict[str, Path], grids: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    from gridkit.maps.job import MapFiles, read_map_layers
+
+    pts = grids.geometry.representative_point()
+    comp = gpd.GeoDataFrame({"category": ["0118"] * len(pts)}, geometry=pts.to_numpy(), crs=grids.crs)
+    write_layers(tmp_path / "comp.gpkg", {"near": comp.iloc[:3], "far": comp.iloc[3:8]})
+    layers = read_map_layers(MapFiles(grids=f"{county['grids']}:grids", components=f"{tmp_path / 'comp.gpkg'}:far"))
+    assert len(layers["grids"]) == len(grids) and len(layers["components"]) == 5
+    assert {"communities", "buildings"} <= set(layers)  # taken from the grids file
+    assert "buildings" not in read_map_layers(MapFiles(grids=str(county["grids"]), with_buildings=False))
+    out = tmp_path / "m.html"
+    assert main(["--quiet", "map", str(county["grids"]), "--components", f"{tmp_path / 'comp.gpkg'}:far",
+                 "-o", str(out)]) == 0
+    assert json.dumps("部件 · 公用设施 (5)") in out.read_text(encoding="utf-8")
+
+
+def test_stats_join_keeps_the_grids_and_reads_the_colour_field_as_numbers(grids: gpd.GeoDataFrame) -> None:
+    from gridkit.maps.job import grids_with_stats
+
+    codes = grids["grid_code"].astype(str)
+    stats = pd.DataFrame({"grid_code": codes[::-1].to_numpy(), "rate": ["1.5", None, *["2"] * (len(grids) - 2)],
+                          "name": ["x"] * len(grids)})
+    joined = grids_with_stats(grids, stats, numeric=("rate", "name"))
+    assert joined.index.equals(grids.index) and joined["grid_code"].tolist() == codes.tolist()
+    assert joined["rate"].dtype == float and joined["rate"].isna().sum() == 1
+    assert joined.set_index("grid_code").loc[codes.iloc[-1], "rate"] == 1.5
+    assert joined["name"].dtype != float  # not numbers: stays text
 
 
 def test_cli_converts_amap_coordinates_of_field_points(county: dict[str, Path], tmp_path: Path) -> None:
