@@ -96,7 +96,7 @@ def _legend(m):
 
 
 def _notes(m) -> list[str]:
-    return next(c for c in m._children.values() if type(c).__name__ == "_Notes").notes
+    return next(c for c in m._children.values() if type(c).__name__ == "Notes").notes
 
 
 def _layer_named(m, prefix: str):
