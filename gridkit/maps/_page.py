@@ -130,16 +130,20 @@ class ZoomRange(MacroElement):
         (function(map) {
             var rules = [{% for var, zoom in this.layers.items() %}{layer: {{ var }}, zoom: {{ zoom }}, wanted: true},
                 {% endfor %}];
+            var updating = false;  // the layer control reports our own adds and removes too
             map.on("overlayadd overlayremove", function(e) {
+                if (updating) { return; }
                 rules.forEach(function(r) { if (e.layer === r.layer) { r.wanted = e.type === "overlayadd"; } });
             });
             function update() {
                 var z = map.getZoom();
+                updating = true;
                 rules.forEach(function(r) {
                     var show = r.wanted && z >= r.zoom;
                     if (show && !map.hasLayer(r.layer)) { map.addLayer(r.layer); }
                     if (!show && map.hasLayer(r.layer)) { map.removeLayer(r.layer); }
                 });
+                updating = false;
             }
             map.on("zoomend", update);
             update();
