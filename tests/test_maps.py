@@ -382,6 +382,15 @@ def test_stats_join_keeps_the_grids_and_reads_the_colour_field_as_numbers(grids:
     assert joined["name"].dtype != float  # not numbers: stays text
 
 
+def test_cli_names_an_alerts_file_without_grid_code(county: dict[str, Path], tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    pd.DataFrame({"code": ["1"], "observed": [3]}).to_csv(tmp_path / "alerts.csv", index=False)
+    out = tmp_path / "m.html"
+    assert main(["--quiet", "map", str(county["grids"]), "--alerts", str(tmp_path / "alerts.csv"), "-o", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert "alerts.csv" in err and "grid_code" in err and not out.exists()
+
+
 def test_cli_converts_amap_coordinates_of_field_points(county: dict[str, Path], tmp_path: Path) -> None:
     lon, lat = 106.6201, 26.4652  # WGS84
     glon, glat = wgs84_to_gcj02(lon, lat)

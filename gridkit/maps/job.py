@@ -171,7 +171,7 @@ def read_map_layers(files: MapFiles, *, numeric: Sequence[str] = ()) -> dict[str
         if spec and extra in _layers_of(split_layer_spec(spec)[0]):
             out[key] = _read(f"{split_layer_spec(spec)[0]}:{extra}", (), "any", key, common, output=True)
     if files.alerts:
-        out["alerts"] = _table(files.alerts, ("alerts",), "alerts")
+        out["alerts"] = _table(files.alerts, ("alerts",), "alerts", columns=("grid_code",))
     if files.stats:
         out["grids"] = grids_with_stats(grids, _table(files.stats, ("grid_stats",), "stats"),
                                         path=split_layer_spec(files.stats)[0], numeric=numeric)
@@ -254,13 +254,13 @@ def _read(spec: str, preferred: tuple[str, ...], geometry: str, role: str, optio
                       required_fields=required, **options)
 
 
-def _table(spec: str, preferred: tuple[str, ...], role: str) -> pd.DataFrame:
+def _table(spec: str, preferred: tuple[str, ...], role: str, columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """A table keyed by grid_code: a CSV as text (codes keep their leading zeros), or a layer of a file."""
     from gridkit.io.tables import read_table
 
     path, layer = split_layer_spec(spec)
     if Path(path).suffix.lower() == ".csv":
-        table = read_table(path, what=f"{role} table")
+        table = read_table(path, columns=columns, what=f"{role} table")
         return table.mask(table == "")
     import pyogrio
 
