@@ -16,7 +16,11 @@ not timed), then:
 
 Both pages are opened in headless Chromium with the network blocked; the load time is
 until the map's layers exist (``load`` event plus the first render). The table gives the
-ratios baseline / gridkit. Progress goes to stderr.
+ratios baseline / gridkit.
+
+A second table measures the partition's sign-off page (``signoff_map`` with streets,
+buildings and the partition's issues) against the page ``gridkit partition`` wrote before it
+(``map_for_grids`` with grids and communities only). Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ def county_layers(households: int, seed: int) -> dict:
         tracks = gpd.GeoDataFrame(tracks, geometry=gpd.points_from_xy(tracks["lon"], tracks["lat"]), crs=4490)
     return {"grids": result.grids, "communities": result.communities, "buildings": result.buildings,
             "streets": county["streets"], "components": county["components"], "incidents": incidents,
-            "tracks": tracks}
+            "tracks": tracks, "issues": result.issues}
 
 
 def gridkit_page(layers: dict, out: Path) -> float:
@@ -65,6 +69,24 @@ def gridkit_page(layers: dict, out: Path) -> float:
                       streets=layers["streets"], components=layers["components"], incidents=layers["incidents"],
                       tracks=layers["tracks"])
     save_map(m, out, offline=True)
+    return time.perf_counter() - start
+
+
+def signoff_page(layers: dict, out: Path) -> float:
+    from gridkit.maps import save_map, signoff_map
+
+    start = time.perf_counter()
+    m = signoff_map(layers["grids"], communities=layers["communities"], streets=layers["streets"],
+                    buildings=layers["buildings"], issues=layers["issues"])
+    save_map(m, out, offline=True)
+    return time.perf_counter() - start
+
+
+def overview_page(layers: dict, out: Path) -> float:
+    from gridkit.maps import map_for_grids, save_map
+
+    start = time.perf_counter()
+    save_map(map_for_grids(layers["grids"], communities=layers["communities"]), out, offline=True)
     return time.perf_counter() - start
 
 
@@ -100,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from browser import Browser
 
-    rows = []
+    rows, signoff_rows = [], []
     with tempfile.TemporaryDirectory() as tmp, Browser() as browser:
         for n in args.households:
             _log(f"county of {n:,} households: synth + partition (setup)")
@@ -120,12 +142,25 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {t_ours:.1f} s / {t_theirs:.1f} s ({t_theirs / t_ours:.1f}x) "
                 f"| {mb_ours:.1f} / {mb_theirs:.1f} MB ({mb_theirs / mb_ours:.1f}x) "
                 f"| {l_ours:.1f} s / {l_theirs:.1f} s ({l_theirs / l_ours:.1f}x) | {p_ours} / {p_theirs} |")
+            _log("  sign-off page and the overview partition wrote before")
+            sign, over = Path(tmp) / f"signoff_{n}.html", Path(tmp) / f"overview_{n}.html"
+            t_sign, t_over = signoff_page(layers, sign), overview_page(layers, over)
+            (l_sign, p_sign), (l_over, p_over) = load_seconds(browser, sign), load_seconds(browser, over)
+            signoff_rows.append(
+                f"| {n:,} | {len(layers['grids']):,} | {len(layers['buildings']):,} | {len(layers['streets']):,} "
+                f"| {t_sign:.1f} s / {t_over:.1f} s | {sign.stat().st_size / 1e6:.1f} / {over.stat().st_size / 1e6:.1f} MB "
+                f"| {l_sign:.1f} s / {l_over:.1f} s | {p_sign} / {p_over} |")
     print("command: python benchmarks/bench_map.py " + " ".join(argv if argv is not None else sys.argv[1:]))
     print()
     print("| households | grids | buildings | components | incidents | GPS fixes | build + save offline: "
           "gridkit / explore | page size | Chromium load | blocked+failed+errors |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     print("\n".join(rows))
+    print()
+    print("| households | grids | buildings | streets | build + save offline: sign-off / overview | page size "
+          "| Chromium load | blocked+failed+errors |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("\n".join(signoff_rows))
     print()
     print(f"{platform.platform()}, Python {platform.python_version()}, {platform.processor() or 'cpu'}; "
           "ratios are explore / gridkit (above 1: gridkit is faster or smaller)")

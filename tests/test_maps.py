@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -95,7 +96,7 @@ def _legend(m):
 
 
 def _notes(m) -> list[str]:
-    return next(c for c in m._children.values() if type(c).__name__ == "_Notes").notes
+    return next(c for c in m._children.values() if type(c).__name__ == "Notes").notes
 
 
 def _layer_named(m, prefix: str):
@@ -216,6 +217,54 @@ def test_weekly_heat_on_a_hand_made_series() -> None:
     assert _notes(m) == ["1 起事件无有效时间，未进入时间轴", "4 起事件，按周汇总到约 50 米格元，3 周"]
 
 
+# Sunday 2024-06-09 23:30 UTC is Monday 2024-06-10 07:30 China Standard Time: the week of 06-10
+_UTC_TIMES = ["2024-06-03T00:00:00Z", "2024-06-09T23:30:00Z"]
+
+
+@pytest.mark.parametrize("as_datetimes", [False, True], ids=["text", "aware-datetimes"])
+def test_incident_weeks_are_those_of_local_time(as_datetimes: bool) -> None:
+    from gridkit.heat.page import week_frames
+    from gridkit.times import local_times
+
+    times = pd.Series(_UTC_TIMES)
+    values = pd.to_datetime(times, utc=True) if as_datetimes else times
+    pts = gpd.GeoDataFrame({"reported_at": values}, geometry=gpd.points_from_xy([106.62, 106.63], [26.46] * 2),
+                           crs=4490)
+    heat = _layer_named(map_for_grids(_box_grids(), incidents=pts), "事件热力")[0]
+    local = local_times(times, field="reported_at")
+    mondays = (local.dt.normalize() - pd.to_timedelta(local.dt.day_of_week, unit="D")).dt.strftime("%Y-%m-%d")
+    assert heat.index == sorted(set(mondays)) == ["2024-06-03", "2024-06-10"]
+    assert [len(frame) for frame in heat.data] == [1, 1]
+    frames, labels = week_frames(pts)  # the heatmap puts them in the same two weeks
+    assert labels == ["2024-W23", "2024-W24"] and [len(f) for f in frames] == [1, 1]
+
+
+def test_cli_maps_incidents_with_mixed_utc_offsets(county: dict[str, Path], tmp_path: Path) -> None:
+    from gridkit.heat.page import week_frames
+    from gridkit.incidents.attach import read_points
+
+    # local, +08:00 and Z in one column, as the heatmap accepts it
+    pd.DataFrame({"category": ["0101"] * 3, "lon": [106.62, 106.621, 106.63], "lat": [26.465] * 3,
+                  "reported_at": ["2024-06-03T08:00:00", "2024-06-05T09:00:00+08:00", "2024-06-09T23:30:00Z"]}
+                 ).to_csv(tmp_path / "mixed.csv", index=False)
+    out = tmp_path / "m.html"
+    assert main(["--quiet", "map", str(county["grids"]), "--incidents", str(tmp_path / "mixed.csv"),
+                 "-o", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    assert "TimeDimensionCustom(['2024-06-03', '2024-06-10']" in html
+    _, labels = week_frames(read_points(tmp_path / "mixed.csv"))
+    assert labels == ["2024-W23", "2024-W24"]
+
+
+def test_track_days_are_local_days() -> None:
+    # 15:50Z is 23:50 local on the 26th; 16:10Z and 16:20Z are past local midnight, on the 27th
+    fixes = gpd.GeoDataFrame({"worker_id": ["W1"] * 3,
+                              "time": ["2024-06-26T15:50:00Z", "2024-06-26T16:10:00Z", "2024-06-26T16:20:00Z"]},
+                             geometry=gpd.points_from_xy([1.0, 2.0, 3.0], [0.0] * 3), crs=4326)
+    lines = lines_from_fixes(fixes, time=None, notes=[], lang="en")
+    assert lines["date"].tolist() == ["2024-06-27"] and lines["fixes"].tolist() == [2]
+
+
 def test_incidents_without_times_give_a_static_heat_layer() -> None:
     pts = gpd.GeoDataFrame({"category": ["0101"] * 3}, geometry=gpd.points_from_xy([106.62] * 3, [26.46] * 3),
                            crs=4326)
@@ -302,6 +351,44 @@ def test_cli_refuses_a_stats_table_with_a_grid_twice(county: dict[str, Path], gr
     err = capsys.readouterr().err
     assert "stats.csv" in err and code in err and "grid_code" in err
     assert not out.exists()
+
+
+def test_file_colon_layer_names_a_layer(county: dict[str, Path], grids: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    from gridkit.maps.job import MapFiles, read_map_layers
+
+    pts = grids.geometry.representative_point()
+    comp = gpd.GeoDataFrame({"category": ["0118"] * len(pts)}, geometry=pts.to_numpy(), crs=grids.crs)
+    write_layers(tmp_path / "comp.gpkg", {"near": comp.iloc[:3], "far": comp.iloc[3:8]})
+    layers = read_map_layers(MapFiles(grids=f"{county['grids']}:grids", components=f"{tmp_path / 'comp.gpkg'}:far"))
+    assert len(layers["grids"]) == len(grids) and len(layers["components"]) == 5
+    assert {"communities", "buildings"} <= set(layers)  # taken from the grids file
+    assert "buildings" not in read_map_layers(MapFiles(grids=str(county["grids"]), with_buildings=False))
+    out = tmp_path / "m.html"
+    assert main(["--quiet", "map", str(county["grids"]), "--components", f"{tmp_path / 'comp.gpkg'}:far",
+                 "-o", str(out)]) == 0
+    assert json.dumps("部件 · 公用设施 (5)") in out.read_text(encoding="utf-8")
+
+
+def test_stats_join_keeps_the_grids_and_reads_the_colour_field_as_numbers(grids: gpd.GeoDataFrame) -> None:
+    from gridkit.maps.job import grids_with_stats
+
+    codes = grids["grid_code"].astype(str)
+    stats = pd.DataFrame({"grid_code": codes[::-1].to_numpy(), "rate": ["1.5", None, *["2"] * (len(grids) - 2)],
+                          "name": ["x"] * len(grids)})
+    joined = grids_with_stats(grids, stats, numeric=("rate", "name"))
+    assert joined.index.equals(grids.index) and joined["grid_code"].tolist() == codes.tolist()
+    assert joined["rate"].dtype == float and joined["rate"].isna().sum() == 1
+    assert joined.set_index("grid_code").loc[codes.iloc[-1], "rate"] == 1.5
+    assert joined["name"].dtype != float  # not numbers: stays text
+
+
+def test_cli_names_an_alerts_file_without_grid_code(county: dict[str, Path], tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    pd.DataFrame({"code": ["1"], "observed": [3]}).to_csv(tmp_path / "alerts.csv", index=False)
+    out = tmp_path / "m.html"
+    assert main(["--quiet", "map", str(county["grids"]), "--alerts", str(tmp_path / "alerts.csv"), "-o", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert "alerts.csv" in err and "grid_code" in err and not out.exists()
 
 
 def test_cli_converts_amap_coordinates_of_field_points(county: dict[str, Path], tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ import pandas as pd
 import shapely
 
 from gridkit.crs import wgs84_to_gcj02
-from gridkit.errors import EmptyLayerError, GeometryTypeError, MissingCRSError, ParameterError
+from gridkit.errors import EmptyLayerError, GeometryTypeError, InputDataError, MissingCRSError, ParameterError
 from gridkit.maps.labels import Lang, has_label, label
+from gridkit.times import local_times
 
 # 7 decimals of a degree is about 1 cm: enough for any map, and a third shorter than full precision
 _DECIMALS = 7
@@ -23,11 +24,12 @@ _M_PER_DEG = 111_320.0
 
 
 def for_display(layer: gpd.GeoDataFrame, *, role: str, coords: str = "wgs84",
-                kinds: Sequence[str] = (), notes: list[str] | None = None, lang: Lang = "zh") -> gpd.GeoDataFrame:
-    """The layer in lon/lat (EPSG:4326), optionally shifted to GCJ-02, coordinates rounded.
+                kinds: Sequence[str] = (), notes: list[str] | None = None, lang: Lang = "zh",
+                decimals: int = _DECIMALS) -> gpd.GeoDataFrame:
+    """The layer in lon/lat (EPSG:4326), optionally shifted to GCJ-02, coordinates rounded to ``decimals``.
 
     Rows without geometry stay in the table but cannot be drawn: ``notes`` gets a line
-    saying how many.
+    saying how many (6 decimals are about 0.1 m, 5 about 1 m).
     """
     if not isinstance(layer, gpd.GeoDataFrame):
         raise ParameterError(f"the {role} must be a GeoDataFrame, got {type(layer).__name__}", field=role)
@@ -53,7 +55,7 @@ def for_display(layer: gpd.GeoDataFrame, *, role: str, coords: str = "wgs84",
         if shift and len(xy):
             lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
             xy = np.column_stack([lon, lat])
-        return np.round(xy, _DECIMALS)
+        return np.round(xy, decimals)
 
     out.geometry = shapely.transform(out.geometry.to_numpy(), move)
     return out
@@ -117,14 +119,20 @@ def time_field(layer: pd.DataFrame, wanted: str | None) -> str | None:
     return next((f for f in _TIME_FIELDS if f in layer.columns), None)
 
 
-def parse_times(values: pd.Series) -> pd.Series:
-    """Timestamps (naive local time); unparseable values become NaT."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        times = values
-    else:
-        times = pd.to_datetime(values.astype("string"), errors="coerce", format="mixed")
-    if getattr(times.dt, "tz", None) is not None:
-        times = times.dt.tz_localize(None)
+def drawable_times(values: pd.Series, *, field: str) -> pd.Series:
+    """Naive local times (China Standard Time) read by :func:`gridkit.times.local_times`.
+
+    A map draws what it can: values that are not times become NaT here (the caller
+    counts them in the map's notes) instead of stopping the whole map, as they stop
+    the heatmap. Every value that is a time means exactly what it means to the heatmap.
+    """
+    at = values.reset_index(drop=True)
+    try:
+        times = local_times(at, field=field)
+    except InputDataError as err:
+        # the error names every row that is not a time: those are the NaT, the rest is parsed as it is
+        times = local_times(at.mask(at.index.isin(err.feature_ids)), field=field)
+    times.index = values.index
     return times
 
 

@@ -17,8 +17,8 @@ import shapely
 from gridkit.incidents.categories import component_categories
 from gridkit.maps._data import (
     bin_points,
+    drawable_times,
     even_sample,
-    parse_times,
     time_field,
     to_geojson,
     week_starts,
@@ -123,7 +123,7 @@ def incident_layer(layer: gpd.GeoDataFrame, *, lang: Lang, cell_m: float, max_we
     layer = layer[layer.geometry.notna() & ~layer.geometry.is_empty]
     pts = shapely.get_coordinates(layer.geometry.representative_point().to_numpy())
     field = time_field(layer, time)
-    times = parse_times(layer[field]) if field else None
+    times = drawable_times(layer[field], field=field) if field else None
     if times is None or times.isna().all():
         cells = bin_points(pts[:, 0], pts[:, 1], None, cell_m=cell_m)
         scale = _scale(cells["count"].to_numpy())
@@ -209,7 +209,7 @@ def lines_from_fixes(fixes: gpd.GeoDataFrame, *, time: str | None, notes: list[s
     field = time_field(fixes, time)
     if "worker_id" not in fixes.columns or field is None:
         return None
-    times = parse_times(fixes[field])
+    times = drawable_times(fixes[field], field=field)
     xy = shapely.get_coordinates(fixes.geometry.representative_point().to_numpy())
     frame = pd.DataFrame({"worker_id": fixes["worker_id"].astype("string").fillna("").to_numpy(),
                           "t": times.to_numpy(), "x": xy[:, 0], "y": xy[:, 1]})

@@ -38,8 +38,6 @@ import folium.plugins
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from branca.element import MacroElement
-from folium.template import Template
 
 from gridkit.errors import MissingFieldError, ParameterError
 from gridkit.maps._data import even_sample, for_display, numeric_fields, require_rows, to_geojson
@@ -52,6 +50,7 @@ from gridkit.maps._layers import (
     point_layer,
     tooltip_fields,
 )
+from gridkit.maps._page import LatestWeek, Notes, Registry, page_map
 from gridkit.maps.basemaps import Basemap, basemap_from
 from gridkit.maps.labels import Lang, check_lang, field_alias, label
 
@@ -207,7 +206,7 @@ def map_for_grids(
                                    notes=notes)
             add("incidents", layer)
             if isinstance(layer, folium.plugins.HeatMapWithTime):
-                _LatestWeek().add_to(m)
+                LatestWeek().add_to(m)
     if routes is not None:
         r = for_display(routes, role="routes", coords=coords, kinds=("line",), notes=notes, lang=lang)
         layer = line_layer(r, name=f"{label('routes', lang)} ({len(r):,})", key="grid_code",
@@ -231,10 +230,10 @@ def map_for_grids(
     legend.add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     if notes:
-        _Notes(label("notes", lang), notes).add_to(m)
+        Notes(label("notes", lang), notes).add_to(m)
     # component clusters and stop points crowd out the grids at a town's zoom: they start unticked
     hidden = [k for k in layers if k.startswith("components_") or k == "stops"]
-    _Registry(layers, lang, hidden=hidden).add_to(m)
+    Registry(layers, lang, hidden=hidden).add_to(m)
     log.info("map of %d grids with %s (%s, basemap %s)", len(g), ", ".join(layers), lang,
              base.name if base else "none")
     return m
@@ -249,26 +248,12 @@ def _check_color_field(g: gpd.GeoDataFrame, field: str) -> None:
 
 
 def _base_map(g: gpd.GeoDataFrame, base: Basemap | None, lang: Lang) -> folium.Map:
-    minx, miny, maxx, maxy = g.total_bounds
-    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=14, tiles=None, control_scale=True)
-    m.options["maxZoom"] = 20  # a map without tiles needs its own (marker clusters ask for it)
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
-    style = "html body .leaflet-container { background: #f7f7f2; font-family: 'Noto Sans CJK SC', 'Microsoft YaHei', " \
-            "'PingFang SC', sans-serif; }\n.leaflet-control-layers-overlays label { font-size: 13px; }\n" \
-            "/* the incident heat canvas (overlay pane, under its lines): transparent to the mouse */\n" \
-            ".leaflet-overlay-pane > div.leaflet-zoom-hide { pointer-events: none; }\n" \
-            ".legend.leaflet-control { background: rgba(255, 255, 255, 0.88); border-radius: 4px; padding: 0 6px; }"
-    m.get_root().header.add_child(folium.Element(f"<style>{style}</style>"), name="gridkit_style")  # type: ignore[attr-defined]
+    m = page_map(g.total_bounds, base, lang,
+                 css="/* the incident heat canvas (overlay pane, under its lines): transparent to the mouse */\n"
+                     ".leaflet-overlay-pane > div.leaflet-zoom-hide { pointer-events: none; }")
     # grids and context sit in a pane under the overlay pane, so that the incident heat (drawn in the
     # overlay pane, below its SVG) covers the grid fills but not routes, tracks and alerts
     folium.map.CustomPane(BASE_PANE, z_index=350, pointer_events=True).add_to(m)
-    if base is not None:
-        gcj = base.coords == "gcj02"
-        for n, tile in enumerate(base.tiles):
-            attribution = tile.attribution + ("; " + label("gcj02_note", lang) if gcj and n == 0 else "")
-            folium.TileLayer(tiles=tile.url, attr=attribution, name=f"{label('basemap', lang)} {base.name}"
-                             + (f" {n + 1}" if n else ""), subdomains=tile.subdomains, max_zoom=20,
-                             max_native_zoom=tile.max_zoom, overlay=n > 0, control=n == 0).add_to(m)
     return m
 
 
@@ -357,77 +342,3 @@ def _track_layer(tracks: gpd.GeoDataFrame, coords: Literal["wgs84", "gcj02"], la
         t = lines
     return line_layer(t, name=f"{label('tracks', lang)} ({len(t):,})", key="worker_id",
                       fields=tooltip_fields(t, _TRACK_FIELDS), lang=lang, weight=2.5, dash="6 4")
-
-
-class _Notes(MacroElement):
-    """A small box at the bottom right listing what the map simplified or converted."""
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        (function() {
-            var box = L.control({position: "bottomright"});
-            box.onAdd = function() {
-                var div = L.DomUtil.create("div", "gridkit-notes leaflet-bar");
-                div.style.cssText = "background: rgba(255,255,255,0.92); padding: 6px 9px; font-size: 12px;"
-                    + " max-width: 360px; line-height: 1.45;";
-                var head = document.createElement("b");
-                head.textContent = {{ this.title|tojson }};
-                div.appendChild(head);
-                {{ this.notes|tojson }}.forEach(function(text) {
-                    var line = document.createElement("div");
-                    line.textContent = text;
-                    div.appendChild(line);
-                });
-                return div;
-            };
-            box.addTo({{ this._parent.get_name() }});
-        })();
-        {% endmacro %}
-    """)
-
-    def __init__(self, title: str, notes: list[str]) -> None:
-        super().__init__()
-        self._name = "GridkitNotes"
-        self.title = title
-        self.notes = notes
-
-
-class _LatestWeek(MacroElement):
-    """Open the weekly heat layer at its latest week (where early warning looks)."""
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        (function(td) { var t = td.getAvailableTimes(); td.setCurrentTime(t[t.length - 1]); })(
-            {{ this._parent.get_name() }}.timeDimension);
-        {% endmacro %}
-    """)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._name = "GridkitLatestWeek"
-
-
-class _Registry(MacroElement):
-    """``window.gridkit``: the map and its layers by role, for scripts and tests.
-
-    Layers in ``hidden`` start unticked in the layer control.
-    """
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        window.gridkit = {
-            map: {{ this._parent.get_name() }},
-            lang: {{ this.lang|tojson }},
-            layers: { {% for key, var in this.layers.items() %}{{ key|tojson }}: {{ var }}, {% endfor %} }
-        };
-        {% for key in this.hidden %}window.gridkit.map.removeLayer(window.gridkit.layers[{{ key|tojson }}]);
-        {% endfor %}
-        {% endmacro %}
-    """)
-
-    def __init__(self, layers: dict[str, str], lang: str, hidden: list[str]) -> None:
-        super().__init__()
-        self._name = "GridkitRegistry"
-        self.hidden = hidden
-        self.layers = layers
-        self.lang = lang
