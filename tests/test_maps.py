@@ -223,7 +223,7 @@ _UTC_TIMES = ["2024-06-03T00:00:00Z", "2024-06-09T23:30:00Z"]
 
 @pytest.mark.parametrize("as_datetimes", [False, True], ids=["text", "aware-datetimes"])
 def test_incident_weeks_are_those_of_local_time(as_datetimes: bool) -> None:
-    from gridkit.heat.page import week_frames
+    from gridkit.heat.frames import week_numbers
     from gridkit.times import local_times
 
     times = pd.Series(_UTC_TIMES)
@@ -235,12 +235,13 @@ def test_incident_weeks_are_those_of_local_time(as_datetimes: bool) -> None:
     mondays = (local.dt.normalize() - pd.to_timedelta(local.dt.day_of_week, unit="D")).dt.strftime("%Y-%m-%d")
     assert heat.index == sorted(set(mondays)) == ["2024-06-03", "2024-06-10"]
     assert [len(frame) for frame in heat.data] == [1, 1]
-    frames, labels = week_frames(pts)  # the heatmap puts them in the same two weeks
-    assert labels == ["2024-W23", "2024-W24"] and [len(f) for f in frames] == [1, 1]
+    number, weeks = week_numbers(local)  # the heatmap puts them in the same two weeks
+    assert list(weeks.strftime("%Y-%m-%d")) == heat.index and number.tolist() == [0, 1]
 
 
 def test_cli_maps_incidents_with_mixed_utc_offsets(county: dict[str, Path], tmp_path: Path) -> None:
-    from gridkit.heat.page import week_frames
+    from gridkit.heat.frames import week_numbers
+    from gridkit.heat.select import reported_times
     from gridkit.incidents.attach import read_points
 
     # local, +08:00 and Z in one column, as the heatmap accepts it
@@ -252,8 +253,8 @@ def test_cli_maps_incidents_with_mixed_utc_offsets(county: dict[str, Path], tmp_
                  "-o", str(out)]) == 0
     html = out.read_text(encoding="utf-8")
     assert "TimeDimensionCustom(['2024-06-03', '2024-06-10']" in html
-    _, labels = week_frames(read_points(tmp_path / "mixed.csv"))
-    assert labels == ["2024-W23", "2024-W24"]
+    _, weeks = week_numbers(reported_times(read_points(tmp_path / "mixed.csv")))
+    assert list(weeks.strftime("%Y-%m-%d")) == ["2024-06-03", "2024-06-10"]
 
 
 def test_track_days_are_local_days() -> None:
@@ -512,3 +513,15 @@ def test_amap_basemap_shifts_overlays_by_the_gcj02_offset(browser: Browser, coun
         assert "GCJ-02" in page.evaluate("document.querySelector('.leaflet-control-attribution').textContent")
     finally:
         page.close()
+
+
+def test_utc_datetimes_of_a_geopackage_are_shown_in_local_time(tmp_path: Path) -> None:
+    """tracks.gpkg stores stop times as GeoPackage (UTC) datetimes; the map shows China Standard Time."""
+    from gridkit.io import read_layer, write_layers
+    from gridkit.maps._data import for_display
+
+    stops = gpd.GeoDataFrame({"start": pd.to_datetime(["2024-06-26T00:43:30Z"], utc=True)},
+                             geometry=gpd.points_from_xy([106.62], [26.46]), crs=4490)
+    write_layers(tmp_path / "t.gpkg", {"stops": stops})
+    back = read_layer(tmp_path / "t.gpkg", layer="stops")
+    assert for_display(back, role="tracks")["start"].tolist() == [pd.Timestamp("2024-06-26 08:43:30")]

@@ -37,6 +37,9 @@ def for_display(layer: gpd.GeoDataFrame, *, role: str, coords: str = "wgs84",
         raise MissingCRSError(f"the {role} layer has no CRS", field=role,
                               hint="set one (e.g. layer.set_crs(4490)) or read it with assume_crs")
     out = layer.to_crs(4326) if layer.crs.to_epsg() != 4326 else layer.copy()
+    for column in out.columns:  # times stored in UTC (GeoPackage datetimes) are shown in local time
+        if column != out.geometry.name and getattr(out[column].dtype, "tz", None) is not None:
+            out[column] = local_times(out[column], field=str(column))
     if kinds:
         types = shapely.get_type_id(out.geometry.to_numpy())
         allowed = {"point": (0, 4), "line": (1, 5), "polygon": (3, 6)}
