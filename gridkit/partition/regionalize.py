@@ -31,6 +31,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.sparse import coo_matrix
 
+from gridkit.partition.balance import BalanceOptions, balance_regions
 from gridkit.partition.graph import Graph, components
 
 __all__ = ["Graph", "grid_count", "regions_from_graph"]
@@ -43,6 +44,7 @@ _CANDIDATES_PER_DIRECTION = 3
 # in pieces of at most this many units (the fallback is a Python loop)
 _GROW_SEEDS = 64
 _GROW_MAX_NODES = 5000
+_BALANCED = BalanceOptions()
 
 
 def grid_count(households: int, *, min_households: int, max_households: int, target: int) -> int:
@@ -71,13 +73,18 @@ def regions_from_graph(
     min_households: int,
     max_households: int,
     target: int,
+    balance: BalanceOptions | None = _BALANCED,
+    fixed: np.ndarray | None = None,
 ) -> np.ndarray:
     """A region label per unit: connected regions whose households meet the bounds where possible.
 
     Units holding more than the maximum alone become regions of their own. Pieces of the
     graph that are not connected (a community in several parts, or parts cut off by such
     units) are divided separately. Regions left under the minimum join a neighbour when
-    the sum stays within the maximum.
+    the sum stays within the maximum. Then ``balance`` (see
+    :func:`gridkit.partition.balance.balance_regions`; None leaves the bisection's regions)
+    moves units between neighbours to make the regions as equal as the bounds and whole
+    buildings allow; units where ``fixed`` is True keep their region.
     """
     n = graph.n
     labels = np.full(n, -1, dtype=np.int64)
@@ -115,7 +122,11 @@ def regions_from_graph(
     # neighbour must give; merge what is still too small, then repair what merging left
     labels = _repair_bounds(labels, graph, min_households, max_households)
     labels = _merge_small(labels, graph, min_households, max_households)
-    return _repair_bounds(labels, graph, min_households, max_households)
+    labels = _repair_bounds(labels, graph, min_households, max_households)
+    if balance is not None:
+        labels = balance_regions(graph, labels, min_households=min_households, max_households=max_households,
+                                 fixed=fixed, options=balance)
+    return labels
 
 
 class _Bisector:
