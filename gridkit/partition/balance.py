@@ -10,16 +10,20 @@ never breaking a hard rule:
 - the giving grid stays connected (checked exactly), the receiving grid touches what it
   receives, so every grid stays one piece;
 - a grid inside the bounds stays inside them, and one outside them never moves further out;
+  likewise a grid within the tolerance never leaves it;
 - grids of one unit above the maximum (a tower) and units given as ``fixed`` (dedicated
   compounds, locked grids) never change.
 
-A move is taken when it lowers ``penalty + cut_weight * extra boundary / typical
-boundary``, where each grid's penalty grows gently with its deviation from the mean and
-steeply beyond ``0.75 * tolerance``, and cutting inside a block costs what the graph
-says (six times a street). When no single move helps a grid outside the tolerance, a
-chain of two moves is tried (give a piece, take another from a neighbour), so a grid
-holding one large building can trade it for smaller ones. Every accepted step lowers the
-objective, so the search ends; the result is deterministic.
+The search lowers one objective, summed over the grids of a community: a balance
+penalty that grows gently with a grid's deviation from the mean, steeply beyond three
+quarters of the tolerance and by a step outside it; plus ``cut_weight`` times the grid
+boundary drawn inside street blocks (so boundaries stay on streets); minus
+``compactness_weight`` times the grids' Polsby-Popper compactness (exact, from unit areas
+and shared lengths). Moves go from grids above their mean to grids below; then a polish
+lets any move through that lowers the objective (compactness inside the tolerance). When
+no single move helps a grid outside the tolerance, a chain of two moves is tried (give a
+piece, take another), so a grid holding one large building can trade it for smaller
+ones. Every step lowers the objective, so the search ends; the result is deterministic.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+
+from gridkit.partition.graph import Graph
 
 __all__ = ["BalanceOptions", "balance_regions"]
 
@@ -71,20 +77,22 @@ class BalanceOptions:
 
 #: a step must lower the objective by at least this much (no endless crawl of tiny gains)
 _MIN_GAIN = 1e-4
+#: the penalty of a grid outside the tolerance, over its smooth part (so a grid just outside counts)
+_STEP = 0.3
 
 _Move = tuple[float, float, int, frozenset, int, int, int]  # score, dpen, first unit, units, src, dst, households
 
 
 class _Search:
-    def __init__(self, graph: object, labels: np.ndarray, lo: int, hi: int, fixed: np.ndarray,
+    def __init__(self, graph: Graph, labels: np.ndarray, lo: int, hi: int, fixed: np.ndarray,
                  opts: BalanceOptions) -> None:
         g = graph
         self.opts = opts
         self.lo, self.hi = lo, hi
         n = len(labels)
-        self.h = g.households.astype(np.int64).tolist()  # type: ignore[attr-defined]
+        self.h = g.households.astype(np.int64).tolist()
         self.lab = labels.astype(np.int64).tolist()
-        u, v, cost = g.u, g.v, g.cost  # type: ignore[attr-defined]
+        u, v, cost = g.u, g.v, g.cost
         rows, cols, c = np.r_[u, v], np.r_[v, u], np.r_[cost, cost]
         order = np.lexsort((cols, rows))
         rows, cols, c = rows[order], cols[order], c[order]
@@ -92,10 +100,10 @@ class _Search:
         cols_l, c_l = cols.tolist(), c.tolist()
         self.nbr = [cols_l[ptr[i]:ptr[i + 1]] for i in range(n)]
         self.ncost = [c_l[ptr[i]:ptr[i + 1]] for i in range(n)]
-        self.block = g.block.tolist()  # type: ignore[attr-defined]
+        self.block = g.block.tolist()
         k = int(labels.max()) + 1 if n else 0
         self.k = k
-        self.T = np.bincount(labels, weights=g.households, minlength=k).astype(np.int64).tolist()  # type: ignore[attr-defined]
+        self.T = np.bincount(labels, weights=g.households, minlength=k).astype(np.int64).tolist()
         self.members: list[set[int]] = [set() for _ in range(k)]
         for i, r in enumerate(self.lab):
             self.members[r].add(i)
@@ -106,7 +114,7 @@ class _Search:
         self.piece_of = piece_of
         size = [len(m) for m in self.members]
         self.fixed = [(size[r] == 1 and self.T[r] > hi) for r in range(k)]
-        for i in np.flatnonzero(fixed):
+        for i in np.flatnonzero(fixed).tolist():
             self.fixed[self.lab[i]] = True
         self.mean = [0.0] * k
         by_piece: dict[int, list[int]] = {}
@@ -121,21 +129,19 @@ class _Search:
         self.scale = float(cost[cross].sum()) / max(k, 1) or 1.0
         self.inner = 0.75 * opts.tolerance
         self._pieces: dict[int, dict[int, frozenset | None]] = {}  # block -> unit -> its piece
-        length = getattr(g, "length", None)
-        length = cost if length is None else length
+        length = cost if g.length is None else g.length
         self.nlen = self._per_entry(length, order, ptr, n)
-        blocks = g.block  # type: ignore[attr-defined]
+        blocks = g.block
         # without street blocks (one block for all) there is nothing to keep to streets
         self.has_blocks = n > 0 and int(blocks.max()) != int(blocks.min())
         if not self.has_blocks:
             inside = np.zeros(len(u), dtype=bool)
-        elif getattr(g, "length", None) is not None:
-            inside = cost > 1.5 * g.length  # type: ignore[attr-defined]  # the graph charges more inside a block
+        elif g.length is not None:
+            inside = cost > 1.5 * g.length  # the graph charges more inside a block
         else:
             inside = blocks[u] == blocks[v]
         self.inside = self._per_entry(inside.astype(float), order, ptr, n)
-        area = getattr(g, "area", None)
-        perimeter = getattr(g, "perimeter", None)
+        area, perimeter = g.area, g.perimeter
         self.shape = area is not None and perimeter is not None and opts.compactness_weight > 0
         if self.shape:
             shared = np.bincount(np.r_[u, v], weights=np.r_[length, length], minlength=n)
@@ -146,8 +152,10 @@ class _Search:
             internal = np.bincount(labels[u][~cross], weights=2 * length[~cross], minlength=k)
             self.P = (pr - internal).tolist()
 
-    def _per_entry(self, values: np.ndarray, order: np.ndarray | None, ptr: np.ndarray, n: int) -> list[list[float]]:
-        vals = (np.r_[values, values][order] if order is not None else values).tolist()
+    @staticmethod
+    def _per_entry(values: np.ndarray, order: np.ndarray, ptr: np.ndarray, n: int) -> list[list[float]]:
+        """Per-edge values as per-unit lists, in the order of :attr:`nbr`."""
+        vals = np.r_[values, values][order].tolist()
         return [vals[ptr[i]:ptr[i + 1]] for i in range(n)]
 
     # ------------------------------------------------------------------ objective
@@ -155,7 +163,8 @@ class _Search:
     def penalty(self, t: float, m: float) -> float:
         x = abs(t - m) / m
         over = x - self.inner
-        return x * x + (100.0 * over * over if over > 0 else 0.0)
+        # gentle inside the tolerance, steep beyond three quarters of it, and a step outside it
+        return x * x + (100.0 * over * over if over > 0 else 0.0) + (_STEP if x > self.opts.tolerance else 0.0)
 
     def deviation(self, r: int) -> float:
         m = self.mean[r]
@@ -164,7 +173,11 @@ class _Search:
     def compactness(self, a: float, p: float) -> float:
         return 4.0 * np.pi * a / (p * p) if p > 0 else 0.0
 
-    def evaluate(self, units: frozenset, src: int, dst: int) -> tuple[float, float, int] | None:
+    def within(self, r: int) -> bool:
+        return abs(self.T[r] - self.mean[r]) <= self.opts.tolerance * self.mean[r]
+
+    def evaluate(self, units: frozenset, src: int, dst: int, *, strict: bool = True
+                 ) -> tuple[float, float, int] | None:
         hs = sum(self.h[x] for x in units)
         ts, td = self.T[src], self.T[dst]
         lo, hi = self.lo, self.hi
@@ -174,6 +187,10 @@ class _Search:
         if ts < lo and ts - hs < ts or td > hi and hs > 0:
             return None
         m = self.mean[src]
+        # a grid within the tolerance never leaves it (the share within can only grow)
+        band = self.opts.tolerance * m
+        if strict and (abs(ts - m) <= band < abs(ts - hs - m) or abs(td - m) <= band < abs(td + hs - m)):
+            return None
         dpen = (self.penalty(ts - hs, m) + self.penalty(td + hs, m)
                 - self.penalty(ts, m) - self.penalty(td, m))
         inside_cut = dcut = 0.0
@@ -235,7 +252,7 @@ class _Search:
             return None
         return piece
 
-    def candidates(self, r: int, *, both: bool = False) -> list[_Move]:
+    def candidates(self, r: int, *, both: bool = False, strict: bool = True) -> list[_Move]:
         """Moves that take households out of ``r`` (above its mean) or into it (below).
 
         With ``both``, moves in either direction (the compactness polish).
@@ -268,7 +285,7 @@ class _Search:
                     if self.fixed[d] or self.piece_of[d] != self.piece_of[src] or (units, d) in seen:
                         continue
                     seen.add((units, d))
-                    ev = self.evaluate(units, src, d)
+                    ev = self.evaluate(units, src, d, strict=strict)
                     if ev is not None:
                         out.append((ev[0], ev[1], min(units), units, src, d, ev[2]))
         out.sort(key=lambda m: (m[0], m[2], m[5]))
@@ -335,21 +352,24 @@ class _Search:
         return None
 
     def chain(self, r: int) -> tuple[int, ...] | None:
-        first = sorted(self.candidates(r), key=lambda m: (m[1], m[2], m[5]))[: self.opts.chain_candidates]
-        for score1, _, _, units1, src1, dst1, hs1 in first:
+        # the first move may take a neighbour out of the tolerance if the second brings it back
+        first = sorted(self.candidates(r, strict=False), key=lambda m: (m[1], m[2], m[5]))
+        for score1, _, _, units1, src1, dst1, hs1 in first[: self.opts.chain_candidates]:
             if not self.stays_connected(src1, units1):
                 continue
+            was_within = {q for q in (src1, dst1) if self.within(q)}
             self.apply(units1, src1, dst1, hs1)
             other = dst1 if src1 == r else src1
             second = sorted([*self.candidates(other), *self.candidates(r)], key=lambda m: (m[0], m[2], m[5]))
             for score2, _, _, units2, src2, dst2, hs2 in second:
                 if score1 + score2 >= -_MIN_GAIN:
                     break
-                if units2 == units1:
+                if units2 == units1 or not self.stays_connected(src2, units2):
                     continue
-                if self.stays_connected(src2, units2):
-                    self.apply(units2, src2, dst2, hs2)
+                self.apply(units2, src2, dst2, hs2)
+                if all(self.within(q) for q in was_within):
                     return src1, dst1, src2, dst2
+                self.apply(units2, dst2, src2, hs2)
             self.apply(units1, dst1, src1, hs1)
         return None
 
@@ -375,17 +395,6 @@ class _Search:
             active = sorted(nxt)
         return steps
 
-    def objective(self) -> float:
-        """The quantity the search lowers (penalties, block cuts, compactness)."""
-        total = sum(self.penalty(self.T[r], self.mean[r]) for r in range(self.k) if not self.fixed[r])
-        lab = self.lab
-        inside = sum(ln for x in range(len(lab)) for w, ln, ins in zip(self.nbr[x], self.nlen[x], self.inside[x])
-                     if ins and lab[w] != lab[x]) / 2
-        total += self.opts.cut_weight * 6.0 * inside / self.scale
-        if self.shape:
-            total -= self.opts.compactness_weight * sum(self.compactness(self.A[r], self.P[r]) for r in range(self.k))
-        return total
-
     def run(self) -> int:
         steps = 0
         tol = self.opts.tolerance
@@ -399,7 +408,7 @@ class _Search:
                 _, r = heapq.heappop(heap)
                 if self.deviation(r) == 0:
                     continue
-                touched = self.single(r)
+                touched: tuple[int, ...] | None = self.single(r)
                 if touched is None and self.deviation(r) > self.opts.tolerance and r not in stuck:
                     touched = self.chain(r)
                     if touched is None:
@@ -417,7 +426,7 @@ class _Search:
 
 
 def balance_regions(
-    graph: object,
+    graph: Graph,
     labels: np.ndarray,
     *,
     min_households: int,
@@ -430,7 +439,7 @@ def balance_regions(
     Parameters
     ----------
     graph
-        The unit graph (:class:`gridkit.partition.regionalize.Graph`): households,
+        The unit graph (:class:`gridkit.partition.graph.Graph`): households,
         blocks, edges and their cut costs.
     labels
         A region label per unit, every region connected (the bisection's output).
