@@ -69,7 +69,7 @@ def main() -> None:
         from gridkit.synth.county import synth_county
 
         county = synth_county(seed=1, households=args.synth_households, incidents=False, tracks=False)
-        big = partition(county["communities"], county["buildings"], streets=county["streets"], rng=0)
+        big = partition(county["communities"], county["buildings"], streets=county["streets"])
         t = time.perf_counter()
         boards_for_grids(big.grids, work / "synth", formats=["html"], buildings=big.buildings,
                          streets=county["streets"])

@@ -160,7 +160,6 @@ def tool_gridkit(units: Any, edges: np.ndarray, bounds: Bounds, seed: int) -> Pr
             min_households=bounds.min_households,
             max_households=bounds.max_households,
             target=bounds.target,
-            rng=seed,
         )
 
     return Prepared(

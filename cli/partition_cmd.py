@@ -46,7 +46,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--assume-crs", help="CRS for inputs that declare none (e.g. EPSG:4490)")
     p.add_argument("--input-coords", choices=["wgs84", "gcj02", "bd09"], default="wgs84",
                    help="lon/lat inputs taken from Amap (gcj02) or Baidu (bd09) maps are converted to WGS84")
-    p.add_argument("--seed", type=int, default=0, help="random seed (recorded in the report)")
+    p.add_argument("--tolerance", type=float, default=0.2,
+                   help="balance the grids of a community to within this share of its mean households "
+                        "(任务相当; default 0.2 = ±20 %%) as far as whole buildings, streets and the bounds allow; "
+                        "the report says, per community, how many are within it and why the others are not")
+    p.add_argument("--no-balance", action="store_true",
+                   help="keep the bisection's grids (within the bounds, not balanced)")
+    p.add_argument("--grids", metavar="N|FIELD",
+                   help="grids wanted per community (dedicated grids included): a number, or a field of the "
+                        "boundary file holding it; met where the bounds allow, else the report says why not")
     p.add_argument("--workers", type=int, default=1,
                    help="divide communities in N processes of a local Dask cluster (same grids as one)")
     p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
@@ -66,14 +74,22 @@ def run(args: argparse.Namespace) -> int:
     options = PartitionOptions(
         kind=args.kind, min_households=args.min, max_households=args.max, target=args.target,
         households_field=args.households_field, code_field=args.code_field, name_field=args.name_field,
-        max_households_per_building=args.max_households_per_building, rng=args.seed, workers=args.workers,
-        scheduler=args.scheduler,
+        max_households_per_building=args.max_households_per_building, workers=args.workers,
+        scheduler=args.scheduler, tolerance=None if args.no_balance else args.tolerance,
+        grids=_grids_option(args.grids),
     )
     params = {k: v for k, v in vars(args).items() if k not in ("func",) and v is not None}
     with progress_bar(args.quiet) as progress:
         done = partition_files(files, args.outdir, options=options, parameters=params, progress=progress)
     _summary(done.report, done.outdir)
     return 0
+
+
+def _grids_option(value: str | None) -> int | str | None:
+    """``--grids 12`` is a number for every community; any other text names a field."""
+    if value is None:
+        return None
+    return int(value) if value.strip().isdigit() else value.strip()
 
 
 def _summary(report: dict[str, Any], outdir: Any) -> None:

@@ -49,7 +49,8 @@ def test_partition_writes_every_output(tmp_path):
     o = report["overall"]
     assert o["households_conserved"] and o["share_one_piece"] == 1.0
     assert o["households_in"] == int(case["buildings"]["households"].sum())
-    assert report["reproduce"]["seed"] == 0 and "shapely" in report["reproduce"]["versions"]
+    assert "seed" not in report["reproduce"] and "shapely" in report["reproduce"]["versions"]
+    assert o["balance_tolerance"] == 0.2 and 0 <= o["balance_share_within_tolerance"] <= 1
     assert grids["grid_code"].iat[0] in (out / "map.html").read_text(encoding="utf-8")
     # the quick-look map opens with the network blocked and draws every grid
     with Browser() as browser:
@@ -219,10 +220,11 @@ def test_the_job_reads_partitions_and_writes_without_the_command_line(tmp_path):
     paths = write_case(make_case(8, households=1500), tmp_path)
     out = tmp_path / "out"
     run = partition_files(PartitionFiles(paths["communities"], paths["buildings"], streets=paths["streets"]), out,
-                          options=PartitionOptions(rng=5))
+                          options=PartitionOptions(tolerance=0.15))
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in run.files)
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    assert report["reproduce"]["parameters"]["rng"] == 5
+    assert report["reproduce"]["parameters"]["tolerance"] == 0.15
+    assert report["overall"]["balance_tolerance"] == 0.15
     assert report["reproduce"]["parameters"]["boundaries"] == str(paths["communities"])
     assert set(report["rules"]) == {"households_within_bounds", "inside_one_community", "tiles_community",
                                     "one_piece", "building_not_split", "households_conserved"}
@@ -254,9 +256,9 @@ def test_options_by_keyword_or_dataclass_give_the_same_grids():
     from gridkit.partition.options import PartitionOptions
 
     case = make_case(10, households=900, kind="rural")
-    a = partition(case["communities"], case["buildings"], kind="rural", max_households=250, rng=3)
+    a = partition(case["communities"], case["buildings"], kind="rural", max_households=250, tolerance=0.3)
     b = partition(case["communities"], case["buildings"], options=PartitionOptions(kind="rural", max_households=250,
-                                                                                   rng=3))
+                                                                                   tolerance=0.3))
     assert a.grids["grid_code"].tolist() == b.grids["grid_code"].tolist()
     assert (a.grids["households"] <= 250).sum() == (b.grids["households"] <= 250).sum()
     with pytest.raises(ParameterError, match="households_field"):

@@ -326,8 +326,7 @@ def sample_grids(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("part")
     result = partition(read_layer(SAMPLE / "communities.gpkg"), read_layer(SAMPLE / "buildings.gpkg"),
-                       streets=read_layer(SAMPLE / "streets.gpkg"), dedicated=read_layer(SAMPLE / "dedicated.gpkg"),
-                       rng=0)
+                       streets=read_layer(SAMPLE / "streets.gpkg"), dedicated=read_layer(SAMPLE / "dedicated.gpkg"))
     write_partition(result, out, parameters={})
     return out / "grids.gpkg"
 

@@ -7,6 +7,7 @@ Parts, in the order the data flows through them:
 - :mod:`~gridkit.partition.units` — one community cut into units (enclosures, tessellation);
 - :mod:`~gridkit.partition.graph` — the unit adjacency :class:`~gridkit.partition.graph.Graph`;
 - :mod:`~gridkit.partition.regionalize` — recursive balanced bisection and bound repair;
+- :mod:`~gridkit.partition.balance` — the local search that makes a community's grids equal (任务相当);
 - :mod:`~gridkit.partition.feasibility` — why a grid is outside the bounds
   (codes in :mod:`~gridkit.partition.reasons`);
 - :mod:`~gridkit.partition.community` — one community's job, what Dask workers run;
@@ -14,6 +15,7 @@ Parts, in the order the data flows through them:
 - :mod:`~gridkit.partition.rules` — bounds presets and every rule as ``Rule(text, check)``
   over any :class:`~gridkit.partition.rules.Plan`;
 - :mod:`~gridkit.partition.pipeline` — :func:`partition`, the steps in order;
+- :mod:`~gridkit.partition.workload` — deviation, CV and the share within the tolerance;
 - :mod:`~gridkit.partition.report`, :mod:`~gridkit.partition.outputs` — the report and
   the files (the only module that draws a map);
 - :mod:`~gridkit.partition.job` — the ``gridkit partition`` verb: files in, files out.
@@ -24,7 +26,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 
-from gridkit._rng import RNGLike
+from gridkit.partition.balance import BalanceOptions
 from gridkit.partition.graph import graph_from_polygons
 from gridkit.partition.options import PartitionOptions
 from gridkit.partition.pipeline import partition
@@ -33,7 +35,7 @@ from gridkit.partition.regionalize import grid_count, regions_from_graph
 from gridkit.partition.result import PartitionResult
 from gridkit.partition.rules import RULES, Plan, check_plan
 
-__all__ = ["REASONS", "RULES", "PartitionOptions", "PartitionResult", "Plan", "check_plan", "grid_count",
+__all__ = ["REASONS", "RULES", "BalanceOptions", "PartitionOptions", "PartitionResult", "Plan", "check_plan", "grid_count",
            "partition", "regions_from_units"]
 
 
@@ -45,7 +47,8 @@ def regions_from_units(
     max_households: int,
     target: int,
     block: str | None = None,
-    rng: RNGLike = None,
+    tolerance: float | None = 0.2,
+    grids: int | None = None,
 ) -> np.ndarray:
     """Group polygon units into connected regions of balanced households.
 
@@ -59,8 +62,11 @@ def regions_from_units(
         Bounds and target size of a region.
     block
         Optional column of street-block ids: cutting inside a block costs more.
-    rng
-        Accepted for a uniform signature; the method is deterministic.
+    tolerance
+        Balance the regions to within this share of their mean as far as the units
+        allow (None: the bisection's regions, inside the bounds but not balanced).
+    grids
+        How many regions to make, where the bounds allow (default: from ``target``).
 
     Returns
     -------
@@ -72,4 +78,6 @@ def regions_from_units(
         units[households].to_numpy(),
         None if block is None else units[block].to_numpy(),
     )
-    return regions_from_graph(graph, min_households=min_households, max_households=max_households, target=target)
+    balance = None if tolerance is None else BalanceOptions(tolerance=tolerance)
+    return regions_from_graph(graph, min_households=min_households, max_households=max_households, target=target,
+                              balance=balance, grids=grids)

@@ -17,6 +17,7 @@ import pandas as pd
 import shapely
 
 from gridkit import codes as division_codes
+from gridkit.partition.balance import BalanceOptions
 from gridkit.partition.community import CommunityGrids, CommunityJob
 from gridkit.partition.rules import Bounds, within_bounds
 from gridkit.partition.units import assign_to_polygons
@@ -50,7 +51,8 @@ class Assembled:
     street_cut_length: float
 
 
-def community_jobs(inputs: Inputs, bounds: Mapping[str, Bounds]) -> tuple[list[CommunityJob], Placement]:
+def community_jobs(inputs: Inputs, bounds: Mapping[str, Bounds], *, balance: BalanceOptions | None = None
+                   ) -> tuple[list[CommunityJob], Placement]:
     """One job per community (in the order of ``inputs.communities``), and where everything went."""
     comm = inputs.communities
     boundaries = comm.geometry.to_numpy()
@@ -74,7 +76,9 @@ def community_jobs(inputs: Inputs, bounds: Mapping[str, Bounds]) -> tuple[list[C
         b_idx = placement.buildings_of(ci)
         jobs.append(CommunityJob(boundary=boundary, buildings=bgeom[b_idx], households=inputs.households[b_idx],
                                  streets=near, dedicated=ded_polys, bounds=bounds[comm["kind"].iat[ci]],
-                                 code=str(comm["community_code"].iat[ci])))
+                                 code=str(comm["community_code"].iat[ci]),
+                                 grids=int(comm["requested_grids"].iat[ci]) if "requested_grids" in comm else 0,
+                                 balance=balance))
     return jobs, placement
 
 

@@ -7,12 +7,13 @@ it to Dask workers (:mod:`gridkit.scale`) and get identical results either way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from shapely import Geometry
 
+from gridkit.partition.balance import BalanceOptions
 from gridkit.partition.feasibility import reasons_for_regions
 from gridkit.partition.graph import Graph, graph_from_community, subgraph
 from gridkit.partition.reasons import note
@@ -34,6 +35,8 @@ class CommunityJob:
     dedicated: np.ndarray | None
     bounds: Bounds
     code: str = ""
+    grids: int = 0
+    balance: BalanceOptions | None = field(default_factory=BalanceOptions)
 
 
 @dataclass
@@ -72,7 +75,7 @@ def grids_for_community(job: CommunityJob) -> CommunityGrids:
                              community=job.code or None)
     unit_geoms = cu.unit_geometries()
     graph = graph_from_community(cu, unit_geoms)
-    unit_grid, reasons, notes, dedicated = _grids_for_units(graph, cu.unit_dedicated, job.bounds, n_dedicated)
+    unit_grid, reasons, notes, dedicated = _grids_for_units(graph, cu.unit_dedicated, job, n_dedicated)
     k = int(unit_grid.max()) + 1
     weights = cu.unit_households
     lu, lv = unit_grid[graph.u], unit_grid[graph.v]
@@ -95,7 +98,7 @@ def grids_for_community(job: CommunityJob) -> CommunityGrids:
 
 
 def _grids_for_units(
-    graph: Graph, unit_dedicated: np.ndarray, b: Bounds, n_dedicated: int
+    graph: Graph, unit_dedicated: np.ndarray, job: CommunityJob, n_dedicated: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Grid label per unit (dedicated compounds first); reason code, note and dedicated index per grid."""
     unit_grid = np.full(graph.n, -1, dtype=np.int64)
@@ -106,7 +109,10 @@ def _grids_for_units(
     notes: list[str] = [note("dedicated")] * n_dedicated
     if rest.any():
         sub, nodes = subgraph(graph, rest)
-        labels = regions_from_graph(sub, min_households=b.min, max_households=b.max, target=b.target)
+        b = job.bounds
+        wanted = max(job.grids - n_dedicated, 1) if job.grids else None
+        labels = regions_from_graph(sub, min_households=b.min, max_households=b.max, target=b.target,
+                                    balance=job.balance, grids=wanted)
         unit_grid[nodes] = labels + n_dedicated
         found = reasons_for_regions(sub, labels, min_households=b.min, max_households=b.max)
         codes.extend(found.codes)

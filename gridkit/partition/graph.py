@@ -30,6 +30,10 @@ class Graph:
         Edge end points (unit indices).
     cost
         What cutting each edge costs.
+    length
+        Shared boundary length of each edge (metres); None when only costs are known.
+    area, perimeter
+        Area and perimeter of each unit (the compactness of regions); optional.
     block_x, block_y
         Mean position of each block's units (derived; sweeps order blocks by it).
     """
@@ -41,6 +45,9 @@ class Graph:
     u: np.ndarray
     v: np.ndarray
     cost: np.ndarray
+    length: np.ndarray | None = None
+    area: np.ndarray | None = None
+    perimeter: np.ndarray | None = None
     block_x: np.ndarray = field(init=False, repr=False)
     block_y: np.ndarray = field(init=False, repr=False)
 
@@ -103,6 +110,7 @@ def graph_from_polygons(polygons: np.ndarray, households: np.ndarray, block: np.
     return Graph(
         households=np.asarray(households, dtype=np.int64),
         x=xy[:, 0], y=xy[:, 1], block=block, u=u, v=v, cost=cost,
+        length=length, area=shapely.area(polygons), perimeter=shapely.length(polygons),
     )
 
 
@@ -115,6 +123,7 @@ def graph_from_community(cu: CommunityUnits, geoms: np.ndarray, *, inside_cost: 
     return Graph(
         households=cu.unit_households, x=xy[:, 0], y=xy[:, 1], block=cu.unit_enclosure,
         u=e["u"].to_numpy(), v=e["v"].to_numpy(), cost=cost,
+        length=length, area=shapely.area(geoms), perimeter=shapely.length(geoms),
     )
 
 
@@ -127,5 +136,8 @@ def subgraph(graph: Graph, keep: np.ndarray) -> tuple[Graph, np.ndarray]:
     sub = Graph(
         households=graph.households[nodes], x=graph.x[nodes], y=graph.y[nodes], block=graph.block[nodes],
         u=local[graph.u[e]], v=local[graph.v[e]], cost=graph.cost[e],
+        length=None if graph.length is None else graph.length[e],
+        area=None if graph.area is None else graph.area[nodes],
+        perimeter=None if graph.perimeter is None else graph.perimeter[nodes],
     )
     return sub, nodes

@@ -135,12 +135,13 @@ def partition_files(
     assert communities is not None and buildings is not None
     result = partition(communities, buildings, streets=layers["streets"], dedicated=layers["dedicated"],
                        options=opts, progress=progress)
-    report = write_partition(result, outdir, parameters=_parameters(files, opts) if parameters is None else parameters)
+    report = write_partition(result, outdir, parameters=_parameters(files, opts) if parameters is None else parameters,
+                             streets=layers["streets"])
     out = Path(outdir)
     return PartitionRun(result=result, report=report, outdir=out, files=tuple(out / name for name in OUTPUT_FILES))
 
 
 def _parameters(files: PartitionFiles, options: PartitionOptions) -> dict[str, Any]:
     """The files and options as the report records them (plain JSON values)."""
-    values = {**asdict(files), **asdict(options), "rng": options.seed()}
+    values = {**asdict(files), **asdict(options)}
     return {k: v if isinstance(v, (str, int, float, bool)) else str(v) for k, v in values.items() if v is not None}

@@ -14,7 +14,6 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from gridkit._rng import RNGLike
 from gridkit.errors import ParameterError
 from gridkit.partition.rules import Bounds, bounds_for
 
@@ -51,8 +50,15 @@ class PartitionOptions:
         refused as implausible (default :data:`MAX_HOUSEHOLDS_PER_BUILDING`).
     output_crs
         CRS of the returned layers; default the communities' CRS.
-    rng
-        Seed or generator; the method is deterministic, the seed is recorded.
+    tolerance
+        任务相当: the grids of a community are balanced to within this share of their
+        community's mean households (0.2: ±20 %), as far as whole buildings, streets and the
+        bounds allow; the report gives, per community, the share within it and why the
+        others are not. 0 still balances as far as possible, None keeps the bisection's grids.
+    grids
+        Grids wanted per community (dedicated grids included): a number for every
+        community, or the name of a field of the boundary layer holding it (empty or 0:
+        chosen from the target). Met when the bounds allow it; the report says why not.
     workers, scheduler
         Divide the communities in ``workers`` processes of a local Dask cluster, or on the
         Dask scheduler at ``scheduler`` (``"tcp://host:8786"``); the grids are identical
@@ -70,7 +76,8 @@ class PartitionOptions:
     dedicated_name_field: str = "name"
     max_households_per_building: int = MAX_HOUSEHOLDS_PER_BUILDING
     output_crs: Any = None
-    rng: RNGLike = None
+    tolerance: float | None = 0.2
+    grids: int | str | None = None
     workers: int = 1
     scheduler: str | None = None
 
@@ -85,6 +92,13 @@ class PartitionOptions:
                 f"max_households_per_building must be a whole number from 1 to {_CEILING_LIMIT:,}, got {ceiling!r}",
                 hint="--max-households-per-building 8000, for example",
             )
+        if self.tolerance is not None and (isinstance(self.tolerance, bool) or not isinstance(
+                self.tolerance, numbers.Real) or not 0 <= self.tolerance < 1):
+            raise ParameterError(f"tolerance must be a share from 0 to below 1, got {self.tolerance!r}",
+                                 hint="--tolerance 0.2 balances grids to within ±20 % of their community's mean")
+        if self.grids is not None and not isinstance(self.grids, str) and (not _whole(self.grids) or self.grids < 1):
+            raise ParameterError(f"grids must be a whole number of at least 1 or a field name, got {self.grids!r}",
+                                 hint="--grids 12, or --grids grid_count naming a field of the boundary file")
         self.bounds()  # bounds that cannot hold are a usage error before any work
 
     def bounds(self) -> dict[str, Bounds]:
@@ -100,10 +114,6 @@ class PartitionOptions:
             raise ParameterError(f"unknown partition option {', '.join(unknown)}",
                                  hint=f"the options are: {', '.join(sorted(names))}")
         return dataclasses.replace(self, **overrides) if overrides else self
-
-    def seed(self) -> int | str | None:
-        """The seed as the report records it."""
-        return self.rng if isinstance(self.rng, int) or self.rng is None else "generator"
 
 
 def _whole(value: object) -> bool:

@@ -9,9 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
+
 from gridkit._types import PathLike
 from gridkit.io import atomic_dir, write_layers, write_text
-from gridkit.maps import map_for_grids, save_map
+from gridkit.maps import save_map, signoff_map
 from gridkit.partition.report import report_from_result, report_json, report_markdown
 from gridkit.partition.result import PartitionResult
 
@@ -19,17 +21,21 @@ __all__ = ["GRID_COLUMNS", "OUTPUT_FILES", "write_partition"]
 
 #: the columns of the ``grids`` layer, in file order
 GRID_COLUMNS = ["grid_code", "community_code", "community_name", "kind", "households", "buildings", "area_m2",
-                "compactness", "within_bounds", "dedicated", "dedicated_name", "reason", "note", "geometry"]
+                "compactness", "within_bounds", "dedicated", "dedicated_name", "deviation", "balanced", "reason", "note",
+                "geometry"]
 
 #: what :func:`write_partition` puts in the output folder
 OUTPUT_FILES = ("grids.gpkg", "report.json", "report.md", "map.html")
 
 
 def write_partition(result: PartitionResult, outdir: PathLike, *, parameters: dict[str, Any] | None = None,
-                    ) -> dict[str, Any]:
+                    streets: gpd.GeoDataFrame | None = None) -> dict[str, Any]:
     """Write every output into ``outdir`` at once (nothing appears there if a step fails).
 
-    Returns the report dictionary.
+    ``map.html`` is the sign-off page (:func:`gridkit.maps.signoff_map`): the grids with
+    their serials, households and deviation from the community mean, grids breaking a
+    rule or outside the tolerance outlined with the reason, over ``streets`` and the
+    buildings. Returns the report dictionary.
     """
     report = report_from_result(result, parameters=parameters)
     with atomic_dir(outdir) as tmp:
@@ -41,7 +47,9 @@ def write_partition(result: PartitionResult, outdir: PathLike, *, parameters: di
         })
         write_text(Path(tmp) / "report.json", report_json(report))
         write_text(Path(tmp) / "report.md", report_markdown(report))
-        # the quick look: grids coloured by households over the community outlines, readable offline
-        page = map_for_grids(result.grids[GRID_COLUMNS], communities=result.communities)
+        tolerance = result.figures.get("tolerance")
+        page = signoff_map(result.grids[GRID_COLUMNS], communities=result.communities, streets=streets,
+                           buildings=result.buildings, issues=result.issues,
+                           tolerance=0.2 if tolerance is None else tolerance)
         save_map(page, Path(tmp) / "map.html", offline=True)
     return report

@@ -20,11 +20,13 @@ import numpy as np
 
 from gridkit._progress import Progress, no_progress
 from gridkit.partition.assemble import Assembled, assemble, community_jobs
+from gridkit.partition.balance import BalanceOptions
 from gridkit.partition.community import grids_for_community
 from gridkit.partition.options import KindOption, PartitionOptions
 from gridkit.partition.result import PartitionResult
 from gridkit.partition.rules import ISSUE_COLUMNS, Bounds, Plan, check_plan, cut_buildings
 from gridkit.partition.validate import Inputs, checked_inputs
+from gridkit.partition.workload import workload
 from gridkit.scale import map_jobs
 
 __all__ = ["KindOption", "PartitionOptions", "PartitionResult", "partition"]
@@ -94,7 +96,8 @@ def partition(
     opts = (options or PartitionOptions()).with_overrides(**overrides)
     bounds = opts.bounds()
     inputs = checked_inputs(communities, buildings, streets=streets, dedicated=dedicated, options=opts)
-    jobs, placement = community_jobs(inputs, bounds)
+    balance = None if opts.tolerance is None else BalanceOptions(tolerance=opts.tolerance)
+    jobs, placement = community_jobs(inputs, bounds, balance=balance)
     labels = [f"community {job.code}" for job in jobs]
     done = map_jobs(grids_for_community, jobs, labels=labels, workers=opts.workers, scheduler=opts.scheduler,
                     progress=progress or no_progress)
@@ -112,7 +115,16 @@ def partition(
     plan = Plan(layers.grids, inputs.communities, buildings=_metric_buildings(inputs, out_buildings),
                 streets=inputs.streets, bounds=bounds)
     issues = check_plan(plan)
+    load = workload(layers.grids, tolerance=_TOLERANCE if opts.tolerance is None else opts.tolerance,
+                    max_households=layers.grids["kind"].map(lambda k: bounds[k].max), members=layers.units)
+    at = layers.grids.columns.get_loc("reason")
+    layers.grids.insert(at, "deviation", load.grids["deviation"].to_numpy())
+    layers.grids.insert(at + 1, "balanced", load.grids["balanced"].to_numpy())
     figures = _figures(inputs, layers, plan, opts, bounds, started)
+    figures["balance"] = load.overall()
+    figures["balance_communities"] = load.communities
+    figures["balance_reasons"] = load.grids["balance_reason"].to_numpy()
+    figures["requested_grids"] = _requests(inputs, layers.grids, bounds)
     log.info("partitioned %d communities into %d grids in %.1f s", len(inputs.communities), len(layers.grids),
              figures["seconds"])
     out_crs = inputs.output_crs
@@ -128,13 +140,43 @@ def partition(
     )
 
 
+#: the tolerance the figures are given for when the grids are left unbalanced
+_TOLERANCE = 0.2
+
+
+def _requests(inputs: Inputs, grids: gpd.GeoDataFrame, bounds: dict[str, Bounds]) -> list[dict[str, Any]]:
+    """Communities whose requested number of grids was not met, with why."""
+    comm = inputs.communities
+    if "requested_grids" not in comm:
+        return []
+    got = grids.groupby("community_code").size()
+    hh = grids.groupby("community_code")["households"].sum()
+    ded = grids.groupby("community_code")["dedicated"].sum()
+    out = []
+    for code, kind, wanted in zip(comm["community_code"], comm["kind"], comm["requested_grids"]):
+        if not wanted or int(got.get(code, 0)) == int(wanted):
+            continue
+        b = bounds[kind]
+        regular = int(hh.get(code, 0) - grids.loc[(grids["community_code"] == code) & grids["dedicated"],
+                                                  "households"].sum())
+        lo, hi = max(1, -(-regular // b.max)), max(1, regular // b.min)
+        made = int(got.get(code, 0))
+        n_ded = int(ded.get(code, 0))
+        why = (f"{regular:,} households fit {lo}-{hi} regular grids of {b.min}-{b.max} households"
+               f"{f', plus {n_ded} dedicated' if n_ded else ''}")
+        if lo <= int(wanted) - n_ded <= hi:
+            why += f"; whole buildings allowed {made - n_ded} within the bounds"
+        out.append({"community_code": code, "requested": int(wanted), "grids": made, "reason": why})
+    return out
+
+
 def _metric_buildings(inputs: Inputs, out_buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({"households": inputs.households, "grid_code": out_buildings["grid_code"].to_numpy()},
                             geometry=inputs.buildings, crs=inputs.metric, index=out_buildings.index)
 
 
 def _communities_out(inputs: Inputs, layers: Assembled, bounds: dict[str, Bounds]) -> gpd.GeoDataFrame:
-    comm_out = inputs.communities.copy()
+    comm_out = inputs.communities.drop(columns="requested_grids", errors="ignore")
     per = layers.grids.groupby("community_code")
     comm_out["households"] = comm_out["community_code"].map(per["households"].sum()).fillna(0).astype(np.int64)
     comm_out["grids"] = comm_out["community_code"].map(per.size()).fillna(0).astype(np.int64)
@@ -158,7 +200,7 @@ def _figures(inputs: Inputs, layers: Assembled, plan: Plan, opts: PartitionOptio
         "grid_boundary_on_streets_m": layers.street_cut_length,
         "metric_crs": inputs.metric.to_string(),
         "bounds": {k: vars(v) for k, v in bounds.items()},
-        "seed": opts.seed(),
+        "tolerance": opts.tolerance,
         "repaired": dict(inputs.repaired),
         "seconds": time.perf_counter() - started,
     }

@@ -31,9 +31,10 @@ from collections.abc import Callable
 import numpy as np
 from scipy.sparse import coo_matrix
 
+from gridkit.partition.balance import BalanceOptions, balance_regions
 from gridkit.partition.graph import Graph, components
 
-__all__ = ["Graph", "grid_count", "regions_from_graph"]
+__all__ = ["Graph", "grid_count", "piece_counts", "regions_from_graph"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ _CANDIDATES_PER_DIRECTION = 3
 # in pieces of at most this many units (the fallback is a Python loop)
 _GROW_SEEDS = 64
 _GROW_MAX_NODES = 5000
+_BALANCED = BalanceOptions()
 
 
 def grid_count(households: int, *, min_households: int, max_households: int, target: int) -> int:
@@ -71,13 +73,21 @@ def regions_from_graph(
     min_households: int,
     max_households: int,
     target: int,
+    balance: BalanceOptions | None = _BALANCED,
+    fixed: np.ndarray | None = None,
+    grids: int | None = None,
 ) -> np.ndarray:
     """A region label per unit: connected regions whose households meet the bounds where possible.
 
     Units holding more than the maximum alone become regions of their own. Pieces of the
     graph that are not connected (a community in several parts, or parts cut off by such
     units) are divided separately. Regions left under the minimum join a neighbour when
-    the sum stays within the maximum.
+    the sum stays within the maximum. Then ``balance`` (see
+    :func:`gridkit.partition.balance.balance_regions`; None leaves the bisection's regions)
+    moves units between neighbours to make the regions as equal as the bounds and whole
+    buildings allow; units where ``fixed`` is True keep their region. ``grids`` asks for
+    that many regions in all (units above the maximum included); each piece gets a count
+    its households allow, as close to the request as the bounds permit.
     """
     n = graph.n
     labels = np.full(n, -1, dtype=np.int64)
@@ -103,19 +113,57 @@ def regions_from_graph(
         node_order = np.argsort(comp, kind="stable")
         node_bounds = np.searchsorted(comp[node_order], np.arange(n_comp + 1))
         bisector = _Bisector(graph, min_households, max_households)
+        piece_nodes = [rest[node_order[node_bounds[c] : node_bounds[c + 1]]] for c in range(n_comp)]
+        counts = piece_counts([int(h[nodes].sum()) for nodes in piece_nodes], min_households=min_households,
+                              max_households=max_households, target=target,
+                              total=None if grids is None else grids - next_label)
         for c in range(n_comp):
-            nodes = rest[node_order[node_bounds[c] : node_bounds[c + 1]]]
+            nodes = piece_nodes[c]
             edges = order[bounds[c] : bounds[c + 1]]
-            k = grid_count(int(h[nodes].sum()), min_households=min_households,
-                           max_households=max_households, target=target)
-            for part in bisector.split(nodes, eu[edges], ev[edges], ec[edges], k):
+            for part in bisector.split(nodes, eu[edges], ev[edges], ec[edges], counts[c]):
                 labels[part] = next_label
                 next_label += 1
     # repair first: a region under the minimum is often the one that can take what a full
     # neighbour must give; merge what is still too small, then repair what merging left
     labels = _repair_bounds(labels, graph, min_households, max_households)
     labels = _merge_small(labels, graph, min_households, max_households)
-    return _repair_bounds(labels, graph, min_households, max_households)
+    labels = _repair_bounds(labels, graph, min_households, max_households)
+    if balance is not None:
+        labels = balance_regions(graph, labels, min_households=min_households, max_households=max_households,
+                                 fixed=fixed, options=balance)
+    return labels
+
+
+def piece_counts(households: list[int], *, min_households: int, max_households: int, target: int,
+                 total: int | None = None) -> list[int]:
+    """Grids per connected piece: from the target, or summing to ``total`` where the bounds allow.
+
+    Each piece keeps a count whose grids can hold its households within the bounds
+    (``ceil(H / max)`` to ``floor(H / min)``); towards ``total`` the piece with the largest
+    (or smallest) grids after the change changes first.
+
+    >>> piece_counts([3000, 900], min_households=200, max_households=500, target=300)
+    [10, 3]
+    >>> piece_counts([3000, 900], min_households=200, max_households=500, target=300, total=11)
+    [8, 3]
+    """
+    counts = [grid_count(H, min_households=min_households, max_households=max_households, target=target)
+              for H in households]
+    if total is None or not counts:
+        return counts
+    low = [max(1, math.ceil(H / max_households)) for H in households]
+    high = [max(lo, H // min_households) for lo, H in zip(low, households)]
+    while sum(counts) < total:
+        room = [i for i in range(len(counts)) if counts[i] < high[i]]
+        if not room:
+            break
+        counts[max(room, key=lambda i: (households[i] / (counts[i] + 1), -i))] += 1
+    while sum(counts) > total:
+        room = [i for i in range(len(counts)) if counts[i] > low[i]]
+        if not room:
+            break
+        counts[min(room, key=lambda i: (households[i] / (counts[i] - 1), i))] -= 1
+    return counts
 
 
 class _Bisector:

@@ -14,6 +14,7 @@ import shapely
 from gridkit.partition.reasons import REASONS, explained_by_data
 from gridkit.partition.result import PartitionResult
 from gridkit.partition.rules import RULES, one_piece, tiling_error
+from gridkit.partition.workload import BALANCE_REASONS
 
 __all__ = ["feasible_communities", "report_from_result", "report_json", "report_markdown"]
 
@@ -38,8 +39,15 @@ def report_from_result(result: PartitionResult, *, parameters: dict[str, Any] | 
     feasible_comm = feasible_communities(grids)
     in_feasible = grids["community_code"].isin(feasible_comm)
     regular = ~grids["dedicated"]
+    balance = fig.get("balance_communities")
+    reasons = fig.get("balance_reasons")
+    outside_tol = grids.assign(balance_reason=reasons) if reasons is not None else None
     per_community = []
     for code, part in grids.groupby("community_code", sort=True):
+        load = balance.loc[code] if balance is not None and code in balance.index else None
+        out = ([] if outside_tol is None else
+               outside_tol[(outside_tol["community_code"] == code) & ~outside_tol["balanced"]]
+               [["grid_code", "households", "deviation", "balance_reason"]].to_dict("records"))
         hh = part.loc[~part["dedicated"], "households"]
         issues = result.issues[result.issues["community_code"] == code]
         per_community.append({
@@ -54,6 +62,11 @@ def report_from_result(result: PartitionResult, *, parameters: dict[str, Any] | 
             "max_households": int(hh.max()) if len(hh) else 0,
             "feasible": code in feasible_comm,
             "tiling_error": float(tiling[code]),
+            "mean_households": None if load is None else float(load["mean"]),
+            "cv": None if load is None else float(load["cv"]),
+            "share_within_tolerance": (None if load is None or pd.isna(load["share_within_tolerance"])
+                                       else float(load["share_within_tolerance"])),
+            "outside_tolerance": out,
             "rules_not_met": issues[["rule", "code", "grid_code", "reason"]].to_dict("records"),
         })
     pieces_ok = one_piece(grids)
@@ -76,6 +89,8 @@ def report_from_result(result: PartitionResult, *, parameters: dict[str, Any] | 
         "mean_compactness": float(grids["compactness"].mean()) if len(grids) else 0.0,
         "share_boundary_on_streets": fig["grid_boundary_on_streets_m"] / boundary_m if boundary_m else 1.0,
         "max_tiling_error": float(tiling.max()) if len(tiling) else 0.0,
+        "balanced": fig.get("tolerance") is not None,
+        **{f"balance_{k}": v for k, v in fig.get("balance", {}).items()},
         "seconds": round(fig["seconds"], 3),
     }
     return {
@@ -83,10 +98,11 @@ def report_from_result(result: PartitionResult, *, parameters: dict[str, Any] | 
         "rules": {rule_id: rule.text for rule_id, rule in RULES.items()},
         "reasons": {code: text for code, text in REASONS.items() if code},
         "rules_not_met": result.issues.to_dict("records"),
+        "balance_reasons": {code: text for code, text in BALANCE_REASONS.items() if code},
+        "requested_grids_not_met": fig.get("requested_grids", []),
         "communities": per_community,
         "reproduce": {
             "parameters": parameters or {},
-            "seed": fig["seed"],
             "bounds": fig["bounds"],
             "metric_crs": fig["metric_crs"],
             "versions": _versions(),
@@ -131,6 +147,7 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"| mean compactness (Polsby-Popper) | {o['mean_compactness']:.3f} |",
         f"| grid boundary on streets (between grids) | {o['share_boundary_on_streets']:.1%} |",
         f"| largest tiling error (share of community area) | {o['max_tiling_error']:.2e} |",
+        *_balance_rows(o),
         (f"| households in / in grids / outside every community | {o['households_in']:,} / "
          f"{o['households_in_grids']:,} / {o['households_outside']:,} |"),
         f"| buildings cut by a grid boundary | {o['buildings_cut_by_grid_boundary']:,} |",
@@ -146,6 +163,7 @@ def report_markdown(report: dict[str, Any]) -> str:
             f"| {c['community_code']} | {c['community_name']} | {c['kind']} | {c['households']:,} | {c['grids']} | "
             f"{c['min_households']} | {c['median_households']:g} | {c['max_households']} | {len(c['rules_not_met'])} |"
         )
+    lines += _balance_section(report)
     lines += ["", "## Rules not met", ""]
     if not report["rules_not_met"]:
         lines.append("Every grid keeps every rule.")
@@ -154,10 +172,53 @@ def report_markdown(report: dict[str, Any]) -> str:
         for r in report["rules_not_met"]:
             lines.append(f"| {r['rule']} | {r['community_code']} | {r['grid_code']} | {r['reason']} |")
     rep = report["reproduce"]
-    lines += ["", "## Reproduce", "", f"Seed {rep['seed']}; bounds {rep['bounds']}; metric CRS {rep['metric_crs']}.",
+    lines += ["", "## Reproduce", "", (f"Bounds {rep['bounds']}; metric CRS {rep['metric_crs']}. The method is "
+              "deterministic: the same inputs and options give the same grids and codes."),
               "", "Parameters: `" + " ".join(f"{k}={v}" for k, v in rep["parameters"].items()) + "`", "",
               "Versions: " + ", ".join(f"{k} {v}" for k, v in rep["versions"].items()), ""]
     return "\n".join(lines)
+
+
+def _balance_rows(o: dict[str, Any]) -> list[str]:
+    if "balance_tolerance" not in o:
+        return []
+    tol = o["balance_tolerance"]
+    how = "" if o.get("balanced", True) else " (not balanced: --no-balance)"
+    return [(f"| grids within ±{tol:.0%} of their community's mean (任务相当){how} | "
+            f"{o['balance_share_within_tolerance']:.1%} of {o['balance_grids_counted']:,} |"),
+            (f"| median / mean coefficient of variation per community | {o['balance_median_cv']:.3f} / "
+            f"{o['balance_mean_cv']:.3f} |")]
+
+
+def _balance_section(report: dict[str, Any]) -> list[str]:
+    """Per community: mean, CV, share within the tolerance; grids outside it and why; grid counts asked for."""
+    o = report["overall"]
+    if "balance_tolerance" not in o:
+        return []
+    tol = o["balance_tolerance"]
+    lines = ["", f"## Balance (任务相当, tolerance ±{tol:.0%} of the community's mean)", "",
+             ("The mean leaves out dedicated grids and grids of one building above the maximum; "
+             "communities with one regular grid are not counted."), "",
+             "| code | mean households | CV | within tolerance |", "| --- | ---: | ---: | ---: |"]
+    for c in report["communities"]:
+        if c.get("mean_households") is None:
+            continue
+        share = "–" if c["share_within_tolerance"] is None else f"{c['share_within_tolerance']:.0%}"
+        lines.append(f"| {c['community_code']} | {c['mean_households']:.0f} | {c['cv']:.3f} | {share} |")
+    outside = [(c["community_code"], g) for c in report["communities"] for g in c.get("outside_tolerance", [])
+               if g["balance_reason"] not in ("dedicated", "single_grid")]
+    if outside:
+        lines += ["", "Grids outside the tolerance:", "", "| grid | households | from the mean | why |",
+                  "| --- | ---: | ---: | --- |"]
+        for _, g in outside:
+            lines.append(f"| {g['grid_code']} | {g['households']} | {g['deviation']:+.0%} | "
+                         f"{BALANCE_REASONS[g['balance_reason']]} |")
+    if report.get("requested_grids_not_met"):
+        lines += ["", "Grid counts asked for and not met:", "", "| community | asked | made | why |",
+                  "| --- | ---: | ---: | --- |"]
+        for r in report["requested_grids_not_met"]:
+            lines.append(f"| {r['community_code']} | {r['requested']} | {r['grids']} | {r['reason']} |")
+    return lines
 
 
 def report_json(report: dict[str, Any]) -> str:

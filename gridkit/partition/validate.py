@@ -199,7 +199,31 @@ def _community_table(communities: gpd.GeoDataFrame, options: PartitionOptions, p
     name = communities[name_field].astype(str) if name_field in communities else pd.Series("", index=communities.index)
     kinds = _kinds(communities, code, options, problems)
     return pd.DataFrame({"community_code": code.to_numpy(), "community_name": name.to_numpy(),
-                         "kind": kinds.to_numpy()}, index=communities.index)
+                         "kind": kinds.to_numpy(), "requested_grids": _requested_grids(communities, options, problems)},
+                        index=communities.index)
+
+
+def _requested_grids(communities: gpd.GeoDataFrame, options: PartitionOptions, problems: Problems) -> np.ndarray:
+    """Grids asked for per community (0: none asked, the target decides)."""
+    wanted = options.grids
+    if wanted is None:
+        return np.zeros(len(communities), dtype=np.int64)
+    if not isinstance(wanted, str):
+        return np.full(len(communities), int(wanted), dtype=np.int64)
+    path = communities.attrs.get("source")
+    if wanted not in communities:
+        problems.add(MissingFieldError(f"no field {wanted!r} with the grids wanted (fields: {_fields_of(communities)})",
+                                       path=path, field=wanted, hint="name the field with --grids, or give a number"))
+        return np.zeros(len(communities), dtype=np.int64)
+    text = communities[wanted].astype("string").str.strip().fillna("")
+    values = pd.to_numeric(text.mask(text == "", "0"), errors="coerce")
+    bad = values.isna() | (values < 0) | (values != values.round()) | (values > 10_000)
+    if bad.any():
+        problems.add(InputDataError(f"{int(bad.sum())} values of {wanted!r} are not whole numbers of grids",
+                                    path=path, feature_ids=list(communities.index[bad.to_numpy()]), field=wanted,
+                                    hint="give each community its number of grids, or leave it empty"))
+        return np.zeros(len(communities), dtype=np.int64)
+    return values.to_numpy(dtype=np.int64)
 
 
 def _kinds(communities: gpd.GeoDataFrame, code: pd.Series, options: PartitionOptions, problems: Problems) -> pd.Series:
