@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 __all__ = ["HeatSurface"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class HeatSurface:
     """A kernel density raster in a metric CRS, north up (row 0 is the northern edge).
 
@@ -47,6 +47,14 @@ class HeatSurface:
     bandwidth_rule: str
     n_incidents: int
     detail: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        rows, cols = self.shape
+        method = self.detail.get("method", "")
+        peak = float(self.density.max()) if self.probability.size else 0.0
+        return (f"<HeatSurface: {self.n_incidents:,} incidents, {rows:,} x {cols:,} cells of {self.cell_m:g} m, "
+                f"bandwidth {self.bandwidth_m:,.0f} m ({self.bandwidth_rule}{', ' + method if method else ''}), "
+                f"peak {peak:,.1f} per km²>")
 
     @property
     def density(self) -> NDArray[np.float64]:

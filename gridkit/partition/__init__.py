@@ -19,9 +19,16 @@ Parts, in the order the data flows through them:
 - :mod:`~gridkit.partition.report`, :mod:`~gridkit.partition.outputs` — the report and
   the files (the only module that draws a map);
 - :mod:`~gridkit.partition.job` — the ``gridkit partition`` verb: files in, files out.
+
+The package is callable as its verb: ``gridkit.partition(communities, buildings)`` is
+``gridkit.partition.partition(communities, buildings)``.
 """
 
 from __future__ import annotations
+
+import sys
+import types
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -81,3 +88,13 @@ def regions_from_units(
     balance = None if tolerance is None else BalanceOptions(tolerance=tolerance)
     return regions_from_graph(graph, min_households=min_households, max_households=max_households, target=target,
                               balance=balance, grids=grids)
+
+
+class _VerbModule(types.ModuleType):
+    """This package, callable as its main verb: ``gridkit.partition(...)`` is :func:`partition`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> PartitionResult:
+        return partition(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _VerbModule

@@ -62,7 +62,7 @@ def partition(
         Polygons of self-contained compounds (专属网格); each becomes one grid.
     options
         How to divide (:class:`~gridkit.partition.options.PartitionOptions`: bounds,
-        field names, the household ceiling, output CRS, seed, Dask workers).
+        field names, the household ceiling, output CRS, balance tolerance, Dask workers).
     progress
         ``progress(done, total, label)`` called per community.
     **overrides
