@@ -55,8 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--grids", metavar="N|FIELD",
                    help="grids wanted per community (dedicated grids included): a number, or a field of the "
                         "boundary file holding it; met where the bounds allow, else the report says why not")
-    p.add_argument("--workers", type=int, default=1,
-                   help="divide communities in N processes of a local Dask cluster (same grids as one)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="divide communities in N local processes (default: every core when the county has "
+                        "several communities and 20,000 buildings or more; 1: this process only; same grids "
+                        "whatever N)")
     p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
     p.add_argument("-o", "--outdir", required=True, help="output folder")
     p.set_defaults(func=run)

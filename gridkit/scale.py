@@ -1,9 +1,10 @@
-"""Run independent jobs here or on a Dask cluster, with the same results.
+"""Run independent jobs here, in local processes or on a Dask cluster, with the same results.
 
 The partition divides each community on its own, so a county's communities can be
-spread over processes: a local Dask cluster (``workers=N``) or a running scheduler
-(``scheduler="tcp://host:8786"``). Results come back in job order, so the output
-does not depend on which worker finished first.
+spread over processes: this machine's cores (``workers=N``, forked worker processes,
+which start in milliseconds) or a running Dask scheduler (``scheduler="tcp://host:8786"``).
+Results come back in job order, so the output does not depend on which worker finished
+first. :func:`auto_workers` says how many processes pay on a given amount of work.
 
 Examples
 --------
@@ -13,19 +14,51 @@ Examples
 
 from __future__ import annotations
 
+import gc
 import logging
+import multiprocessing
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
 
 from gridkit._progress import Progress, no_progress
 from gridkit.errors import DependencyError, ParameterError
 
-__all__ = ["map_jobs"]
+__all__ = ["MIN_PARALLEL_ITEMS", "auto_workers", "available_cores", "map_jobs"]
 
 log = logging.getLogger(__name__)
 
 J = TypeVar("J")
 R = TypeVar("R")
+
+#: Below this many items (buildings, say) in all jobs together, one process is faster than
+#: starting more and sending them their jobs.
+MIN_PARALLEL_ITEMS = 20_000
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def auto_workers(jobs: int, items: int) -> int:
+    """Processes worth using for ``jobs`` independent jobs holding ``items`` items in all.
+
+    Every available core when there are several jobs and enough work to pay for the
+    processes, else 1.
+
+    >>> auto_workers(1, 10**6)
+    1
+    >>> auto_workers(200, 100)
+    1
+    """
+    if jobs < 2 or items < MIN_PARALLEL_ITEMS:
+        return 1
+    return min(available_cores(), jobs)
 
 
 def map_jobs(
@@ -48,7 +81,7 @@ def map_jobs(
     labels
         A label per job for the progress callback.
     workers
-        Processes of a local Dask cluster; 1 runs in this process.
+        Local worker processes; 1 runs in this process.
     scheduler
         Address of a running Dask scheduler; overrides ``workers``.
     progress
@@ -70,42 +103,60 @@ def map_jobs(
             results.append(func(job))
         progress(len(jobs), len(jobs), "done")
         return results
-    return _map_on_dask(func, jobs, names, workers=workers, scheduler=scheduler, progress=progress)
+    if scheduler is None:
+        return _map_in_processes(func, jobs, names, workers=workers, progress=progress)
+    return _map_on_dask(func, jobs, names, scheduler=scheduler, progress=progress)
+
+
+def _map_in_processes(func: Callable[[Any], R], jobs: Sequence[Any], names: list[str], *, workers: int,
+                      progress: Progress) -> list[R]:
+    # fork where the system has it: the workers start at once, with gridkit already imported
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    results: list[Any] = [None] * len(jobs)
+    progress(0, len(jobs), f"{workers} processes")
+    # objects of the parent frozen out of the collector: a forked worker's collections would
+    # otherwise touch, and so copy, every page of the parent's heap
+    gc.freeze()
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context)
+    try:
+        futures = {pool.submit(func, job): i for i, job in enumerate(jobs)}
+        for done, fut in enumerate(as_completed(futures), start=1):
+            i = futures[fut]
+            results[i] = fut.result()
+            progress(done, len(jobs), names[i])
+    finally:  # on an error or Ctrl-C, start no further job
+        pool.shutdown(wait=True, cancel_futures=True)
+        gc.unfreeze()
+    log.info("ran %d jobs in %d local processes", len(jobs), workers)
+    return results
 
 
 def _map_on_dask(
-    func: Callable[[Any], R], jobs: Sequence[Any], names: list[str], *, workers: int, scheduler: str | None,
-    progress: Progress,
+    func: Callable[[Any], R], jobs: Sequence[Any], names: list[str], *, scheduler: str, progress: Progress,
 ) -> list[R]:
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client
+        from distributed import as_completed as dask_completed
     except ImportError as exc:  # pragma: no cover - distributed is a dependency
         raise DependencyError("the Dask path needs the 'distributed' package",
                               hint="pip install 'dask[distributed]'") from exc
 
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=logging.ERROR)
-        client = Client(cluster)
-    else:
-        try:
-            client = Client(scheduler, timeout=5)
-        except OSError as exc:
-            raise ParameterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}",
-                                 hint="start one with 'dask scheduler' and workers with 'dask worker ADDRESS'") from exc
+    try:
+        client = Client(scheduler, timeout=5)
+    except OSError as exc:
+        raise ParameterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}",
+                             hint="start one with 'dask scheduler' and workers with 'dask worker ADDRESS'") from exc
     try:
         futures = [client.submit(func, job, key=f"gridkit-{i}-{id(jobs)}", pure=False) for i, job in enumerate(jobs)]
         where = {f.key: i for i, f in enumerate(futures)}
         results: list[Any] = [None] * len(jobs)
         progress(0, len(jobs), "submitted to Dask")
-        for done, fut in enumerate(as_completed(futures), start=1):
+        for done, fut in enumerate(dask_completed(futures), start=1):
             i = where[fut.key]
             results[i] = fut.result()
             progress(done, len(jobs), names[i])
-        log.info("ran %d jobs on Dask (%s)", len(jobs), scheduler or f"local cluster, {workers} workers")
+        log.info("ran %d jobs on the Dask scheduler at %s", len(jobs), scheduler)
         return results
     finally:
         client.close()
-        if cluster is not None:
-            cluster.close()

@@ -1,4 +1,4 @@
-"""The distributed path: the partition on a real Dask cluster gives the serial grids."""
+"""The parallel paths: the partition in local processes and on a real Dask cluster gives the serial grids."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from distributed import LocalCluster
 from gridkit_cli.main import main
 
 from gridkit.datasets import get_path
+from gridkit.errors import ParameterError
 from gridkit.partition.pipeline import partition
-from gridkit.scale import map_jobs
+from gridkit.scale import MIN_PARALLEL_ITEMS, auto_workers, available_cores, map_jobs
 from gridkit.synth.county import synth_county
 
 
@@ -78,3 +79,33 @@ def test_unreachable_scheduler_is_a_usage_error(tmp_path, capsys):
     assert code == 2
     assert f"127.0.0.1:{port}" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_partition_in_local_processes_equals_serial(county):
+    args = (county["communities"], county["buildings"])
+    kwargs = {"streets": county["streets"], "dedicated": county["dedicated"]}
+    seen = []
+    parallel = partition(*args, **kwargs, workers=2, progress=lambda done, total, label: seen.append((done, total)))
+    _same_grids(partition(*args, **kwargs, workers=1), parallel)
+    n = len(county["communities"])
+    assert seen[-1] == (n, n)
+
+
+def _fails_on_odd(n: int) -> int:
+    if n % 2:
+        raise ParameterError(f"odd job {n}")
+    return n
+
+
+def test_an_error_in_a_worker_process_reaches_the_caller_as_itself():
+    with pytest.raises(ParameterError, match="odd job 3"):
+        map_jobs(_fails_on_odd, [0, 2, 3, 4], workers=2)
+    assert map_jobs(_fails_on_odd, [0, 2, 4, 6], workers=2) == [0, 2, 4, 6]
+
+
+def test_every_core_is_used_only_when_the_work_pays_for_it():
+    cores = available_cores()
+    assert auto_workers(1, 10 * MIN_PARALLEL_ITEMS) == 1
+    assert auto_workers(50, MIN_PARALLEL_ITEMS - 1) == 1
+    assert auto_workers(50, MIN_PARALLEL_ITEMS) == min(cores, 50)
+    assert auto_workers(2, 10 * MIN_PARALLEL_ITEMS) == min(cores, 2)

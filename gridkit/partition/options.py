@@ -60,9 +60,10 @@ class PartitionOptions:
         community, or the name of a field of the boundary layer holding it (empty or 0:
         chosen from the target). Met when the bounds allow it; the report says why not.
     workers, scheduler
-        Divide the communities in ``workers`` processes of a local Dask cluster, or on the
-        Dask scheduler at ``scheduler`` (``"tcp://host:8786"``); the grids are identical
-        to a serial run.
+        Divide the communities in ``workers`` local processes (None: every core of the
+        machine when the county is big enough to pay for it, see
+        :func:`gridkit.scale.auto_workers`), or on the Dask scheduler at ``scheduler``
+        (``"tcp://host:8786"``); the grids are identical to a serial run.
     """
 
     kind: KindOption = "auto"
@@ -78,13 +79,13 @@ class PartitionOptions:
     output_crs: Any = None
     tolerance: float | None = 0.2
     grids: int | str | None = None
-    workers: int = 1
+    workers: int | None = None
     scheduler: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("auto", "city", "rural"):
             raise ParameterError(f"kind must be auto, city or rural, got {self.kind!r}")
-        if not _whole(self.workers) or self.workers < 1:
+        if self.workers is not None and (not _whole(self.workers) or self.workers < 1):
             raise ParameterError(f"workers must be at least 1, got {self.workers!r}")
         ceiling = self.max_households_per_building
         if not _whole(ceiling) or not 1 <= ceiling <= _CEILING_LIMIT:

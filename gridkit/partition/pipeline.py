@@ -27,7 +27,7 @@ from gridkit.partition.result import PartitionResult
 from gridkit.partition.rules import ISSUE_COLUMNS, Bounds, Plan, check_plan, cut_buildings
 from gridkit.partition.validate import Inputs, checked_inputs
 from gridkit.partition.workload import workload
-from gridkit.scale import map_jobs
+from gridkit.scale import auto_workers, map_jobs
 
 __all__ = ["KindOption", "PartitionOptions", "PartitionResult", "partition"]
 
@@ -99,7 +99,8 @@ def partition(
     balance = None if opts.tolerance is None else BalanceOptions(tolerance=opts.tolerance)
     jobs, placement = community_jobs(inputs, bounds, balance=balance)
     labels = [f"community {job.code}" for job in jobs]
-    done = map_jobs(grids_for_community, jobs, labels=labels, workers=opts.workers, scheduler=opts.scheduler,
+    workers = opts.workers or auto_workers(len(jobs), len(inputs.building_geometries))
+    done = map_jobs(grids_for_community, jobs, labels=labels, workers=workers, scheduler=opts.scheduler,
                     progress=progress or no_progress)
     layers = assemble(inputs, placement, done, bounds)
     grid_code = layers.grids["grid_code"].to_numpy()
