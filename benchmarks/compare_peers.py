@@ -50,6 +50,7 @@ import shlex
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -382,6 +383,7 @@ def tool_gerrychain(
         import networkx as nx
         from gerrychain import Graph
         from gerrychain.partition import recursive_tree_part
+        from gerrychain.tree import BipartitionWarning
     except ImportError as exc:
         raise ToolUnavailable(f"gerrychain: {exc}") from exc
     hh = _households(units)
@@ -394,9 +396,12 @@ def tool_gerrychain(
     n = len(units)
 
     def run() -> Any:
-        return recursive_tree_part(
-            graph, list(range(k)), total / k, "households", GERRYCHAIN_EPSILON, rng=seed
-        )
+        with warnings.catch_warnings():
+            # one BipartitionWarning per 1,000 failed trees: the outcome is what counts
+            warnings.simplefilter("ignore", BipartitionWarning)
+            return recursive_tree_part(
+                graph, list(range(k)), total / k, "households", GERRYCHAIN_EPSILON, rng=seed
+            )
 
     def finish(raw: Any) -> np.ndarray:
         lab = np.full(n, -1, dtype=np.int64)
@@ -443,6 +448,7 @@ def _worker(
 ) -> None:
     """Run one tool in this (spawned) process and send the outcome through ``conn``."""
     conn.send(("started",))
+    t0 = None
     try:
         prepared = TOOLS[name][1](units, edges, bounds, seed)
         rss_before = _rss_mib()
@@ -455,7 +461,11 @@ def _worker(
     except ToolUnavailable as exc:
         conn.send(("not available", str(exc)))
     except Exception as exc:  # noqa: BLE001 - report, do not crash the benchmark
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        why = f"{type(exc).__name__}: {exc}"
+        if t0 is not None:
+            spent = time.perf_counter() - t0
+            why = f"no plan in {spent:.0f} s ({why})" if name in SEARCHING_TOOLS else f"{why} after {spent:.1f} s"
+        conn.send(("error", why))
     finally:
         conn.close()
 
