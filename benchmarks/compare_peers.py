@@ -461,11 +461,14 @@ def _worker(
     except ToolUnavailable as exc:
         conn.send(("not available", str(exc)))
     except Exception as exc:  # noqa: BLE001 - report, do not crash the benchmark
-        why = f"{type(exc).__name__}: {exc}"
+        why, status = f"{type(exc).__name__}: {exc}", "error"
         if t0 is not None:
             spent = time.perf_counter() - t0
-            why = f"no plan in {spent:.0f} s ({why})" if name in SEARCHING_TOOLS else f"{why} after {spent:.1f} s"
-        conn.send(("error", why))
+            if name in SEARCHING_TOOLS:
+                why, status = f"gave up after {spent:.0f} s ({why})", "no plan"
+            else:
+                why = f"{why} after {spent:.1f} s"
+        conn.send((status, why))
     finally:
         conn.close()
 
@@ -538,7 +541,7 @@ def run_tool(
             if not recv.poll(timeout):
                 result.status = "timeout"
                 result.note = (
-                    f"no plan in {timeout:g} s" if name in SEARCHING_TOOLS else f"> {timeout:g} s"
+                    f"no plan in {timeout:g} s (stopped)" if name in SEARCHING_TOOLS else f"> {timeout:g} s"
                 )
             else:
                 msg = recv.recv()
