@@ -67,7 +67,7 @@ def balance_metrics(
     --------
     >>> m = balance_metrics(np.array([300.0, 310.0, 200.0]), np.array(["a", "a", "a"]))
     >>> round(m["balanced"], 3), round(m["cv_median"], 3)
-    (0.667, 0.175)
+    (0.667, 0.184)
     """
     per_region = np.asarray(per_region, dtype=float)
     _, comm = np.unique(np.asarray(region_community), return_inverse=True)
