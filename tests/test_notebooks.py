@@ -112,7 +112,8 @@ def _execute(path: Path, workdir: Path):
 @pytest.fixture(scope="module")
 def browser():
     if not chromium_available():
-        pytest.skip("needs playwright and /usr/bin/chromium")
+        yield None  # the notebooks still run; the test skips only the Chromium part, and says so
+        return
     with Browser() as b:
         yield b
 
@@ -133,6 +134,8 @@ def test_notebook_runs_offline(path, tmp_path, browser):
         assert remote_loads(page) == []
     maps = [p for p in pages if "srcdoc" in p and "leaflet" in p.lower()]
     assert maps, f"{path.name} shows no map"
+    if browser is None:
+        pytest.skip("the notebook ran offline; its maps were not opened: needs playwright and /usr/bin/chromium")
     for i, page in enumerate(maps):
         out = tmp_path / f"output_{i}.html"
         out.write_text(page, encoding="utf-8")
