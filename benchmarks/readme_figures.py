@@ -13,7 +13,7 @@ time into a fresh output folder, in its own process; the row gives the median wa
 the spread (fastest–slowest), and the median peak resident memory of the largest process
 (``os.wait4``). Printed: the command line of this script, the machine (CPU model, cores,
 RAM, load average before and after), the table with each command beside its figure and
-the figure the README states now, the setup commands, and the figures that come from the
+the figure the README stated when the row was written, the setup commands, and the figures that come from the
 other benchmark scripts (each prints its own table; their commands are listed).
 
 ``--quick`` is a smoke test: one repetition, 20,000 and 50,000 synthetic households
@@ -72,7 +72,7 @@ class Row:
     label : str
         What the figure is, as the README's table would name it.
     readme : str
-        The figure the README states today.
+        The figure the README stated when this row was written (shown beside the new one).
     command : list of str
         The timed command; ``{w}`` is replaced by the work folder, ``{out}`` by a fresh
         output folder for each repetition.
@@ -262,7 +262,7 @@ def _fmt(s: float) -> str:
 
 def table(measured: list[tuple[Row, Measured]], *, repeat: int) -> str:
     """The Markdown table: figure, median, spread, peak memory, runs, README today, command."""
-    lines = ["| figure | median s | spread s (min–max) | peak memory (median) | runs | README now | command |",
+    lines = ["| figure | median s | spread s (min–max) | peak memory (median) | runs | README stated | command |",
              "| --- | ---: | ---: | ---: | ---: | --- | --- |"]
     for row, got in measured:
         cmd = f"`{_shown(row.command)}`"
