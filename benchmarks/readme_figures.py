@@ -4,20 +4,22 @@ Run on demand (not part of the test suite), on a quiet machine::
 
     python benchmarks/readme_figures.py [--repeat 3] [--rows NAME ...] [--workdir DIR] [--quick]
 
-Each row is one command a README figure comes from (the demo, the test suite, the
-partition of the sample county, of Helsinki's OpenStreetMap extract and of 200,000 and
-1,000,000 synthetic households, the heatmap of the 200,000-household county). Inputs a
-row needs (a ``gridkit synth`` county, its grids, Helsinki's communities) are made once
-before the row and not timed. Each command then runs ``--repeat`` times (default 3), each
-time into a fresh output folder, in its own process; the row gives the median wall time,
-the spread (fastest–slowest), and the median peak resident memory of the largest process
+Each row is one command a README figure comes from (the demo; the three steps of the
+test command, ``ruff check .``, ``mypy`` and ``pytest``; the partition of the sample
+county, of Helsinki's OpenStreetMap extract and of 200,000 and 1,000,000 synthetic
+households; the heatmap of the 200,000-household county). Inputs a row needs (a
+``gridkit synth`` county, its grids, Helsinki's communities) are made once before the row
+and not timed. Each command then runs ``--repeat`` times (default 3), each time into a
+fresh output folder, in its own process; the row gives the median wall time, the spread
+(fastest–slowest), and the median peak resident memory of the largest process
 (``os.wait4``). Printed: the command line of this script, the machine (CPU model, cores,
 RAM, load average before and after), the table with each command beside its figure and
-the figure the README stated when the row was written, the setup commands, and the figures that come from the
-other benchmark scripts (each prints its own table; their commands are listed).
+the figure the README stated when the row was written, the setup commands, and the
+commands of the other benchmark scripts whose figures the README and ``docs/`` quote
+(each prints its own table).
 
 ``--quick`` is a smoke test: one repetition, 20,000 and 50,000 synthetic households
-instead of 200,000 and 1,000,000, and one test file instead of the whole suite. Its
+instead of 200,000 and 1,000,000, and one file for mypy and for pytest instead of all. Its
 figures are not the README's.
 
 Progress goes to stderr; ``> figures.md`` keeps only the report.
@@ -114,10 +116,15 @@ def rows(*, quick: bool) -> list[Row]:
 
     small_dir = f"{{w}}/synth{small}"
     tests = ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider"] + (["tests/test_codes.py"] if quick else [])
+    # a cold run, as on a fresh clone: no cache read or written
+    typed = ["python", "-m", "mypy", "--cache-dir", "/dev/null"] + (["gridkit/codes.py"] if quick else [])
     return [
         Row("demo", "`gridkit demo` (every verb on the sample county)", "about 10 s",
             ["gridkit", "demo", "-o", "{out}"]),
-        Row("tests", "test suite" + (" (quick: tests/test_codes.py only)" if quick else ""),
+        Row("ruff", "lint, the test command's `ruff check .`", "—", ["python", "-m", "ruff", "check", "--no-cache", "."]),
+        Row("mypy", "type check, the test command's `mypy`" + (" (quick: gridkit/codes.py only)" if quick else ""),
+            "—", typed),
+        Row("tests", "test suite, `pytest`" + (" (quick: tests/test_codes.py only)" if quick else ""),
             "under two minutes", tests),
         Row("sample", "partition `data/sample_county` (18,427 households)", "3.3 s, 0.38 GB",
             partition(s, "{out}")),
