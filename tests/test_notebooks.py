@@ -120,6 +120,7 @@ def browser():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_offline(path, tmp_path, browser):
+    assert path.stem in EXPECTED, f"say in EXPECTED what {path.name} must print"
     cells = _execute(path, tmp_path)
     for cell in cells:
         assert cell.outputs, f"a cell printed nothing:\n{cell.source}"
