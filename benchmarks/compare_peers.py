@@ -14,8 +14,8 @@ stderr, so ``> table.md`` captures only the report.
 
 Tools (``--tools`` names):
 
-- ``gridkit``: ``gridkit.partition.regions_from_units`` (shows "not available" until
-  it exists; it builds its own adjacency inside the timed call).
+- ``gridkit``: ``gridkit.partition.regions_from_units`` with its default balance
+  tolerance 0.2 (it builds its own adjacency inside the timed call).
 - ``spopt-maxp``: PySAL spopt ``MaxPHeuristic`` (threshold 200 households, top_n=2).
 - ``geoda-maxp-greedy``, ``geoda-maxp-tabu``: ``pygeoda.maxp_greedy`` / ``maxp_tabu``
   (min bound 200 households; pygeoda's API has no max bound).
@@ -24,6 +24,13 @@ Tools (``--tools`` names):
   (see :func:`tool_kmeans_constrained`).
 - ``sklearn-kmeans``: ``sklearn.cluster.KMeans`` on unit centroids weighted by
   households, k = ceil(H/350).
+- ``gerrychain``: GerryChain ``recursive_tree_part`` (random spanning-tree cuts), k =
+  round(H/300) parts of H/k households within ±20 %; a run over the time limit is
+  reported as "no plan in N s".
+
+Every row also gives the balance figures of gridkit's report: the median community CV
+of households per region and the share of regions within ±20 % of their community's
+mean (``benchmarks/_peer_report.py``).
 
 The max-p and SKATER tools also need attributes to make regions homogeneous in; for
 grids the goal is spatial compactness, so every one of them gets the unit centroid
@@ -43,6 +50,7 @@ import shlex
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -55,32 +63,21 @@ if str(_REPO) not in sys.path:
     sys.path.insert(0, str(_REPO))
 
 from benchmarks._peer_data import make_community, neighbour_lists, rook_adjacency
+from benchmarks._peer_report import Bounds, fmt_time, markdown_table, region_metrics
 
 #: Seconds a spawned worker may take to import and receive its data before the
 #: tool's own time limit starts.
 STARTUP_LIMIT = 180.0
 
+#: gridkit's balance tolerance (its default): grids within ±20 % of the community mean.
+GRIDKIT_TOLERANCE = 0.2
+
+#: GerryChain's epsilon: each part within this share of H / k.
+GERRYCHAIN_EPSILON = 0.2
+
 #: Upper bound on the number of household-replicated points given to
 #: KMeansConstrained (its min-cost-flow has points × clusters arcs).
 KMC_POINT_BUDGET = 20_000
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """Household bounds every tool is asked to meet.
-
-    Attributes
-    ----------
-    min_households, max_households : int
-        Inclusive bounds on households per region.
-    target : int
-        Households a region should have; sets the number of regions where a tool
-        needs one.
-    """
-
-    min_households: int = 200
-    max_households: int = 500
-    target: int = 300
 
 
 @dataclass
@@ -141,7 +138,7 @@ def tool_gridkit(units: Any, edges: np.ndarray, bounds: Bounds, seed: int) -> Pr
     bounds : Bounds
         Household bounds and target.
     seed : int
-        Passed as ``rng``.
+        Unused: gridkit's partition is deterministic and takes no seed.
 
     Returns
     -------
@@ -160,10 +157,13 @@ def tool_gridkit(units: Any, edges: np.ndarray, bounds: Bounds, seed: int) -> Pr
             min_households=bounds.min_households,
             max_households=bounds.max_households,
             target=bounds.target,
+            tolerance=GRIDKIT_TOLERANCE,
         )
 
     return Prepared(
-        run, lambda raw: np.asarray(raw, dtype=np.int64), "own adjacency in timing"
+        run,
+        lambda raw: np.asarray(raw, dtype=np.int64),
+        f"tolerance={GRIDKIT_TOLERANCE:g}, own adjacency in timing",
     )
 
 
@@ -359,6 +359,59 @@ def tool_sklearn_kmeans(
     )
 
 
+def tool_gerrychain(
+    units: Any, edges: np.ndarray, bounds: Bounds, seed: int
+) -> Prepared:
+    """GerryChain's ``recursive_tree_part``: k parts of H / k households ± epsilon.
+
+    The rook graph becomes a ``gerrychain.Graph`` (``Graph.from_networkx``, households as
+    the node attribute); k = round(H / 300), ``pop_target`` = H / k and ``epsilon`` =
+    :data:`GERRYCHAIN_EPSILON` (0.2: every part within ±20 % of the mean, which is inside
+    200-500 here). It draws random spanning trees until each cut is balanced, so it may
+    not finish: the worker's time limit stops it, and the row says "no plan in N s".
+
+    Parameters
+    ----------
+    units, edges, bounds, seed
+        As for :func:`tool_gridkit`; ``seed`` is passed as ``rng``.
+
+    Returns
+    -------
+    Prepared
+    """
+    try:
+        import networkx as nx
+        from gerrychain import Graph
+        from gerrychain.partition import recursive_tree_part
+        from gerrychain.tree import BipartitionWarning
+    except ImportError as exc:
+        raise ToolUnavailable(f"gerrychain: {exc}") from exc
+    hh = _households(units)
+    total = int(hh.sum())
+    k = max(1, round(total / bounds.target))
+    g: Any = nx.Graph()
+    g.add_nodes_from((i, {"households": int(h)}) for i, h in enumerate(hh.tolist()))
+    g.add_edges_from(map(tuple, edges.tolist()))
+    graph = Graph.from_networkx(g)
+    n = len(units)
+
+    def run() -> Any:
+        with warnings.catch_warnings():
+            # one BipartitionWarning per 1,000 failed trees: the outcome is what counts
+            warnings.simplefilter("ignore", BipartitionWarning)
+            return recursive_tree_part(
+                graph, list(range(k)), total / k, "households", GERRYCHAIN_EPSILON, rng=seed
+            )
+
+    def finish(raw: Any) -> np.ndarray:
+        lab = np.full(n, -1, dtype=np.int64)
+        for node, part in raw.items():
+            lab[int(node)] = int(part)
+        return lab
+
+    return Prepared(run, finish, f"k={k}, epsilon={GERRYCHAIN_EPSILON:g}")
+
+
 #: Tool name -> (display name, tool function). Order is the order of the table.
 TOOLS: dict[str, tuple[str, ToolFn]] = {
     "gridkit": ("gridkit regions_from_units", tool_gridkit),
@@ -368,7 +421,11 @@ TOOLS: dict[str, tuple[str, ToolFn]] = {
     "geoda-skater": ("pygeoda skater", tool_geoda_skater),
     "kmeans-constrained": ("k-means-constrained", tool_kmeans_constrained),
     "sklearn-kmeans": ("sklearn KMeans (hh-weighted)", tool_sklearn_kmeans),
+    "gerrychain": ("GerryChain recursive_tree_part", tool_gerrychain),
 }
+
+#: Tools that search until they find a plan: a timeout there means "no plan".
+SEARCHING_TOOLS = frozenset({"gerrychain"})
 
 
 # ------------------------------------------------------------------ worker process
@@ -391,6 +448,7 @@ def _worker(
 ) -> None:
     """Run one tool in this (spawned) process and send the outcome through ``conn``."""
     conn.send(("started",))
+    t0 = None
     try:
         prepared = TOOLS[name][1](units, edges, bounds, seed)
         rss_before = _rss_mib()
@@ -403,7 +461,14 @@ def _worker(
     except ToolUnavailable as exc:
         conn.send(("not available", str(exc)))
     except Exception as exc:  # noqa: BLE001 - report, do not crash the benchmark
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        why, status = f"{type(exc).__name__}: {exc}", "error"
+        if t0 is not None:
+            spent = time.perf_counter() - t0
+            if name in SEARCHING_TOOLS:
+                why, status = f"gave up after {spent:.0f} s ({why})", "no plan"
+            else:
+                why = f"{why} after {spent:.1f} s"
+        conn.send((status, why))
     finally:
         conn.close()
 
@@ -474,7 +539,10 @@ def run_tool(
         else:
             recv.recv()  # "started"
             if not recv.poll(timeout):
-                result.status, result.note = "timeout", f"> {timeout:g} s"
+                result.status = "timeout"
+                result.note = (
+                    f"no plan in {timeout:g} s (stopped)" if name in SEARCHING_TOOLS else f"> {timeout:g} s"
+                )
             else:
                 msg = recv.recv()
                 result.status = msg[0]
@@ -503,183 +571,6 @@ def run_tool(
     return result, labels
 
 
-# ------------------------------------------------------------------------- metrics
-
-
-def region_metrics(
-    units: Any, edges: np.ndarray, labels: np.ndarray, bounds: Bounds
-) -> dict[str, float]:
-    """Quality figures of a labelling.
-
-    Parameters
-    ----------
-    units : geopandas.GeoDataFrame
-        Units with ``households`` and Polygon geometry (a coverage).
-    edges : numpy.ndarray
-        ``(m, 2)`` rook pairs.
-    labels : numpy.ndarray
-        One int label per unit; negative = unassigned.
-    bounds : Bounds
-        Household bounds.
-
-    Returns
-    -------
-    dict
-        ``regions``, ``unassigned`` (units), ``within`` (share of regions within
-        bounds), ``contiguous`` (share of regions connected in the rook graph),
-        ``pp_mean``/``pp_min`` (Polsby-Popper 4πA/P² of the dissolved regions),
-        ``cv`` (std/mean of households per region, ddof=0), ``hh_min``/``hh_max``.
-    """
-    import shapely
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    labels = np.asarray(labels, dtype=np.int64)
-    n = len(units)
-    if labels.shape != (n,):
-        raise ValueError(f"expected {n} labels, got shape {labels.shape}")
-    assigned = labels >= 0
-    region = np.full(n, -1, dtype=np.int64)
-    _, region[assigned] = np.unique(labels[assigned], return_inverse=True)
-    p = int(region.max()) + 1 if assigned.any() else 0
-    hh = _households(units)
-    per = np.bincount(region[assigned], weights=hh[assigned], minlength=p)
-
-    # Contiguity: components of the graph keeping only edges inside one region.
-    a, b = edges[:, 0], edges[:, 1]
-    intra = (region[a] == region[b]) & (region[a] >= 0)
-    g = coo_matrix((np.ones(intra.sum()), (a[intra], b[intra])), shape=(n, n))
-    _, comp = connected_components(g, directed=False)
-    pairs = np.unique(np.column_stack([region[assigned], comp[assigned]]), axis=0)
-    pieces = np.bincount(pairs[:, 0], minlength=p)
-
-    # Polsby-Popper of dissolved regions (coverage union per region).
-    geoms = units.geometry.values
-    order = np.argsort(region, kind="stable")
-    order = order[region[order] >= 0]
-    cuts = np.flatnonzero(np.diff(region[order])) + 1
-    dissolved = np.array(
-        [
-            shapely.coverage_union_all(np.asarray(geoms[idx]))
-            for idx in np.split(order, cuts)
-        ]
-    )
-    area, perim = shapely.area(dissolved), shapely.length(dissolved)
-    pp = 4.0 * np.pi * area / perim**2
-
-    return {
-        "regions": p,
-        "unassigned": int((~assigned).sum()),
-        "within": float(
-            np.mean((per >= bounds.min_households) & (per <= bounds.max_households))
-        ),
-        "contiguous": float(np.mean(pieces == 1)),
-        "pp_mean": float(pp.mean()),
-        "pp_min": float(pp.min()),
-        "cv": float(per.std() / per.mean()),
-        "hh_min": float(per.min()),
-        "hh_max": float(per.max()),
-    }
-
-
-# -------------------------------------------------------------------------- report
-
-
-def _fmt_time(s: float | None) -> str:
-    """Seconds with sensible precision."""
-    if s is None:
-        return "—"
-    return f"{s:.3f}" if s < 1 else f"{s:.2f}" if s < 10 else f"{s:.1f}"
-
-
-def markdown_table(results: list[ToolResult], bounds: Bounds) -> str:
-    """Render the results as one Markdown table (rows grouped by size).
-
-    Parameters
-    ----------
-    results : list of ToolResult
-        All runs, in order.
-    bounds : Bounds
-        For the column header.
-
-    Returns
-    -------
-    str
-    """
-    lo, hi = bounds.min_households, bounds.max_households
-    head = [
-        "units",
-        "tool",
-        "regions",
-        f"in [{lo}, {hi}]",
-        "contiguous",
-        "PP mean",
-        "PP min",
-        "CV hh",
-        "hh min–max",
-        "time s",
-        "× gridkit",
-        "peak MiB (Δ)",
-        "notes",
-    ]
-    align = [
-        "---:",
-        "---",
-        "---:",
-        "---:",
-        "---:",
-        "---:",
-        "---:",
-        "---:",
-        "---:",
-        "---:",
-        "---:",
-        "---:",
-        "---",
-    ]
-    lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(align) + " |"]
-    ref: dict[int, float] = {
-        r.n_units: r.seconds
-        for r in results
-        if r.tool == "gridkit" and r.status == "ok" and r.seconds is not None
-    }
-    for r in results:
-        m = r.metrics
-        if r.status == "ok":
-            base = ref.get(r.n_units)
-            ratio = (
-                f"{r.seconds / base:.1f}×" if base and r.seconds is not None else "—"
-            )
-            mem = "—"
-            if r.peak_rss_mib is not None:
-                delta = max(0.0, r.peak_rss_mib - (r.rss_before_mib or 0.0))
-                mem = f"{r.peak_rss_mib:.0f} (+{delta:.0f})"
-            note = r.note
-            if m.get("unassigned"):
-                note = f"{note}; {m['unassigned']} units unassigned".lstrip("; ")
-            cells = [
-                f"{r.n_units:,}",
-                r.display,
-                f"{m['regions']:,}",
-                f"{100 * m['within']:.1f} %",
-                f"{100 * m['contiguous']:.1f} %",
-                f"{m['pp_mean']:.3f}",
-                f"{m['pp_min']:.3f}",
-                f"{m['cv']:.3f}",
-                f"{m['hh_min']:.0f}–{m['hh_max']:.0f}",
-                _fmt_time(r.seconds),
-                ratio,
-                mem,
-                note,
-            ]
-        else:
-            cells = (
-                [f"{r.n_units:,}", r.display] + ["—"] * 7 + [r.status, "—", "—", r.note]
-            )
-        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
-    return "\n".join(lines)
-
-
 def _versions() -> dict[str, str]:
     """Versions of the packages involved (``not installed`` where missing)."""
     from importlib import metadata
@@ -696,6 +587,8 @@ def _versions() -> dict[str, str]:
         "numpy",
         "shapely",
         "geopandas",
+        "gerrychain",
+        "networkx",
     ):
         try:
             out[dist] = metadata.version(dist)
@@ -771,7 +664,7 @@ def main(argv: list[str] | None = None) -> int:
         data_notes.append(
             f"{n:,} units: {total:,} households (mean {total / n:.1f}, "
             f"{int((units['households'] >= 150).sum())} towers), {len(edges):,} rook pairs, "
-            f"adjacency build {_fmt_time(adj_s)} s (shared by all peers, not in their times)"
+            f"adjacency build {fmt_time(adj_s)} s (shared by all peers, not in their times)"
         )
         for name in args.tools:
             print(f"[{n} units] {name} ...", file=sys.stderr, flush=True)
@@ -784,7 +677,7 @@ def main(argv: list[str] | None = None) -> int:
                         "error",
                         f"bad labels: {type(exc).__name__}: {exc}",
                     )
-            took = f" {_fmt_time(res.seconds)} s" if res.seconds is not None else ""
+            took = f" {fmt_time(res.seconds)} s" if res.seconds is not None else ""
             print(f"    {res.status}{took} ({res.note})", file=sys.stderr, flush=True)
             results.append(res)
 
