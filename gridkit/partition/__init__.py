@@ -40,9 +40,9 @@ from gridkit.partition.pipeline import partition
 from gridkit.partition.reasons import REASONS
 from gridkit.partition.regionalize import grid_count, regions_from_graph
 from gridkit.partition.result import PartitionResult
-from gridkit.partition.rules import RULES, Plan, check_plan
+from gridkit.partition.rules import PRESETS, RULES, Plan, check_plan
 
-__all__ = ["REASONS", "RULES", "BalanceOptions", "PartitionOptions", "PartitionResult", "Plan", "check_plan", "grid_count",
+__all__ = ["PRESETS", "REASONS", "RULES", "BalanceOptions", "PartitionOptions", "PartitionResult", "Plan", "check_plan", "grid_count",
            "partition", "regions_from_units"]
 
 
