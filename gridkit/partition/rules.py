@@ -12,9 +12,10 @@ serials in reading order (stable codes outlive it); ``gridkit check`` runs them 
 
 Checks are exact in the plan's own CRS (GEOS predicates on the geometries as given);
 only areas in the texts are measured in m², in the local metric CRS
-(:meth:`Plan.area_m2`). A gap or overlap counts when its area is above
-:data:`TOLERANCE` of the community's (or the smaller grid's) area: a share, so the same
-in any CRS, and far above floating-point slivers of reprojection (about 1e-14).
+(:meth:`Plan.area_m2`). A piece of a gap or overlap counts when its area is above
+:data:`TOLERANCE` of the community's (or the smaller grid's) area — a share, the same in
+any CRS — and its mean width is above :data:`SLIVER_WIDTH` (0.2 m): reprojection leaves
+slivers a few cm wide along long straight boundaries, which no planner draws.
 
 The per-grid tests behind them (:func:`within_bounds`, :func:`one_piece`,
 :func:`inside_community`) return one boolean per grid, indexed like the grids.
@@ -38,6 +39,7 @@ __all__ = [
     "ISSUE_COLUMNS",
     "PRESETS",
     "RULES",
+    "SLIVER_WIDTH",
     "SOFT_RULES",
     "TOLERANCE",
     "Bounds",
@@ -57,6 +59,12 @@ Kind = Literal["city", "rural"]
 
 #: areas below this share (of the grid, the community or the building concerned) count as zero
 TOLERANCE = 1e-6
+
+#: a gap, overlap or part outside a community counts only where it is wider than this, in
+#: metres (mean width 2 x area / perimeter, measured in the metric CRS): a file written in
+#: degrees from metric grids has slivers a few cm wide along long boundaries, where straight
+#: edges of one CRS are slightly curved in the other
+SLIVER_WIDTH = 0.2
 
 #: columns of what a rule check returns: the rule id, a finding code (for the bounds rule,
 #: the grid's reason code), where (community, grid), why in words, and the geometry of the place
@@ -241,6 +249,25 @@ class Plan:
         """Area in m² of geometries in the plan's CRS (one value per geometry)."""
         return np.asarray(shapely.area(self.to_metric(geoms)), dtype=float)
 
+    def wide(self, geoms: Any) -> np.ndarray:
+        """Whether each polygon is wider than :data:`SLIVER_WIDTH` (mean width 2 x area / perimeter, in m)."""
+        metric = self.to_metric(geoms)
+        perimeter = np.asarray(shapely.length(metric), dtype=float)
+        width = 2 * shapely.area(metric) / np.where(perimeter > 0, perimeter, 1.0)
+        return np.asarray(width > SLIVER_WIDTH, dtype=bool)
+
+    def wide_parts(self, geoms: Any) -> np.ndarray:
+        """The polygonal pieces of each geometry wider than :data:`SLIVER_WIDTH`, as one geometry (None if none)."""
+        values = keep_dimension(np.asarray(geoms, dtype=object).reshape(-1), 2)
+        parts, which = shapely.get_parts(values, return_index=True)
+        keep = self.wide(parts) if len(parts) else np.zeros(0, dtype=bool)
+        out = np.full(len(values), None, dtype=object)
+        if keep.any():
+            shapely.multipolygons(parts[keep], indices=which[keep], out=out)
+        single = shapely.get_num_geometries(out) == 1
+        out[single] = shapely.get_geometry(out[single], 0)
+        return out
+
 
 class Rule(NamedTuple):
     """A rule of grid management: its text, and the check that lists where a plan breaks it."""
@@ -356,7 +383,7 @@ def check_households_within_bounds(plan: Plan) -> gpd.GeoDataFrame:
 
 
 def check_inside_one_community(plan: Plan) -> gpd.GeoDataFrame:
-    """Rule 2: a row per grid with area outside its community (the part outside as geometry)."""
+    """Rule 2: a row per grid with area outside its community (the part outside, wider than a sliver, as geometry)."""
     g = plan.grids
     bad = g[~inside_community(g, plan.communities)]
     own = plan.community_geometry(bad["community_code"])
@@ -369,7 +396,9 @@ def check_inside_one_community(plan: Plan) -> gpd.GeoDataFrame:
                          "community_code": row["community_code"], "grid_code": row["grid_code"],
                          "reason": where, "geometry": geom})
             continue
-        part = shapely.difference(geom, boundary)
+        part = plan.wide_parts(shapely.difference(geom, boundary))[0]
+        if part is None:  # slivers of reprojection only
+            continue
         rows.append({"rule": "inside_one_community", "code": "outside_community",
                      "community_code": row["community_code"], "grid_code": row["grid_code"],
                      "reason": f"part of the grid lies outside its community ({plan.area_m2(part)[0]:,.1f} m²)",
@@ -382,8 +411,8 @@ def check_tiles_community(plan: Plan, *, tolerance: float = TOLERANCE) -> gpd.Ge
 
     Each connected piece of a gap is a row (its place and area), counted when its area is
     above ``tolerance`` of the community's; an overlap when above ``tolerance`` of the
-    smaller grid's (its polygonal part is the geometry). Grids of neighbouring
-    communities are compared too.
+    smaller grid's (its polygonal pieces are the geometry). Either counts only where wider
+    than :data:`SLIVER_WIDTH`. Grids of neighbouring communities are compared too.
     """
     g = plan.grids
     geoms = g.geometry.to_numpy()
@@ -400,6 +429,8 @@ def check_tiles_community(plan: Plan, *, tolerance: float = TOLERANCE) -> gpd.Ge
     pieces, which = shapely.get_parts(keep_dimension(gaps, 2), return_index=True)
     big = shapely.area(pieces) > tolerance * shapely.area(boundaries[which])
     pieces, which = pieces[big], which[big]
+    wide = plan.wide(pieces) if len(pieces) else np.zeros(0, dtype=bool)
+    pieces, which = pieces[wide], which[wide]
     for piece, k, m2, share in zip(pieces, which, plan.area_m2(pieces),
                                    shapely.area(pieces) / shapely.area(boundaries[which])):
         rows.append({"rule": "tiles_community", "code": "gap", "community_code": comm_codes[k], "grid_code": "",
@@ -413,8 +444,12 @@ def check_tiles_community(plan: Plan, *, tolerance: float = TOLERANCE) -> gpd.Ge
     overlap = keep_dimension(shapely.intersection(geoms[i], geoms[j]), 2)
     area = shapely.area(overlap)
     big = area > tolerance * np.minimum(shapely.area(geoms[i]), shapely.area(geoms[j]))
+    i, j = i[big], j[big]
+    overlap = plan.wide_parts(overlap[big]) if big.any() else overlap[big]
+    wide = ~pd.isna(overlap)
+    i, j, overlap = i[wide], j[wide], overlap[wide]
     grid_code = g["grid_code"].to_numpy()
-    for a, b, piece, size in zip(i[big], j[big], overlap[big], plan.area_m2(overlap[big])):
+    for a, b, piece, size in zip(i, j, overlap, plan.area_m2(overlap)):
         rows.append({"rule": "tiles_community", "code": "overlap", "community_code": codes[a],
                      "grid_code": grid_code[a], "grid_codes": f"{grid_code[a]}, {grid_code[b]}",
                      "reason": f"grids {grid_code[a]} and {grid_code[b]} overlap by {size:,.1f} m²",
