@@ -30,7 +30,7 @@ def report_from_check(result: CheckResult, *, parameters: dict[str, Any] | None 
     rules = {}
     for rule_id, rule in {**RULES, **SOFT_RULES}.items():
         mine = p[p["rule"] == rule_id]
-        rules[rule_id] = {"text": rule.text, "soft": rule_id in SOFT_RULES,
+        rules[rule_id] = {"text": rule.text, "binding": rule_id not in SOFT_RULES,
                           **{sev: int((mine["severity"] == sev).sum()) for sev in SEVERITIES}}
     g = result.grids
     per_community = []
@@ -89,7 +89,7 @@ def report_markdown(report: dict[str, Any]) -> str:
                   + ", ".join(f"{layer} {n}" for layer, n in o["repaired"].items()) + "."]
     lines += ["", "## Rules", "", "| rule | broken | unavoidable | soft |", "| --- | ---: | ---: | ---: |"]
     for rule_id, r in report["rules"].items():
-        text = r["text"] + (" (soft)" if r["soft"] else "")
+        text = r["text"] + ("" if r["binding"] else " (soft)")
         lines.append(f"| {text} (`{rule_id}`) | {r['broken']} | {r['unavoidable']} | {r['soft']} |")
     lines += ["", "Severities: " + "; ".join(f"**{k}** {v}" for k, v in report["severities"].items()) + ".",
               "", "## Findings", ""]

@@ -431,9 +431,13 @@ def check_tiles_community(plan: Plan, *, tolerance: float = TOLERANCE) -> gpd.Ge
     pieces, which = pieces[big], which[big]
     wide = plan.wide(pieces) if len(pieces) else np.zeros(0, dtype=bool)
     pieces, which = pieces[wide], which[wide]
-    for piece, k, m2, share in zip(pieces, which, plan.area_m2(pieces),
-                                   shapely.area(pieces) / shapely.area(boundaries[which])):
+    grid_code = g["grid_code"].astype(str).to_numpy()
+    pi, gi = shapely.STRtree(geoms).query(pieces, predicate="intersects")
+    beside = pd.Series(grid_code[gi]).groupby(pi).agg(lambda c: ", ".join(sorted(set(c))))
+    for n, (piece, k, m2, share) in enumerate(zip(pieces, which, plan.area_m2(pieces),
+                                                  shapely.area(pieces) / shapely.area(boundaries[which]))):
         rows.append({"rule": "tiles_community", "code": "gap", "community_code": comm_codes[k], "grid_code": "",
+                     "grid_codes": beside.get(n, ""),
                      "reason": f"{m2:,.1f} m² of the community ({share:.2e} of it) lie in none of its grids",
                      "geometry": piece})
     i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")
@@ -448,7 +452,6 @@ def check_tiles_community(plan: Plan, *, tolerance: float = TOLERANCE) -> gpd.Ge
     overlap = plan.wide_parts(overlap[big]) if big.any() else overlap[big]
     wide = ~pd.isna(overlap)
     i, j, overlap = i[wide], j[wide], overlap[wide]
-    grid_code = g["grid_code"].to_numpy()
     for a, b, piece, size in zip(i, j, overlap, plan.area_m2(overlap)):
         rows.append({"rule": "tiles_community", "code": "overlap", "community_code": codes[a],
                      "grid_code": grid_code[a], "grid_codes": f"{grid_code[a]}, {grid_code[b]}",
@@ -592,8 +595,9 @@ def check_grid_codes(plan: Plan) -> gpd.GeoDataFrame:
             why = f"the code {code} is given to {len(others)} grids (features {format_ids(list(others))})"
         else:
             why = f"the code {code} does not start with {comm}, the code of the community the grid lies in"
+        where = "" if problem == "duplicate" else f" (feature {g.index[k]})"
         rows.append({"rule": "grid_codes", "code": problem, "community_code": comm, "grid_code": g["grid_code"].iat[k],
-                     "reason": f"{why} (feature {g.index[k]})", "geometry": g.geometry.iat[k]})
+                     "reason": why + where, "geometry": g.geometry.iat[k]})
     return _issues(rows, plan)
 
 
