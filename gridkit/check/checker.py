@@ -114,8 +114,8 @@ class CheckResult:
     def summary(self) -> str:
         """The verdict and the findings per rule, in a few lines."""
         fig = self.figures
-        lines = [f"CheckResult: {'every rule holds' if self.ok else 'rules broken'} — {fig['grids']} grids in "
-                 f"{fig['communities']} communities, {fig['households_in_grids']:,} households in grids"]
+        lines = [(f"CheckResult: {'every rule holds' if self.ok else 'rules broken'} — {fig['grids']} grids in "
+                 f"{fig['communities']} communities, {fig['households_in_grids']:,} households in grids")]
         if len(self.problems):
             counts = self.problems.groupby(["rule", "severity"], sort=False).size()
             lines.append("  " + ", ".join(f"{rule} {n} {sev}" for (rule, sev), n in counts.items()))
@@ -361,10 +361,11 @@ def _bound_reasons(households: np.ndarray, kind: np.ndarray, comm: np.ndarray, d
 
 def _field_mismatch(grids: gpd.GeoDataFrame, given: pd.Series) -> gpd.GeoDataFrame:
     """Grids whose households field differs from what their buildings hold."""
-    differ = (given.to_numpy() != grids["households"].to_numpy())
+    said = given.to_numpy(dtype=np.int64)
+    differ = said != grids["households"].to_numpy()
     rows = [{"rule": "households_conserved", "code": "field_mismatch", "community_code": grids["community_code"].iat[k],
              "grid_code": grids["grid_code"].iat[k],
-             "reason": (f"the grid's households field says {given.iat[k] if given.iat[k] >= 0 else 'nothing valid'}, "
+             "reason": (f"the grid's households field says {said[k] if said[k] >= 0 else 'nothing valid'}, "
                         f"its buildings hold {int(grids['households'].iat[k])}"),
              "geometry": grids.geometry.iat[k]} for k in np.flatnonzero(differ)]
     return gpd.GeoDataFrame(pd.DataFrame(rows, columns=ISSUE_COLUMNS), geometry="geometry", crs=grids.crs)

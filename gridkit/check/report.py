@@ -64,8 +64,8 @@ def report_markdown(report: dict[str, Any]) -> str:
                "**Rules are broken** (see below; each place is in problems.gpkg).")
     lines = [
         "# Grid plan check (网格检查)", "",
-        f"{o['grids']} grids ({o['dedicated_grids']} dedicated) in {o['communities']} communities, "
-        f"{o['households_in_grids']:,} households in grids, counted from {o['households_counted_as']}.", "",
+        (f"{o['grids']} grids ({o['dedicated_grids']} dedicated) in {o['communities']} communities, "
+        f"{o['households_in_grids']:,} households in grids, counted from {o['households_counted_as']}."), "",
         verdict, "",
         "| figure | value |", "| --- | --- |",
     ]
@@ -79,8 +79,8 @@ def report_markdown(report: dict[str, Any]) -> str:
         (f"| grids within ±{o['tolerance']:.0%} of their community's mean (任务相当) | "
          f"{b['share_within_tolerance']:.1%} of {b['grids_counted']:,} |"),
         f"| median coefficient of variation per community | {b['median_cv']:.3f} |",
-        f"| findings: broken / unavoidable / soft | {o['findings']['broken']} / {o['findings']['unavoidable']} / "
-        f"{o['findings']['soft']} |",
+        (f"| findings: broken / unavoidable / soft | {o['findings']['broken']} / {o['findings']['unavoidable']} / "
+        f"{o['findings']['soft']} |"),
         f"| CRS checked in / areas measured in | {o['crs']} / {o['metric_crs']} |",
         f"| run time | {o['seconds']:.1f} s |",
     ]

@@ -582,7 +582,7 @@ def check_grid_codes(plan: Plan) -> gpd.GeoDataFrame:
     g = plan.grids
     found = code_problems(plan)
     rows = []
-    for k in np.flatnonzero(found["problem"].to_numpy() != ""):
+    for k in np.flatnonzero(found["problem"].to_numpy() != "").tolist():
         code = found["code_given"].iat[k]
         problem = found["problem"].iat[k]
         comm = g["community_code"].iat[k]
@@ -657,8 +657,8 @@ def check_balanced(plan: Plan) -> gpd.GeoDataFrame:
     per = load.grids
     out = per["counted"] & ~per["balanced"]
     rows = []
-    for k in np.flatnonzero(out.to_numpy()):
-        comm = g["community_code"].iat[k]
+    for k in np.flatnonzero(out.to_numpy()).tolist():
+        comm = str(g["community_code"].iat[k])
         mean = load.communities.loc[str(comm), "mean"]
         large = per["balance_reason"].iat[k] == "large_building"
         why = "; one building in it holds more than the tolerance allows" if large else ""
