@@ -659,12 +659,12 @@ def check_balanced(plan: Plan) -> gpd.GeoDataFrame:
     rows = []
     for k in np.flatnonzero(out.to_numpy()).tolist():
         comm = str(g["community_code"].iat[k])
-        mean = load.communities.loc[str(comm), "mean"]
+        mean = float(load.communities.loc[comm, "mean"])
         large = per["balance_reason"].iat[k] == "large_building"
         why = "; one building in it holds more than the tolerance allows" if large else ""
         rows.append({"rule": "balanced", "code": "large_building" if large else "outside_tolerance",
                      "community_code": comm, "grid_code": g["grid_code"].iat[k],
-                     "reason": (f"{int(g['households'].iat[k])} households, {per['deviation'].iat[k]:+.0%} from its "
+                     "reason": (f"{int(g['households'].iat[k])} households, {float(per['deviation'].iat[k]):+.0%} from its "
                                 f"community's mean {mean:.0f} (tolerance ±{tolerance:.0%}){why}"),
                      "geometry": g.geometry.iat[k]})
     return _issues(rows, plan)
