@@ -656,15 +656,16 @@ def check_balanced(plan: Plan) -> gpd.GeoDataFrame:
                     members=None if plan.buildings is None else plan.buildings[["grid_code", "households"]])
     per = load.grids
     out = per["counted"] & ~per["balanced"]
+    deviation = per["deviation"].to_numpy(dtype=float)
     rows = []
     for k in np.flatnonzero(out.to_numpy()).tolist():
         comm = str(g["community_code"].iat[k])
-        mean = float(load.communities.loc[comm, "mean"])
+        mean = float(load.communities["mean"].get(comm, 0.0))
         large = per["balance_reason"].iat[k] == "large_building"
         why = "; one building in it holds more than the tolerance allows" if large else ""
         rows.append({"rule": "balanced", "code": "large_building" if large else "outside_tolerance",
                      "community_code": comm, "grid_code": g["grid_code"].iat[k],
-                     "reason": (f"{int(g['households'].iat[k])} households, {float(per['deviation'].iat[k]):+.0%} from its "
+                     "reason": (f"{int(g['households'].iat[k])} households, {deviation[k]:+.0%} from its "
                                 f"community's mean {mean:.0f} (tolerance ±{tolerance:.0%}){why}"),
                      "geometry": g.geometry.iat[k]})
     return _issues(rows, plan)
