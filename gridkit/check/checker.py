@@ -8,9 +8,10 @@ largest part, or its centroid), else from a field of the grids. Each grid's comm
 is the one holding its largest part, so a plan without a community field is checked too.
 
 Each finding has a severity: ``broken`` (a rule the plan breaks: the check fails),
-``unavoidable`` (the data leaves no way to keep the rule there: a community below the
-minimum in one grid, one building above the maximum, a building reaching outside its
-community, buildings outside every community — reported, as the partition reports them)
+``unavoidable`` (the data leaves no way to keep the rule there: a community or a part of
+one below the minimum in one grid, one building above the maximum, a building reaching
+outside its community, grids overlapping where their communities do, buildings outside
+every community — reported, as the partition reports them)
 and ``soft`` (balance and serials in reading order: reported, fail only with ``strict``).
 """
 
@@ -55,7 +56,8 @@ SEVERITIES = {
 }
 
 #: (rule, finding code) the data makes unavoidable, besides the bounds rule's data reasons
-_UNAVOIDABLE = {("households_conserved", "outside_communities"), ("building_not_split", "split_across_community")}
+_UNAVOIDABLE = {("households_conserved", "outside_communities"), ("building_not_split", "split_across_community"),
+                ("tiles_community", "communities_overlap")}
 
 #: the columns of the problems layer, in file order
 PROBLEM_COLUMNS = ["rule", "severity", "code", "community_code", "grid_code", "grid_codes", "households", "area_m2",
@@ -229,7 +231,9 @@ def check_grids(
         households = given_hh.to_numpy(dtype=np.int64)
         parts = None
     bounds = opts.bounds()
-    reason, note = _bound_reasons(households, kind, grid_comm, dedicated, bounds, parts)
+    comm_parts = shapely.get_parts(comm_geoms)
+    piece = assign_to_polygons(grid_geoms, comm_parts)
+    reason, note = _bound_reasons(households, kind, grid_comm, piece, dedicated, bounds, parts)
     checked = gpd.GeoDataFrame({
         "grid_code": label, "code_given": code_given, "community_code": grid_comm, "kind": kind,
         "households": households, "dedicated": dedicated, "reason": reason, "note": note,
@@ -320,14 +324,17 @@ def _grid_households(grids: gpd.GeoDataFrame, name: str, problems: Problems, *, 
     return values.where(whole, -1).astype(np.int64)
 
 
-def _bound_reasons(households: np.ndarray, kind: np.ndarray, comm: np.ndarray, dedicated: np.ndarray,
-                   bounds: dict[str, Any], parts: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _bound_reasons(households: np.ndarray, kind: np.ndarray, comm: np.ndarray, piece: np.ndarray,
+                   dedicated: np.ndarray, bounds: dict[str, Any], members: np.ndarray | None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Why each grid is outside the bounds, with the partition's data reason codes where the data forces it.
 
     ``community_below_min``: the community's regular households are below the minimum
-    and it has one regular grid; ``no_grouping``: no number of grids divides them within
-    the bounds; ``building_above_max``: the grid is one building above the maximum;
-    otherwise ``outside_bounds``.
+    and it has one regular grid; ``part_below_min``: the same for one part of a community
+    in several parts (``piece`` numbers the parts); ``no_grouping``: no number of grids
+    divides them within the bounds; ``building_above_max``: the grid is one building
+    (``members`` counts the buildings of each grid) above the maximum; otherwise
+    ``outside_bounds``.
     """
     lo = np.array([bounds[k].min for k in kind], dtype=np.int64)
     hi = np.array([bounds[k].max for k in kind], dtype=np.int64)
@@ -335,13 +342,19 @@ def _bound_reasons(households: np.ndarray, kind: np.ndarray, comm: np.ndarray, d
     frame = pd.DataFrame({"comm": comm, "hh": np.where(regular, households, 0), "regular": regular})
     total = frame.groupby("comm")["hh"].transform("sum").to_numpy()
     n_regular = frame.groupby("comm")["regular"].transform("sum").to_numpy()
+    frame["piece"] = piece
+    part_total = frame.groupby("piece")["hh"].transform("sum").to_numpy()
+    part_regular = frame.groupby("piece")["regular"].transform("sum").to_numpy()
+    several = frame.groupby("comm")["piece"].transform("nunique").to_numpy() > 1
     outside = regular & ((households < lo) | (households > hi))
     reason = np.where(outside, "outside_bounds", "").astype(object)
     note = np.where(outside, [f"{h} households, outside the bounds {a}-{b}" for h, a, b in zip(households, lo, hi)],
                     "").astype(object)
     no_k = -(-total // hi) > total // lo
-    one_building = np.zeros(len(households), dtype=bool) if parts is None else parts == 1
+    one_building = np.zeros(len(households), dtype=bool) if members is None else members == 1
     for mask, code, text in (
+        (outside & several & (piece >= 0) & (part_total < lo) & (part_regular == 1), "part_below_min",
+         "a part of the community cut off by its boundary holds only {p} households, below the minimum {a}"),
         (outside & no_k & (total >= lo), "no_grouping",
          "the community's {t} households cannot be divided into grids of {a}-{b}"),
         (outside & (total < lo) & (n_regular == 1), "community_below_min",
@@ -351,7 +364,7 @@ def _bound_reasons(households: np.ndarray, kind: np.ndarray, comm: np.ndarray, d
     ):
         for k in np.flatnonzero(mask):
             reason[k] = code
-            note[k] = text.format(t=int(total[k]), a=lo[k], b=hi[k], h=int(households[k]))
+            note[k] = text.format(t=int(total[k]), p=int(part_total[k]), a=lo[k], b=hi[k], h=int(households[k]))
     reason[dedicated] = "dedicated"
     return reason, note
 

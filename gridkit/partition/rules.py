@@ -452,11 +452,21 @@ def check_tiles_community(plan: Plan, *, tolerance: float = TOLERANCE) -> gpd.Ge
     overlap = plan.wide_parts(overlap[big]) if big.any() else overlap[big]
     wide = ~pd.isna(overlap)
     i, j, overlap = i[wide], j[wide], overlap[wide]
-    for a, b, piece, size in zip(i, j, overlap, plan.area_m2(overlap)):
-        rows.append({"rule": "tiles_community", "code": "overlap", "community_code": codes[a],
-                     "grid_code": grid_code[a], "grid_codes": f"{grid_code[a]}, {grid_code[b]}",
-                     "reason": f"grids {grid_code[a]} and {grid_code[b]} overlap by {size:,.1f} m²",
-                     "geometry": piece})
+    # grids of two communities overlapping only where the communities themselves overlap
+    ours = np.zeros(len(i), dtype=bool)
+    cross = np.flatnonzero(codes[i] != codes[j])
+    if len(cross):
+        ca, cb = plan.community_geometry(codes[i[cross]]), plan.community_geometry(codes[j[cross]])
+        known = ~(pd.isna(ca) | pd.isna(cb))
+        shared = shapely.intersection(ca[known], cb[known])
+        ours[cross[known]] = pd.isna(plan.wide_parts(shapely.difference(overlap[cross[known]], shared)))
+    for a, b, piece, size, theirs in zip(i, j, overlap, plan.area_m2(overlap), ours):
+        why = f"grids {grid_code[a]} and {grid_code[b]} overlap by {size:,.1f} m²"
+        if theirs:
+            why += f", where their communities {codes[a]} and {codes[b]} overlap (fix the communities layer)"
+        rows.append({"rule": "tiles_community", "code": "communities_overlap" if theirs else "overlap",
+                     "community_code": codes[a], "grid_code": grid_code[a],
+                     "grid_codes": f"{grid_code[a]}, {grid_code[b]}", "reason": why, "geometry": piece})
     return _issues(rows, plan)
 
 
