@@ -290,3 +290,22 @@ def test_perturbed_plans_are_flagged_iff_a_rule_breaks(a: int, shift: int, xs: l
         assert (result.problems["code"] == ("gap" if shift > 0 else "overlap")).sum() == 1
     if shift == 0 and split:
         assert (result.problems["rule"] == "building_not_split").any()
+
+
+def test_a_building_counts_by_largest_part_or_by_centroid() -> None:
+    comm = gpd.GeoDataFrame({"code": ["520199001001"], "kind": "city"}, geometry=[_box(0, 0, 600, 200)], crs=METRIC)
+    grids = gpd.GeoDataFrame({"grid_code": ["520199001001001", "520199001001002"]},
+                             geometry=[_box(0, 0, 300, 200), _box(300, 0, 600, 200)], crs=METRIC)
+    # an L: 1,000 m² west of x = 300, 400 m² east of it, its centroid at x = 302 (east)
+    ell = shapely.union(_box(290, 0, 300, 100), _box(300, 0, 340, 10))
+    buildings = gpd.GeoDataFrame({"households": [50, 250, 250]}, crs=METRIC,
+                                 geometry=[ell, _box(100, 100, 120, 120), _box(400, 100, 420, 120)])
+    by_part = check_grids(grids, comm, buildings=buildings)
+    by_centroid = check_grids(grids, comm, buildings=buildings, assign="centroid")
+    assert by_part.grids["households"].tolist() == [300, 250]
+    assert by_centroid.grids["households"].tolist() == [250, 300]
+    for result in (by_part, by_centroid):
+        split = result.problems[result.problems["rule"] == "building_not_split"]
+        assert len(split) == 1 and split.geometry.iat[0].equals(ell) and not result.ok
+    assert "largest part" in by_part.figures["households_counted_as"]
+    assert "centroid" in by_centroid.figures["households_counted_as"]
