@@ -99,8 +99,9 @@ def _hand_drawn(tmp: Path) -> dict[str, Path]:
     for i, code in enumerate(codes):
         x = 600 * i
         left, right = _box(x, 0, x + 300, 400), _box(x + 300, 0, x + 600, 400)
-        if i == 0:  # a gap: a 40 x 40 m hole in the left grid
-            left = left.difference(_box(x + 100, 100, x + 140, 140))
+        if i == 0:  # a gap: a 40 x 40 m hole in the left grid; and a stray part: an island of the right grid in it
+            left = left.difference(_box(x + 100, 100, x + 140, 140)).difference(_box(x + 200, 20, x + 230, 50))
+            right = shapely.union(right, _box(x + 200, 20, x + 230, 50))
         if i == 1:  # an overlap: the left grid reaches 30 m into the right one
             left = _box(x, 0, x + 330, 400)
         if i == 3:  # crossing the community boundary: the right grid reaches 20 m beyond the county
@@ -168,6 +169,10 @@ def test_each_planted_problem_is_found_at_its_place(tmp_path: Path) -> None:
     outside = one("inside_one_community", "outside_community")
     assert outside["grid_code"].tolist() == ["520199001004002"] and outside.geometry.iat[0].intersects(_at(2410, 200))
     assert outside["area_m2"].iat[0] == pytest.approx(20 * 400, rel=1e-3)
+    stray = one("one_piece", "parts")
+    assert stray["grid_code"].tolist() == ["520199001001002"] and stray.geometry.iat[0].intersects(_at(215, 35))
+    assert not stray.geometry.iat[0].intersects(_at(450, 200))  # the grid's main part is not the problem
+    assert stray["area_m2"].iat[0] == pytest.approx(900, rel=1e-3)
     codes = found[found["rule"] == "grid_codes"].set_index("code")
     assert set(codes.index) == {"duplicate", "not_15_digits", "wrong_community"}
     duplicate = found[found["code"] == "duplicate"]
@@ -178,7 +183,8 @@ def test_each_planted_problem_is_found_at_its_place(tmp_path: Path) -> None:
     # every finding of a broken rule is one the plan was planted with: nothing else is flagged
     planted = {("tiles_community", "gap"), ("tiles_community", "overlap"), ("building_not_split", "split"),
                ("households_within_bounds", "outside_bounds"), ("inside_one_community", "outside_community"),
-               ("grid_codes", "duplicate"), ("grid_codes", "not_15_digits"), ("grid_codes", "wrong_community")}
+               ("grid_codes", "duplicate"), ("grid_codes", "not_15_digits"), ("grid_codes", "wrong_community"),
+               ("one_piece", "parts")}
     broken = found[found["severity"] == "broken"]
     assert set(zip(broken["rule"], broken["code"])) == planted
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")

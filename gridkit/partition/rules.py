@@ -471,12 +471,19 @@ def check_tiles_community(plan: Plan, *, tolerance: float = TOLERANCE) -> gpd.Ge
 
 
 def check_one_piece(plan: Plan) -> gpd.GeoDataFrame:
-    """Rule 4: a row per grid in several parts."""
+    """Rule 4: a row per grid in several parts; the geometry is its stray parts (all but the largest)."""
     g = plan.grids
     bad = g[~one_piece(g)]
-    rows = [{"rule": "one_piece", "code": "parts", "community_code": row["community_code"],
-             "grid_code": row["grid_code"], "reason": f"the grid has {shapely.get_num_geometries(row.geometry)} parts",
-             "geometry": row.geometry} for _, row in bad.iterrows()]
+    rows = []
+    for _, row in bad.iterrows():
+        parts = shapely.get_parts(row.geometry)
+        area = plan.area_m2(parts)
+        stray = np.delete(parts, int(np.argmax(area)))
+        rows.append({"rule": "one_piece", "code": "parts", "community_code": row["community_code"],
+                     "grid_code": row["grid_code"],
+                     "reason": (f"the grid has {len(parts)} parts; the {len(stray)} smaller ones hold "
+                                f"{area.sum() - area.max():,.1f} m²"),
+                     "geometry": shapely.multipolygons(stray)})
     return _issues(rows, plan)
 
 
