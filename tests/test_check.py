@@ -11,12 +11,12 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
+from gridkit_cli.main import main
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridkit.check import CheckOptions, check_grids
 from gridkit.datasets import get_path
-from gridkit_cli.main import main
 
 SAMPLE = get_path("sample_county")
 METRIC = 4545  # CGCS2000 3-degree Gauss-Krüger CM 108°E, the sample's own
