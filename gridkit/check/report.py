@@ -84,6 +84,9 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"| CRS checked in / areas measured in | {o['crs']} / {o['metric_crs']} |",
         f"| run time | {o['seconds']:.1f} s |",
     ]
+    if "households_in" not in o:
+        lines += ["", "No buildings were given: rule 5 (no building split, every household counted once) is not "
+                  "checked, and the households are the grids' own field."]
     if o.get("repaired"):
         lines += ["", "Invalid geometries repaired before checking (made valid, as gridkit's reader does): "
                   + ", ".join(f"{layer} {n}" for layer, n in o["repaired"].items()) + "."]
