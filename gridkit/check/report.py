@@ -85,8 +85,8 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"| run time | {o['seconds']:.1f} s |",
     ]
     if "households_in" not in o:
-        lines += ["", "No buildings were given: rule 5 (no building split, every household counted once) is not "
-                  "checked, and the households are the grids' own field."]
+        lines += ["", ("No buildings were given: rule 5 (no building split, every household counted once) is not "
+                  "checked, and the households are the grids' own field.")]
     if o.get("repaired"):
         lines += ["", "Invalid geometries repaired before checking (made valid, as gridkit's reader does): "
                   + ", ".join(f"{layer} {n}" for layer, n in o["repaired"].items()) + "."]
