@@ -263,26 +263,37 @@ def test_bad_input_exits_3_naming_file_and_field_and_writes_nothing(plan_dir: Pa
 # ----------------------------------------------------------------------------- property
 
 
-def _strip(a: int, b: int, xs: list[int], hh: list[int], geographic: bool) -> tuple[gpd.GeoDataFrame, ...]:
+def _strip(a: int, b: int, xs: list[int], hh: list[int], geographic: bool, codes: list[str]
+           ) -> tuple[gpd.GeoDataFrame, ...]:
     """One 600 x 200 m community of two grids [0, a] and [b, 600]; 10 x 10 m buildings at ``xs``."""
     comm = gpd.GeoDataFrame({"code": ["520199001001"], "kind": "city"}, geometry=[_box(0, 0, 600, 200)], crs=METRIC)
-    grids = gpd.GeoDataFrame({"grid_code": ["520199001001001", "520199001001002"]},
-                             geometry=[_box(0, 0, a, 200), _box(b, 0, 600, 200)], crs=METRIC)
+    grids = gpd.GeoDataFrame({"grid_code": codes}, geometry=[_box(0, 0, a, 200), _box(b, 0, 600, 200)], crs=METRIC)
     buildings = gpd.GeoDataFrame({"households": hh}, geometry=[_box(x, 50, x + 10, 60) for x in xs], crs=METRIC)
     layers = (grids, comm, buildings)
     return tuple(layer.to_crs(4490) for layer in layers) if geographic else layers
+
+
+#: a code edit and whether it breaks the code rule (serials swapped only break the soft reading order)
+_CODE_EDITS = {"none": (["520199001001001", "520199001001002"], False),
+               "swapped": (["520199001001002", "520199001001001"], False),
+               "gaps in serials": (["520199001001004", "520199001001009"], False),
+               "duplicate": (["520199001001001", "520199001001001"], True),
+               "short": (["520199001001001", "52019900100102"], True),
+               "other community": (["520199001001001", "520199001002002"], True),
+               "missing": (["520199001001001", ""], True)}
 
 
 @settings(max_examples=30, deadline=None, derandomize=True)
 @given(a=st.integers(260, 340), shift=st.sampled_from([0, 0, 0, -3, -1, 1, 4]),
        xs=st.lists(st.integers(0, 590), min_size=2, max_size=8), hh=st.lists(st.integers(40, 160), min_size=8,
                                                                                max_size=8),
-       geographic=st.booleans())
+       geographic=st.booleans(), edit=st.sampled_from(sorted(_CODE_EDITS)))
 def test_perturbed_plans_are_flagged_iff_a_rule_breaks(a: int, shift: int, xs: list[int], hh: list[int],
-                                                        geographic: bool) -> None:
+                                                        geographic: bool, edit: str) -> None:
     b = a + shift  # shift > 0: a gap of that width; < 0: an overlap
     hh = hh[:len(xs)]
-    grids, comm, buildings = _strip(a, b, xs, hh, geographic)
+    codes, bad_code = _CODE_EDITS[edit]
+    grids, comm, buildings = _strip(a, b, xs, hh, geographic, codes)
     result = check_grids(grids, comm, buildings=buildings, options=CheckOptions(tolerance=0.2))
     # the rules, worked out from the numbers alone: with the edges apart there is a gap or an
     # overlap; with them together, a building across x = a is split, and each grid holds the
@@ -290,12 +301,15 @@ def test_perturbed_plans_are_flagged_iff_a_rule_breaks(a: int, shift: int, xs: l
     split = any(x < a < x + 10 for x in xs)
     left = sum(h for x, h in zip(xs, hh) if x + 10 <= a)
     right = sum(h for x, h in zip(xs, hh) if x >= a)
-    expect_ok = shift == 0 and not split and all(200 <= n <= 500 for n in (left, right))
+    expect_ok = shift == 0 and not split and all(200 <= n <= 500 for n in (left, right)) and not bad_code
     assert result.ok == expect_ok, (result.problems[["rule", "code", "reason"]].values.tolist(), left, right)
     if shift:
         assert (result.problems["code"] == ("gap" if shift > 0 else "overlap")).sum() == 1
     if shift == 0 and split:
         assert (result.problems["rule"] == "building_not_split").any()
+    assert (result.problems["rule"] == "grid_codes").any() == bad_code
+    out_of_order = (result.problems["rule"] == "codes_in_reading_order").any()
+    assert out_of_order == (edit == "swapped")
 
 
 def test_a_building_counts_by_largest_part_or_by_centroid() -> None:
