@@ -329,3 +329,16 @@ def test_a_building_counts_by_largest_part_or_by_centroid() -> None:
         assert len(split) == 1 and split.geometry.iat[0].equals(ell) and not result.ok
     assert "largest part" in by_part.figures["households_counted_as"]
     assert "centroid" in by_centroid.figures["households_counted_as"]
+
+
+def test_another_tools_plan_without_codes_is_checked_by_its_households_field(tmp_path: Path) -> None:
+    grids, comm, _ = _strip(300, 300, [], [], False, ["", ""])
+    grids = grids.drop(columns="grid_code").assign(户数=[320, 280])
+    grids.to_file(tmp_path / "theirs.shp")
+    comm.to_file(tmp_path / "communities.gpkg")
+    assert _check(tmp_path / "theirs.shp", tmp_path / "out", "--households-field", "户数", buildings=None,
+                  communities=tmp_path / "communities.gpkg") == 1
+    found = gpd.read_file(tmp_path / "out" / "problems.gpkg")
+    assert set(zip(found["rule"], found["code"])) == {("grid_codes", "missing")}
+    assert found["grid_code"].tolist() == ["no code (feature 0)", "no code (feature 1)"]
+    assert found["households"].tolist() == [320, 280]
