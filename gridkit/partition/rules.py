@@ -120,7 +120,7 @@ def bounds_for(kind: Kind, *, min: int | None = None, max: int | None = None, ta
 
 @dataclass
 class Plan:
-    """A grid plan as the rules read it, every layer in one metric CRS.
+    """A grid plan as the rules read it, every layer in one CRS (metric, or any with areas measured in m²).
 
     Grid codes must be unique (an :class:`~gridkit.errors.InputDataError` names those
     that are not): the rules name grids by them.
