@@ -13,6 +13,7 @@ def registry() -> list[Register]:
     from gridkit_cli import (
         attach_cmd,
         board_cmd,
+        check_cmd,
         communities_cmd,
         demo_cmd,
         export_cmd,
@@ -26,6 +27,7 @@ def registry() -> list[Register]:
 
     return [
         partition_cmd.register,
+        check_cmd.register,
         communities_cmd.register,
         attach_cmd.register,
         heatmap_cmd.register,

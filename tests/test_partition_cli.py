@@ -227,7 +227,7 @@ def test_the_job_reads_partitions_and_writes_without_the_command_line(tmp_path):
     assert report["overall"]["balance_tolerance"] == 0.15
     assert report["reproduce"]["parameters"]["boundaries"] == str(paths["communities"])
     assert set(report["rules"]) == {"households_within_bounds", "inside_one_community", "tiles_community",
-                                    "one_piece", "building_not_split", "households_conserved"}
+                                    "one_piece", "building_not_split", "households_conserved", "grid_codes"}
     assert run.report["overall"]["grids"] == len(gpd.read_file(out / "grids.gpkg", layer="grids"))
 
 

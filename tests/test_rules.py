@@ -9,6 +9,7 @@ from gridkit.errors import ParameterError
 from gridkit.partition.rules import (
     PRESETS,
     RULES,
+    SOFT_RULES,
     Plan,
     bounds_for,
     check_plan,
@@ -82,8 +83,9 @@ def _hand_drawn():
 
 def test_every_rule_is_data_and_a_callable():
     assert set(RULES) == {"households_within_bounds", "inside_one_community", "tiles_community", "one_piece",
-                          "building_not_split", "households_conserved"}
-    for rule_id, (text, check) in RULES.items():
+                          "building_not_split", "households_conserved", "grid_codes"}
+    assert set(SOFT_RULES) == {"balanced", "codes_in_reading_order"}
+    for rule_id, (text, check) in {**RULES, **SOFT_RULES}.items():
         assert text and callable(check), rule_id
 
 
