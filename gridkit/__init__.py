@@ -30,6 +30,7 @@ _EXPORTS = {
     "PartitionOptions": "gridkit.partition.options",
     "partition_files": "gridkit.partition.job",
     "check_plan": "gridkit.partition.rules",
+    "check_grids": "gridkit.check",
     "read_layer": "gridkit.io",
     "write_layers": "gridkit.io",
     "attach_points": "gridkit.incidents.attach",
