@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -29,6 +30,9 @@ from gridkit.partition.validate import Inputs, checked_inputs
 from gridkit.partition.workload import workload
 from gridkit.scale import map_jobs
 
+if TYPE_CHECKING:
+    from gridkit.partition.previous_plan import PreviousPlan
+
 __all__ = ["KindOption", "PartitionOptions", "PartitionResult", "partition"]
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,9 @@ def partition(
     dedicated: gpd.GeoDataFrame | None = None,
     options: PartitionOptions | None = None,
     progress: Progress | None = None,
+    previous: PreviousPlan | gpd.GeoDataFrame | None = None,
+    locked: Sequence[str] = (),
+    as_of: str | None = None,
     **overrides: Any,
 ) -> PartitionResult:
     """Divide every community into household-balanced grids.
@@ -65,6 +72,21 @@ def partition(
         field names, the household ceiling, output CRS, seed, Dask workers).
     progress
         ``progress(done, total, label)`` called per community.
+    previous
+        A previous plan to adjust (动态调整): its grids (a GeoDataFrame with
+        ``grid_code``; ``locked`` and ``households`` used when present) or a
+        :class:`~gridkit.partition.previous_plan.PreviousPlan` with its codes table
+        (:func:`~gridkit.partition.previous_plan.read_previous`). Grids that still keep the
+        rules keep their units and code; only those that break one are repaired, by moving
+        boundary units first, splitting or merging where moves cannot
+        (:mod:`gridkit.partition.previous`); new grids take the next free serial of their
+        community and retired codes are never reused
+        (:mod:`gridkit.partition.codes_history`). ``result.changes`` says what changed.
+    locked
+        Codes of previous grids to keep exactly, even when they break a rule.
+    as_of
+        The date (``YYYY-MM-DD``) the codes table records for codes first used or retired
+        now (default today).
     **overrides
         Any option by name, e.g. ``kind="rural"``, ``min_households=150``,
         ``households_field="户数"``, ``workers=4``; they override ``options``.
@@ -91,6 +113,13 @@ def partition(
     ...                    streets=gpd.read_file(sample / "streets.gpkg"))
     >>> int(result.grids["households"].sum()) == result.figures["households_in"]
     True
+
+    A year later, adjusted against that plan: every grid that keeps the rules is kept.
+
+    >>> again = partition(gpd.read_file(sample / "communities.gpkg"), gpd.read_file(sample / "buildings.gpkg"),
+    ...                   streets=gpd.read_file(sample / "streets.gpkg"), previous=result.grids)
+    >>> again.changes.figures["counts"]["kept"] == len(result.grids)
+    True
     """
     started = time.perf_counter()
     opts = (options or PartitionOptions()).with_overrides(**overrides)
@@ -98,10 +127,22 @@ def partition(
     inputs = checked_inputs(communities, buildings, streets=streets, dedicated=dedicated, options=opts)
     balance = None if opts.tolerance is None else BalanceOptions(tolerance=opts.tolerance)
     jobs, placement = community_jobs(inputs, bounds, balance=balance)
+    plan = None
+    if previous is not None or locked:
+        from gridkit.partition.repartition import as_previous_plan, attach_previous
+
+        plan = as_previous_plan(previous, locked)
+        jobs = attach_previous(jobs, inputs.communities, plan)
     labels = [f"community {job.code}" for job in jobs]
     done = map_jobs(grids_for_community, jobs, labels=labels, workers=opts.workers, scheduler=opts.scheduler,
                     progress=progress or no_progress)
     layers = assemble(inputs, placement, done, bounds)
+    changes = None
+    if plan is not None:
+        from gridkit.partition.repartition import settle_codes
+
+        changes = settle_codes(layers.grids, layers.units, jobs, done, plan, output_crs=inputs.output_crs,
+                               as_of=as_of)
     grid_code = layers.grids["grid_code"].to_numpy()
     inside = layers.building_grid >= 0
     comm_code = inputs.communities["community_code"].to_numpy()
@@ -137,6 +178,7 @@ def partition(
         grids_metric=layers.grids,
         communities_metric=inputs.communities,
         figures=figures,
+        changes=changes,
     )
 
 
