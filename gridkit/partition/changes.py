@@ -24,17 +24,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from gridkit._types import PathLike
 from gridkit.partition.community import CommunityGrids, CommunityJob
 
-__all__ = ["CHANGE_COLOURS", "CHANGE_COLUMNS", "Changes", "change_map", "changes_markdown", "changes_table",
-           "changes_summary"]
+if TYPE_CHECKING:
+    from gridkit.partition.result import PartitionResult
+
+__all__ = ["CHANGE_COLOURS", "CHANGE_COLUMNS", "Changes", "change_map", "changes_markdown", "changes_report",
+           "changes_summary", "changes_table", "write_changes"]
 
 #: the columns of ``changes.csv``
 CHANGE_COLUMNS = ["grid_code", "community_code", "change", "related", "households_before", "households_after",
@@ -256,3 +261,26 @@ def change_map(grids: gpd.GeoDataFrame, changes: Changes, *, communities: gpd.Ge
            f"<b>changes 变化</b>{items}</div>").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     return m
+
+
+def changes_report(result: PartitionResult) -> dict[str, Any] | None:
+    """The report's ``changes`` entry: the summary, every change row, locked grids that break a rule."""
+    ch = result.changes
+    if ch is None:
+        return None
+    locked = set(ch.table.loc[ch.table["locked"].astype(bool), "grid_code"])
+    breaking = result.issues[result.issues["grid_code"].isin(locked)]
+    return {"summary": ch.figures, "grids": ch.table.to_dict("records"),
+            "locked_breaking": breaking[["grid_code", "rule", "reason"]].to_dict("records")}
+
+
+def write_changes(result: PartitionResult, outdir: PathLike) -> None:
+    """Write ``changes.csv`` and the change map ``changes.html`` (offline) into ``outdir``."""
+    from gridkit.io import write_text
+    from gridkit.maps import save_map
+
+    assert result.changes is not None
+    out = Path(outdir)
+    write_text(out / "changes.csv", result.changes.table[CHANGE_COLUMNS].to_csv(index=False))
+    page = change_map(result.grids, result.changes, communities=result.communities)
+    save_map(page, out / "changes.html", offline=True)

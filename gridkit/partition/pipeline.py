@@ -46,7 +46,7 @@ def partition(
     dedicated: gpd.GeoDataFrame | None = None,
     options: PartitionOptions | None = None,
     progress: Progress | None = None,
-    previous: PreviousPlan | gpd.GeoDataFrame | None = None,
+    previous: PreviousPlan | PartitionResult | gpd.GeoDataFrame | None = None,
     locked: Sequence[str] = (),
     as_of: str | None = None,
     **overrides: Any,
@@ -76,7 +76,7 @@ def partition(
         A previous plan to adjust (动态调整): its grids (a GeoDataFrame with
         ``grid_code``; ``locked`` and ``households`` used when present) or a
         :class:`~gridkit.partition.previous_plan.PreviousPlan` with its codes table
-        (:func:`~gridkit.partition.previous_plan.read_previous`). Grids that still keep the
+        (:func:`~gridkit.partition.previous_plan.read_previous`), or an earlier result. Grids that still keep the
         rules keep their units and code; only those that break one are repaired, by moving
         boundary units first, splitting or merging where moves cannot
         (:mod:`gridkit.partition.previous`); new grids take the next free serial of their

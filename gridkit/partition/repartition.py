@@ -21,13 +21,22 @@ from gridkit.errors import ParameterError
 from gridkit.partition.changes import Changes, changes_summary, changes_table
 from gridkit.partition.codes_history import recode
 from gridkit.partition.community import CommunityGrids, CommunityJob
+from gridkit.partition.result import PartitionResult
 from gridkit.partition.previous_plan import CODE_COLUMNS, PreviousPlan, previous_for_communities, previous_plan
 
 __all__ = ["as_previous_plan", "attach_previous", "settle_codes"]
 
 
-def as_previous_plan(previous: PreviousPlan | gpd.GeoDataFrame | None, locked: Sequence[str]) -> PreviousPlan:
-    """``previous`` as a checked :class:`PreviousPlan`, with the ``locked`` codes added to its locks."""
+def as_previous_plan(previous: PreviousPlan | PartitionResult | gpd.GeoDataFrame | None, locked: Sequence[str]
+                     ) -> PreviousPlan:
+    """``previous`` as a checked :class:`PreviousPlan`, with the ``locked`` codes added to its locks.
+
+    A :class:`~gridkit.partition.result.PartitionResult` gives its grids and, when it was
+    itself a re-partition, its codes table.
+    """
+    if isinstance(previous, PartitionResult):
+        codes = None if previous.changes is None else pd.DataFrame(previous.changes.codes.drop(columns="geometry"))
+        return previous_plan(previous.grids, codes=codes, locked=locked)
     if previous is None:
         raise ParameterError("locked grids need a previous plan", field="locked",
                              hint="pass previous=... (--previous OLD_GRIDS) with the grids to lock")
