@@ -156,7 +156,7 @@ def _community_rows(job: CommunityJob, out: CommunityGrids, codes: np.ndarray, m
             kind = "split" if q >= 0 else "new"
             rows.append(_row(codes[g], job.code, kind, [] if q < 0 else [str(prev.codes[q])], 0, int(households[g]),
                              int(gained[g]), 0, 0.0, False))
-    for q in np.flatnonzero(~taken):
+    for q in np.flatnonzero(~taken).tolist():
         into = sorted({str(codes[g]) for g in np.flatnonzero(share[:, q])})
         rows.append(_row(prev.codes[q], job.code, "retired", into, int(before[q]), 0, 0, int(lost_by_prev[q]),
                          float(fit.moved_m2[q]), bool(prev.locked[q])))
@@ -210,8 +210,8 @@ def changes_markdown(changes: dict[str, Any]) -> list[str]:
             lines.append(f"| {r['grid_code']} | {r['change']}{' (locked)' if r['locked'] else ''} | "
                          f"{r['related'] or '–'} | {r['households_before']} | {r['households_after']} | "
                          f"{r['buildings_in']} | {r['buildings_out']} | {r['fitted_m2']:,.0f} |")
-    lines += ["", "Every change per grid is in changes.csv; the codes table (layer `codes` of grids.gpkg) lists "
-              "every code ever used, a retired code is never given again."]
+    lines += ["", ("Every change per grid is in changes.csv; the codes table (layer `codes` of grids.gpkg) lists "
+                   "every code ever used, a retired code is never given again.")]
     return lines
 
 

@@ -14,8 +14,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
-
 from gridkit._progress import Progress
 from gridkit._types import CoordSystem, PathLike
 from gridkit.errors import GridkitError, ParameterError

@@ -127,21 +127,21 @@ def partition(
     inputs = checked_inputs(communities, buildings, streets=streets, dedicated=dedicated, options=opts)
     balance = None if opts.tolerance is None else BalanceOptions(tolerance=opts.tolerance)
     jobs, placement = community_jobs(inputs, bounds, balance=balance)
-    plan = None
+    prior = None
     if previous is not None or locked:
         from gridkit.partition.repartition import as_previous_plan, attach_previous
 
-        plan = as_previous_plan(previous, locked)
-        jobs = attach_previous(jobs, inputs.communities, plan)
+        prior = as_previous_plan(previous, locked)
+        jobs = attach_previous(jobs, inputs.communities, prior)
     labels = [f"community {job.code}" for job in jobs]
     done = map_jobs(grids_for_community, jobs, labels=labels, workers=opts.workers, scheduler=opts.scheduler,
                     progress=progress or no_progress)
     layers = assemble(inputs, placement, done, bounds)
     changes = None
-    if plan is not None:
+    if prior is not None:
         from gridkit.partition.repartition import settle_codes
 
-        changes = settle_codes(layers.grids, layers.units, jobs, done, plan, output_crs=inputs.output_crs,
+        changes = settle_codes(layers.grids, layers.units, jobs, done, prior, output_crs=inputs.output_crs,
                                as_of=as_of)
     grid_code = layers.grids["grid_code"].to_numpy()
     inside = layers.building_grid >= 0

@@ -405,5 +405,5 @@ def regions_from_previous(
             done.append(work.repair(still))
     if done:
         log.debug("previous grids repaired: %s", ", ".join(done))
-    used, order = np.unique(work.lab, return_inverse=True)
+    _, order = np.unique(work.lab, return_inverse=True)
     return order.ravel()

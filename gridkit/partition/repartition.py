@@ -21,8 +21,13 @@ from gridkit.errors import ParameterError
 from gridkit.partition.changes import Changes, changes_summary, changes_table
 from gridkit.partition.codes_history import recode
 from gridkit.partition.community import CommunityGrids, CommunityJob
+from gridkit.partition.previous_plan import (
+    CODE_COLUMNS,
+    PreviousPlan,
+    previous_for_communities,
+    previous_plan,
+)
 from gridkit.partition.result import PartitionResult
-from gridkit.partition.previous_plan import CODE_COLUMNS, PreviousPlan, previous_for_communities, previous_plan
 
 __all__ = ["as_previous_plan", "attach_previous", "settle_codes"]
 
