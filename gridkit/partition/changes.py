@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -36,6 +35,8 @@ from gridkit._types import PathLike
 from gridkit.partition.community import CommunityGrids, CommunityJob
 
 if TYPE_CHECKING:
+    import folium
+
     from gridkit.partition.result import PartitionResult
 
 __all__ = ["CHANGE_COLOURS", "CHANGE_COLUMNS", "Changes", "change_map", "changes_markdown", "changes_report",
@@ -221,6 +222,8 @@ def change_map(grids: gpd.GeoDataFrame, changes: Changes, *, communities: gpd.Ge
 
     Save it with :func:`gridkit.maps.save_map` (``offline=True``).
     """
+    import folium
+
     from gridkit.maps._data import for_display, to_geojson
     from gridkit.maps._page import page_map
     from gridkit.maps._signoff_parts import Legend

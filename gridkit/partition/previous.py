@@ -257,6 +257,8 @@ class _Regions:
     def _attempt_moves(self, free: np.ndarray) -> np.ndarray | None:
         """Labels after moving boundary units among ``free`` regions (None: nothing to move)."""
         keep = np.isin(self.lab, free)
+        if int(self.g.households[keep].sum()) > len(free) * self.hi:
+            return None  # more households than the grids can hold: moves cannot help, a split must
         sub, nodes = subgraph(self.g, keep)
         regions, local = np.unique(self.lab[nodes], return_inverse=True)
         if len(regions) < 2:
