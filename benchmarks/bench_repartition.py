@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     prev = partition(comm, county["buildings"], **opts)
     t0 = time.perf_counter() - start
+    n0 = len(prev.grids)
     buildings = county["buildings"]
     retired_ever: set[str] = set()
     rows = []
@@ -166,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print("command: python benchmarks/" + os.path.basename(__file__) + " " + " ".join(sys.argv[1:]))
     print()
-    print(f"{args.households:,} households, {len(comm)} communities and villages; first partition "
-          f"{len(prev.grids):,} grids now, year 0 took {t0:.1f} s")
+    print(f"{args.households:,} households, {len(comm)} communities and villages; year 0: a fresh partition of "
+          f"{n0:,} grids in {t0:.1f} s")
     print()
     print("| year | change | grids | previous grids keeping the bounds | unchanged (geometry and code) | "
           "kept/reshaped/split/merged/new/retired | every rule holds | retired code reused | "
