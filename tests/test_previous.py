@@ -247,3 +247,31 @@ def test_cli_previous_and_lock_on_the_sample_county(tmp_path):
                           "520199001001999", "-o", str(tmp_path / "bad")], capture_output=True, text=True, check=False)
     assert bad.returncode in (2, 3) and "520199001001999" in bad.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_the_change_map_shows_each_kind_offline_in_chromium(tmp_path):
+    from browser import Browser, chromium_available
+
+    from gridkit.partition.changes import CHANGE_COLOURS, write_changes
+
+    if not chromium_available():
+        pytest.skip("needs playwright and /usr/bin/chromium")
+    case = make_case(5, households=2500)
+    first = partition(case["communities"], case["buildings"], streets=case["streets"])
+    b = case["buildings"].copy()
+    own = (first.buildings["community_code"] == first.grids["community_code"].iat[0]).to_numpy()
+    b.loc[own, "households"] *= 2
+    result = partition(case["communities"], b, streets=case["streets"], previous=first)
+    write_changes(result, tmp_path)
+    kinds = result.changes.table.drop_duplicates("grid_code").set_index("grid_code")["change"]
+    wanted = kinds.reindex(result.grids["grid_code"]).value_counts()
+    assert wanted.get("split", 0) > 0 and wanted.get("kept", 0) > 0
+    with Browser() as browser:
+        page = browser.open(tmp_path / "changes.html", wait_for="document.querySelector('.gridkit-legend') !== null")
+        assert page.blocked == [] and page.failed == [] and page.errors == []
+        fills = page.evaluate("Array.from(document.querySelectorAll('path.leaflet-interactive'))"
+                              ".map(p => p.getAttribute('fill'))")
+        legend = page.evaluate("document.querySelector('.gridkit-legend').textContent")
+    for kind, n in wanted.items():
+        assert fills.count(CHANGE_COLOURS[kind]) == n, kind
+        assert f"{kind}" in legend
