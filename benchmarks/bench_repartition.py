@@ -11,7 +11,8 @@ lives three years, each re-partitioned against the year before
 
 - (a) 5 % of the buildings gain or lose up to half their households;
 - (b) a new estate of 1,500 households (ten blocks of 150) is built in one community;
-- (c) a village loses a third of its households.
+- (c) a village loses a third of its households: a hamlet moves away (its westernmost
+  buildings holding a third of the households are emptied).
 
 Per year it prints: the previous grids that still keep the bounds with the new
 households, the share of previous grids unchanged in geometry and code (goal ≥ 90 % where
@@ -71,12 +72,24 @@ def _year_b(buildings: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, rng: np.
 
 
 def _year_c(buildings: gpd.GeoDataFrame, result, rng: np.random.Generator) -> tuple[gpd.GeoDataFrame, str]:
+    """A hamlet moves away: a village's westernmost buildings holding a third of its households are emptied.
+
+    The village is the one with the most grids among those in one piece (a hamlet on an
+    island of a village in several parts cannot merge with anything).
+    """
     grids = result.grids
-    villages = sorted(set(grids.loc[grids["kind"] == "rural", "community_code"]))
-    code = villages[int(rng.integers(len(villages)))]
+    comm = result.communities
+    whole = set(comm.loc[shapely.get_num_geometries(comm.geometry.to_numpy()) == 1, "community_code"])
+    rural = grids[(grids["kind"] == "rural") & grids["community_code"].isin(whole)]
+    per = rural.groupby("community_code")["households"].agg(["size", "sum"]).sort_index()
+    code = str(per.sort_values(["size", "sum"], ascending=False, kind="stable").index[0])
     b = buildings.copy()
-    mine = (result.buildings["community_code"] == code).to_numpy()
-    b.loc[mine, "households"] = (b.loc[mine, "households"] * 2 / 3).round().astype(np.int64)
+    mine = np.flatnonzero((result.buildings["community_code"] == code).to_numpy())
+    x = shapely.get_x(shapely.point_on_surface(b.geometry.to_numpy()[mine]))
+    order = mine[np.argsort(x, kind="stable")]
+    hh = b["households"].to_numpy()[order]
+    gone = order[np.cumsum(hh) <= hh.sum() / 3]
+    b.loc[b.index[gone], "households"] = 0
     return b, code
 
 
@@ -144,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             what = f"new estate of 1,500 households in {code}"
         else:
             buildings, code = _year_c(buildings, prev, rng)
-            what = f"village {code} loses a third of its households"
+            what = f"village {code} loses a third of its households (a hamlet emptied)"
         keeping = _prev_keeping_bounds(prev, buildings, prev.figures["bounds"])
         start = time.perf_counter()
         result = partition(comm, buildings, **opts, previous=prev)

@@ -275,3 +275,23 @@ def test_the_change_map_shows_each_kind_offline_in_chromium(tmp_path):
     for kind, n in wanted.items():
         assert fills.count(CHANGE_COLOURS[kind]) == n, kind
         assert f"{kind}" in legend
+
+
+def test_a_shrinking_village_merges_grids_and_retires_their_codes():
+    case = make_case(21, kind="rural", households=1200, towers=False)
+    first = partition(case["communities"], case["buildings"], streets=case["streets"])
+    b = case["buildings"].copy()
+    b["households"] = (b["households"] * 0.35).round().astype(int)  # too few households for as many grids
+    year1 = partition(case["communities"], b, streets=case["streets"], previous=first)
+    check_repartition(year1, first.grids)
+    table = year1.changes.table
+    retired = set(table.loc[table["change"] == "retired", "grid_code"])
+    assert retired and len(year1.grids) < len(first.grids)
+    assert (table["change"] == "merged").any()
+    merged = table[table["change"] == "merged"]
+    assert set(";".join(merged["related"]).split(";")) <= retired
+    # the village grows back: new grids get new serials, the retired codes stay retired
+    year2 = partition(case["communities"], case["buildings"], streets=case["streets"], previous=year1)
+    check_repartition(year2, year1.grids)
+    assert not retired & set(year2.grids["grid_code"])
+    assert len(year2.grids) > len(year1.grids)

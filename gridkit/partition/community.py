@@ -123,7 +123,8 @@ def _grids_for_units(
         wanted = max(job.grids - n_dedicated, 1) if job.grids else None
         if prior is not None and job.previous is not None:
             labels = regions_from_previous(sub, prior[nodes], locked=job.previous.locked, min_households=b.min,
-                                           max_households=b.max, target=b.target, balance=job.balance)
+                                           max_households=b.max, target=b.target, balance=job.balance,
+                                           households=job.previous.households)
         else:
             labels = regions_from_graph(sub, min_households=b.min, max_households=b.max, target=b.target,
                                         balance=job.balance, grids=wanted)

@@ -20,9 +20,12 @@ keeps the rules, exactly, and repairs the others:
 
 A repair is kept only when it brings the cluster within the bounds, or failing that
 lowers its bound violation; otherwise the grids stay as they were (and the report
-says which rule they break). Grids outside the balance tolerance but within the bounds
-are not rebalanced: the tolerance is a soft objective (rule 8), and moving them would
-change grids that keep every rule.
+says which rule they break). Then a grid whose households changed since the previous
+plan and that now lies outside the balance tolerance of its community's mean trades
+units with one neighbour, when that brings it within without taking the neighbour out
+of the bounds or the tolerance. A grid whose households did not change keeps its place
+whatever its deviation: the tolerance is a soft objective (rule 8), and what kept it
+out before (a large building, streets) still does.
 """
 
 from __future__ import annotations
@@ -354,6 +357,64 @@ class _Regions:
                 return accept(attempts[i][0] + " (bounds not fully restored)", attempts[i][1])
         return "unchanged (no move, split or merge restores the bounds)"
 
+    # ------------------------------------------------------------------ balance
+
+    def rebalance(self, before: np.ndarray) -> int:
+        """Grids whose households changed and left the tolerance trade units with one neighbour; how many did.
+
+        ``before`` holds the previous plan's households per previous grid (-1: not known,
+        taken as changed). The mean is the community's (one-unit towers left out, as the
+        workload figures do). A trade is kept when the grid comes within the tolerance, its
+        neighbour stays within the bounds and, if it was within the tolerance, within it.
+        """
+        assert self.balance is not None
+        tol = self.balance.tolerance
+        totals, counts = self.totals(), self.sizes()
+        live = (counts > 0) & ~((counts == 1) & (totals > self.hi))
+        if live.sum() < 2:
+            return 0
+        mean = float(totals[live].mean())
+        if mean <= 0:
+            return 0
+        n_prev = len(before)
+
+        def outside(r: int, t: np.ndarray) -> bool:
+            return abs(float(t[r]) - mean) > tol * mean + 1e-9
+
+        changed = [r for r in np.flatnonzero(live) if int(r) not in self.locked and outside(int(r), totals)
+                   and not (r < n_prev and before[r] >= 0 and before[r] == totals[r])]
+        done = 0
+        for r in sorted(changed, key=lambda q: (-abs(float(totals[q]) - mean), int(q))):
+            totals = self.totals()
+            if not outside(int(r), totals) or not (self.lab == r).any():
+                continue
+            sign = 1.0 if totals[r] > mean else -1.0
+            near = [int(q) for q in self.neighbours(np.array([r])) if live[q] and q < len(live)]
+            for q in sorted(near, key=lambda q: (sign * (float(totals[q]) - mean), q)):
+                labels = self._attempt_pair(int(r), q)
+                if labels is None:
+                    continue
+                t = np.bincount(labels, weights=self.g.households, minlength=self.next).astype(np.int64)
+                ok_q = self.lo <= t[q] <= self.hi or not self.lo <= totals[q] <= self.hi
+                if not outside(int(r), t) and ok_q and (outside(q, totals) or not outside(q, t)):
+                    self.lab = labels
+                    done += 1
+                    break
+        return done
+
+    def _attempt_pair(self, r: int, q: int) -> np.ndarray | None:
+        """Labels after the balance search between regions ``r`` and ``q`` alone (they keep their labels)."""
+        assert self.balance is not None
+        keep = (self.lab == r) | (self.lab == q)
+        sub, nodes = subgraph(self.g, keep)
+        local = (self.lab[nodes] == q).astype(np.int64)
+        moved = balance_regions(sub, local, min_households=self.lo, max_households=self.hi, options=self.balance)
+        if (moved == local).all() or len(np.unique(moved)) < 2:
+            return None
+        out = self.lab.copy()
+        out[nodes] = np.where(moved == 1, q, r)
+        return out
+
 
 def regions_from_previous(
     graph: Graph,
@@ -364,6 +425,7 @@ def regions_from_previous(
     max_households: int,
     target: int,
     balance: BalanceOptions | None = None,
+    households: np.ndarray | None = None,
 ) -> np.ndarray:
     """A region label per unit, starting from the previous grids and repairing only those that break the bounds.
 
@@ -379,6 +441,12 @@ def regions_from_previous(
         The bounds, and the target size of grids a split or merge makes.
     balance
         How the grids a repair reshapes are balanced among themselves (None: not).
+    households
+        The previous plan's households per previous grid (-1: not known). With
+        ``balance``, a grid whose households changed since and that now lies outside the
+        tolerance of the community's mean trades units with one neighbour, when that
+        brings it within (see :meth:`_Regions.rebalance`); grids whose households did not
+        change keep their place whatever their deviation.
 
     Returns
     -------
@@ -405,6 +473,10 @@ def regions_from_previous(
         still = live[np.isin(live, work.bad())]
         if len(still):
             done.append(work.repair(still))
+    if balance is not None and households is not None:
+        traded = work.rebalance(np.asarray(households, dtype=np.int64))
+        if traded:
+            done.append(f"{traded} grids balanced with a neighbour")
     if done:
         log.debug("previous grids repaired: %s", ", ".join(done))
     _, order = np.unique(work.lab, return_inverse=True)
