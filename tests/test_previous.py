@@ -65,6 +65,10 @@ def check_repartition(result, before, *, locked=()):
     codes = result.changes.codes
     assert set(codes.loc[codes["status"] == "active", "code"]) == set(grids["grid_code"])
     assert retired <= set(codes.loc[codes["status"] == "retired", "code"])
+    # the buildings layer says which buildings changed grid, as many as the change table counts
+    b = result.buildings
+    moved = (b["previous_grid_code"] != b["grid_code"]) & (b["grid_code"] != "")
+    assert int(moved.sum()) == result.changes.figures["buildings_changed_grid"] == int(table["buildings_in"].sum())
     # every previous code is kept by one grid or retired, never both
     kept_or_gone = set(table.loc[table["change"] != "new", "grid_code"]) & set(before["grid_code"])
     assert kept_or_gone == set(before["grid_code"]) & set(codes["code"])
@@ -205,6 +209,10 @@ def test_bad_previous_plans_are_refused_naming_the_features():
         partition(case["communities"], case["buildings"], previous=short)
     with pytest.raises(ParameterError, match="not previous grids"):
         partition(case["communities"], case["buildings"], previous=first.grids, locked=["520102001001999"])
+    with pytest.raises(ParameterError, match="--grids"):
+        partition(case["communities"], case["buildings"], previous=first.grids, grids=3)
+    with pytest.raises(ParameterError, match="previous plan"):
+        partition(case["communities"], case["buildings"], locked=[first.grids["grid_code"].iat[0]])
 
 
 def test_cli_previous_and_lock_on_the_sample_county(tmp_path):

@@ -70,12 +70,16 @@ class Changes:
         The previous outlines of the codes retired now, in the output CRS.
     figures
         Counts per kind, buildings that changed grid, area moved by fitting.
+    building_previous
+        Per input building, the code of the previous grid its unit was fitted to (``""``:
+        none); the ``buildings`` layer carries it as ``previous_grid_code``.
     """
 
     table: pd.DataFrame
     codes: gpd.GeoDataFrame
     retired: gpd.GeoDataFrame
     figures: dict[str, Any] = field(default_factory=dict)
+    building_previous: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
 
 
 def changes_table(jobs: Sequence[CommunityJob], done: Sequence[CommunityGrids], codes: np.ndarray,

@@ -20,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 
 from gridkit._progress import Progress, no_progress
+from gridkit.errors import ParameterError
 from gridkit.partition.assemble import Assembled, assemble, community_jobs
 from gridkit.partition.balance import BalanceOptions
 from gridkit.partition.community import grids_for_community
@@ -131,6 +132,10 @@ def partition(
     if previous is not None or locked:
         from gridkit.partition.repartition import as_previous_plan, attach_previous
 
+        if opts.grids is not None:
+            raise ParameterError("grids (--grids) cannot be asked for when adjusting a previous plan",
+                                 field="grids", hint="leave out --grids: the previous grids set the count, "
+                                                     "changed only where a grid breaks a rule")
         prior = as_previous_plan(previous, locked)
         jobs = attach_previous(jobs, inputs.communities, prior)
     labels = [f"community {job.code}" for job in jobs]
@@ -142,7 +147,7 @@ def partition(
         from gridkit.partition.repartition import settle_codes
 
         changes = settle_codes(layers.grids, layers.units, jobs, done, prior, output_crs=inputs.output_crs,
-                               as_of=as_of)
+                               as_of=as_of, buildings_of=placement.buildings_of, n_buildings=len(buildings))
     grid_code = layers.grids["grid_code"].to_numpy()
     inside = layers.building_grid >= 0
     comm_code = inputs.communities["community_code"].to_numpy()
@@ -153,6 +158,8 @@ def partition(
     out_buildings["grid_code"] = np.where(inside, grid_code[np.maximum(layers.building_grid, 0)], "")
     out_buildings["community_code"] = np.where(
         inside, comm_code[np.maximum(placement.building_community, 0)], "")
+    if changes is not None:  # the grid each building was in (its unit's previous grid), to see who moved
+        out_buildings["previous_grid_code"] = changes.building_previous
     plan = Plan(layers.grids, inputs.communities, buildings=_metric_buildings(inputs, out_buildings),
                 streets=inputs.streets, bounds=bounds)
     issues = check_plan(plan)

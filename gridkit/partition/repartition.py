@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -61,10 +61,13 @@ def attach_previous(jobs: Sequence[CommunityJob], communities: gpd.GeoDataFrame,
 
 def settle_codes(grids: gpd.GeoDataFrame, units: gpd.GeoDataFrame, jobs: Sequence[CommunityJob],
                  done: Sequence[CommunityGrids], plan: PreviousPlan, *, output_crs: Any,
-                 as_of: str | None = None) -> Changes:
+                 as_of: str | None = None, buildings_of: Callable[[int], np.ndarray] | None = None,
+                 n_buildings: int = 0) -> Changes:
     """Give ``grids`` and ``units`` (metric, assembled) the previous plan's codes where kept; what changed.
 
     ``grids["grid_code"]`` and ``units["grid_code"]`` are rewritten in place.
+    ``buildings_of(i)`` gives the positions of community ``i``'s buildings among the
+    ``n_buildings`` input buildings (for :attr:`Changes.building_previous`).
     """
     today = as_of or dt.date.today().isoformat()
     history = plan.history()
@@ -94,4 +97,12 @@ def settle_codes(grids: gpd.GeoDataFrame, units: gpd.GeoDataFrame, jobs: Sequenc
     n_prev = sum(len(job.previous) for job in jobs if job.previous is not None) + len(lost)
     area = float(shapely.area(np.concatenate([np.asarray(j.previous.geometries) for j in jobs
                                               if j.previous is not None] or [np.zeros(0, dtype=object)])).sum())
-    return Changes(table=table, codes=codes, retired=retired, figures=changes_summary(table, n_prev, area))
+    building_previous = np.full(n_buildings, "", dtype=object)
+    if buildings_of is not None:
+        for ci, (job, out) in enumerate(zip(jobs, done)):
+            if job.previous is None or out.previous is None:
+                continue
+            where = out.previous.building_previous
+            building_previous[buildings_of(ci)] = np.where(where >= 0, job.previous.codes[np.maximum(where, 0)], "")
+    return Changes(table=table, codes=codes, retired=retired, figures=changes_summary(table, n_prev, area),
+                   building_previous=building_previous)
