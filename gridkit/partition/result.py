@@ -63,6 +63,9 @@ class PartitionResult:
             lines.append("  rules not met: " + ", ".join(f"{rule} ({n})" for rule, n in counts.items()))
         else:
             lines.append("  every rule met")
+        if self.changes is not None:
+            c = self.changes.figures.get("counts", {})
+            lines.append("  against the previous plan: " + ", ".join(f"{n} {kind}" for kind, n in c.items()))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
