@@ -136,6 +136,12 @@ def test_a_plan_edited_by_moving_vertices_is_accepted(seed):
     check_repartition(again, first.grids)
     fig = again.changes.figures
     assert fig["fitted_m2"] > 0 and fig["grids_fitted"] > 0
+    # locked, a hand-edited grid keeps its units and says its outline was fitted
+    code = again.changes.table.sort_values("fitted_m2")["grid_code"].iat[-1]
+    locked = partition(case["communities"], case["buildings"], streets=case["streets"], previous=edited,
+                       locked=[code])
+    row = locked.changes.table.set_index("grid_code").loc[code]
+    assert row["locked"] and "fitted" in row["note"] and row["change"] == "kept"
     # a few metres of hand editing moves few buildings: nearly every code survives
     assert set(again.grids["grid_code"]) <= set(first.grids["grid_code"]) | set(
         again.changes.table.loc[again.changes.table["change"].isin(["new", "split"]), "grid_code"])

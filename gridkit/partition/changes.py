@@ -155,7 +155,8 @@ def _community_rows(job: CommunityJob, out: CommunityGrids, codes: np.ndarray, m
             else:
                 related = [str(prev.codes[q]) for q in sources]
             rows.append(_row(codes[g], job.code, kind, related, int(before[p]), int(households[g]), int(gained[g]),
-                             int(lost_by_prev[p]), float(fit.moved_m2[p]), bool(prev.locked[p])))
+                             int(lost_by_prev[p]), float(fit.moved_m2[p]), bool(prev.locked[p]),
+                             _locked_note(bool(prev.locked[p]), float(fit.moved_m2[p]))))
         else:
             q = int(main_old[g]) if n_prev and share[g].any() else -1
             kind = "split" if q >= 0 else "new"
@@ -166,6 +167,13 @@ def _community_rows(job: CommunityJob, out: CommunityGrids, codes: np.ndarray, m
         rows.append(_row(prev.codes[q], job.code, "retired", into, int(before[q]), 0, 0, int(lost_by_prev[q]),
                          float(fit.moved_m2[q]), bool(prev.locked[q])))
     return rows
+
+
+def _locked_note(locked: bool, fitted: float) -> str:
+    if not locked or fitted <= 0.5:
+        return ""
+    return (f"locked, drawn off the unit boundaries: its units are kept, its outline fitted to them "
+            f"({fitted:,.0f} m² moved)")
 
 
 def _row(code: str, community: str, kind: str, related: list[str], before: int, after: int, b_in: int, b_out: int,
