@@ -16,7 +16,15 @@ Refused before any work, every problem listed at once (exit 3): household counts
 not whole numbers >= 0 or exceed --max-households-per-building (default 5,000, beyond any
 real building), coordinates outside their CRS, overlapping communities (each pair named
 with the overlap area), dedicated compounds outside every community. Invalid geometries
-are repaired as the reader does, and the report says how many."""
+are repaired as the reader does, and the report says how many.
+
+With --previous OLD_GRIDS (a grids.gpkg, or grids drawn by hand or by another tool) the
+previous plan is adjusted (动态调整): grids that still keep the rules keep their geometry
+and code; only grids that break one are repaired, by moving boundary units first and
+splitting or merging where moves cannot. New grids take the next free serial of their
+community, a retired code is never reused. Grids named by --lock, or marked in a locked
+field, are kept exactly even when they break a rule. Adds changes.csv, changes.html (the
+change map) and the codes layer of grids.gpkg; report.md says what changed."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -60,6 +68,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "several communities and 20,000 buildings or more; 1: this process only; same grids "
                         "whatever N)")
     p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--previous", metavar="OLD_GRIDS",
+                   help="a previous plan to adjust: its grids (grid_code; locked and households used when present)")
+    p.add_argument("--lock", nargs="+", default=[], metavar="CODE",
+                   help="codes of previous grids to keep exactly, even when they break a rule")
     p.add_argument("-o", "--outdir", required=True, help="output folder")
     p.set_defaults(func=run)
 
@@ -72,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
 
     files = PartitionFiles(args.boundaries, args.buildings, streets=args.streets, osm=args.osm,
                            dedicated=args.dedicated, estimate_households=args.estimate_households,
-                           assume_crs=args.assume_crs, input_coords=args.input_coords)
+                           assume_crs=args.assume_crs, input_coords=args.input_coords, previous=args.previous,
+                           locked=tuple(args.lock))
     options = PartitionOptions(
         kind=args.kind, min_households=args.min, max_households=args.max, target=args.target,
         households_field=args.households_field, code_field=args.code_field, name_field=args.name_field,
@@ -108,4 +121,10 @@ def _summary(report: dict[str, Any], outdir: Any) -> None:
     n = len(report["rules_not_met"])
     if n:
         print(f"{n} rule exceptions, explained in {outdir / 'report.md'}", file=sys.stderr)
-    print(f"wrote {outdir / 'grids.gpkg'}, report.json, report.md, map.html")
+    changes = report.get("changes")
+    if changes:
+        c = changes["summary"]["counts"]
+        print(f"against the previous plan: {c['kept']} grids kept, {c['reshaped']} reshaped, {c['split']} split, "
+              f"{c['merged']} merged, {c['new']} new, {c['retired']} retired")
+    extra = ", changes.csv, changes.html" if changes else ""
+    print(f"wrote {outdir / 'grids.gpkg'}, report.json, report.md, map.html{extra}")

@@ -16,6 +16,7 @@ from shapely import Geometry
 from gridkit.partition.balance import BalanceOptions
 from gridkit.partition.feasibility import reasons_for_regions
 from gridkit.partition.graph import Graph, graph_from_community, subgraph
+from gridkit.partition.previous import PreviousFit, PreviousGrids, fit_units, regions_from_previous
 from gridkit.partition.reasons import note
 from gridkit.partition.regionalize import regions_from_graph
 from gridkit.partition.rules import Bounds
@@ -37,6 +38,7 @@ class CommunityJob:
     code: str = ""
     grids: int = 0
     balance: BalanceOptions | None = field(default_factory=BalanceOptions)
+    previous: PreviousGrids | None = None
 
 
 @dataclass
@@ -58,6 +60,7 @@ class CommunityGrids:
     units: pd.DataFrame
     cut_length: float
     street_cut_length: float
+    previous: PreviousFit | None = None
 
 
 def grids_for_community(job: CommunityJob) -> CommunityGrids:
@@ -75,7 +78,12 @@ def grids_for_community(job: CommunityJob) -> CommunityGrids:
                              community=job.code or None)
     unit_geoms = cu.unit_geometries()
     graph = graph_from_community(cu, unit_geoms)
-    unit_grid, reasons, notes, dedicated = _grids_for_units(graph, cu.unit_dedicated, job, n_dedicated)
+    fit = None
+    if job.previous is not None:  # re-partition against a previous plan (gridkit.partition.previous)
+        unit_prev, moved = fit_units(unit_geoms, job.previous, job.boundary)
+        fit = PreviousFit(unit_prev, unit_prev[cu.generator_unit], moved)
+    unit_grid, reasons, notes, dedicated = _grids_for_units(graph, cu.unit_dedicated, job, n_dedicated,
+                                                            None if fit is None else fit.unit_previous)
     k = int(unit_grid.max()) + 1
     weights = cu.unit_households
     lu, lv = unit_grid[graph.u], unit_grid[graph.v]
@@ -94,11 +102,13 @@ def grids_for_community(job: CommunityJob) -> CommunityGrids:
                             "buildings": cu.unit_buildings, "grid": unit_grid, "geometry": unit_geoms}),
         cut_length=float(length[cross].sum()),
         street_cut_length=float(length[cross & on_street].sum()),
+        previous=fit,
     )
 
 
 def _grids_for_units(
-    graph: Graph, unit_dedicated: np.ndarray, job: CommunityJob, n_dedicated: int
+    graph: Graph, unit_dedicated: np.ndarray, job: CommunityJob, n_dedicated: int,
+    prior: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Grid label per unit (dedicated compounds first); reason code, note and dedicated index per grid."""
     unit_grid = np.full(graph.n, -1, dtype=np.int64)
@@ -111,8 +121,13 @@ def _grids_for_units(
         sub, nodes = subgraph(graph, rest)
         b = job.bounds
         wanted = max(job.grids - n_dedicated, 1) if job.grids else None
-        labels = regions_from_graph(sub, min_households=b.min, max_households=b.max, target=b.target,
-                                    balance=job.balance, grids=wanted)
+        if prior is not None and job.previous is not None:
+            labels = regions_from_previous(sub, prior[nodes], locked=job.previous.locked, min_households=b.min,
+                                           max_households=b.max, target=b.target, balance=job.balance,
+                                           households=job.previous.households)
+        else:
+            labels = regions_from_graph(sub, min_households=b.min, max_households=b.max, target=b.target,
+                                        balance=job.balance, grids=wanted)
         unit_grid[nodes] = labels + n_dedicated
         found = reasons_for_regions(sub, labels, min_households=b.min, max_households=b.max)
         codes.extend(found.codes)

@@ -14,14 +14,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
-
 from gridkit._progress import Progress
 from gridkit._types import CoordSystem, PathLike
-from gridkit.errors import GridkitError
+from gridkit.errors import GridkitError, ParameterError
 from gridkit.io import read_layer
 from gridkit.partition.options import PartitionOptions
-from gridkit.partition.outputs import OUTPUT_FILES, write_partition
+from gridkit.partition.outputs import CHANGE_FILES, OUTPUT_FILES, write_partition
 from gridkit.partition.pipeline import partition
 from gridkit.partition.result import PartitionResult
 from gridkit.partition.validate import Problems
@@ -51,6 +49,10 @@ class PartitionFiles:
         Polygons of dedicated compounds.
     estimate_households
         Estimate households from footprints and levels (:data:`ESTIMATE_RULE`).
+    previous, locked
+        A previous plan to adjust (its ``grids`` layer and, in a GeoPackage, its
+        ``codes`` layer; see :func:`gridkit.partition.previous_plan.read_previous`), and
+        codes of its grids to keep exactly.
     assume_crs, input_coords
         As :func:`gridkit.io.read_layer`.
     """
@@ -63,6 +65,8 @@ class PartitionFiles:
     estimate_households: bool = False
     assume_crs: str | None = None
     input_coords: CoordSystem = "wgs84"
+    previous: PathLike | None = None
+    locked: tuple[str, ...] = ()
 
 
 @dataclass
@@ -76,17 +80,17 @@ class PartitionRun:
 
 
 def read_partition_inputs(files: PartitionFiles, *, options: PartitionOptions | None = None
-                          ) -> dict[str, gpd.GeoDataFrame | None]:
+                          ) -> dict[str, Any]:
     """Read every input file; the problems of all of them are raised together.
 
     Returns the layers ``communities``, ``buildings``, ``streets`` and ``dedicated``
-    (None when not given).
+    (None when not given), and ``previous`` (a
+    :class:`~gridkit.partition.previous_plan.PreviousPlan`) when ``files.previous`` is given.
     """
     opts = options or PartitionOptions()
     common: dict[str, Any] = {"assume_crs": files.assume_crs, "input_coords": files.input_coords}
     problems = Problems()
-    layers: dict[str, gpd.GeoDataFrame | None] = {"communities": None, "buildings": None, "streets": None,
-                                                  "dedicated": None}
+    layers: dict[str, Any] = {"communities": None, "buildings": None, "streets": None, "dedicated": None}
 
     def read(name: str, **kwargs: Any) -> None:
         try:
@@ -106,6 +110,17 @@ def read_partition_inputs(files: PartitionFiles, *, options: PartitionOptions | 
         read("streets", path=files.osm, osm_kind="streets", role="streets")
     if files.dedicated is not None:
         read("dedicated", path=files.dedicated, geometry="polygon", role="dedicated", **common)
+    if files.previous is not None or files.locked:
+        from gridkit.partition.previous_plan import read_previous
+
+        if files.previous is None:
+            problems.add(ParameterError("--lock needs --previous OLD_GRIDS", field="locked",
+                                        hint="give the previous grids file whose grids to lock"))
+        else:
+            try:
+                layers["previous"] = read_previous(files.previous, locked=files.locked, assume_crs=files.assume_crs)
+            except GridkitError as err:
+                problems.add(err)
     problems.raise_if_any()
     buildings = layers["buildings"]
     if files.estimate_households and buildings is not None:
@@ -134,11 +149,12 @@ def partition_files(
     communities, buildings = layers["communities"], layers["buildings"]
     assert communities is not None and buildings is not None
     result = partition(communities, buildings, streets=layers["streets"], dedicated=layers["dedicated"],
-                       options=opts, progress=progress)
+                       options=opts, progress=progress, previous=layers.get("previous"))
     report = write_partition(result, outdir, parameters=_parameters(files, opts) if parameters is None else parameters,
                              streets=layers["streets"])
     out = Path(outdir)
-    return PartitionRun(result=result, report=report, outdir=out, files=tuple(out / name for name in OUTPUT_FILES))
+    names = OUTPUT_FILES + (CHANGE_FILES if result.changes is not None else ())
+    return PartitionRun(result=result, report=report, outdir=out, files=tuple(out / name for name in names))
 
 
 def _parameters(files: PartitionFiles, options: PartitionOptions) -> dict[str, Any]:

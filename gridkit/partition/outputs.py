@@ -17,7 +17,7 @@ from gridkit.maps import save_map, signoff_map
 from gridkit.partition.report import report_from_result, report_json, report_markdown
 from gridkit.partition.result import PartitionResult
 
-__all__ = ["GRID_COLUMNS", "OUTPUT_FILES", "write_partition"]
+__all__ = ["CHANGE_FILES", "GRID_COLUMNS", "OUTPUT_FILES", "write_partition"]
 
 #: the columns of the ``grids`` layer, in file order
 GRID_COLUMNS = ["grid_code", "community_code", "community_name", "kind", "households", "buildings", "area_m2",
@@ -26,6 +26,9 @@ GRID_COLUMNS = ["grid_code", "community_code", "community_name", "kind", "househ
 
 #: what :func:`write_partition` puts in the output folder
 OUTPUT_FILES = ("grids.gpkg", "report.json", "report.md", "map.html")
+
+#: what it adds for a re-partition against a previous plan (and the ``codes`` layer of grids.gpkg)
+CHANGE_FILES = ("changes.csv", "changes.html")
 
 
 def write_partition(result: PartitionResult, outdir: PathLike, *, parameters: dict[str, Any] | None = None,
@@ -39,12 +42,18 @@ def write_partition(result: PartitionResult, outdir: PathLike, *, parameters: di
     """
     report = report_from_result(result, parameters=parameters)
     with atomic_dir(outdir) as tmp:
-        write_layers(Path(tmp) / "grids.gpkg", {
+        layers = {
             "grids": result.grids[GRID_COLUMNS],
             "buildings": result.buildings,
             "units": result.units,
             "communities": result.communities,
-        })
+        }
+        if result.changes is not None:  # against a previous plan: codes table, changes.csv, change map
+            from gridkit.partition.changes import write_changes
+
+            layers["codes"] = result.changes.codes
+            write_changes(result, tmp)
+        write_layers(Path(tmp) / "grids.gpkg", layers)
         write_text(Path(tmp) / "report.json", report_json(report))
         write_text(Path(tmp) / "report.md", report_markdown(report))
         tolerance = result.figures.get("tolerance")

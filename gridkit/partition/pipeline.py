@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 
 from gridkit._progress import Progress, no_progress
+from gridkit.errors import ParameterError
 from gridkit.partition.assemble import Assembled, assemble, community_jobs
 from gridkit.partition.balance import BalanceOptions
 from gridkit.partition.community import grids_for_community
@@ -28,6 +30,9 @@ from gridkit.partition.rules import ISSUE_COLUMNS, Bounds, Plan, check_plan, cut
 from gridkit.partition.validate import Inputs, checked_inputs
 from gridkit.partition.workload import workload
 from gridkit.scale import auto_workers, map_jobs
+
+if TYPE_CHECKING:
+    from gridkit.partition.previous_plan import PreviousPlan
 
 __all__ = ["KindOption", "PartitionOptions", "PartitionResult", "partition"]
 
@@ -42,6 +47,9 @@ def partition(
     dedicated: gpd.GeoDataFrame | None = None,
     options: PartitionOptions | None = None,
     progress: Progress | None = None,
+    previous: PreviousPlan | PartitionResult | gpd.GeoDataFrame | None = None,
+    locked: Sequence[str] = (),
+    as_of: str | None = None,
     **overrides: Any,
 ) -> PartitionResult:
     """Divide every community into household-balanced grids.
@@ -65,6 +73,21 @@ def partition(
         field names, the household ceiling, output CRS, balance tolerance, Dask workers).
     progress
         ``progress(done, total, label)`` called per community.
+    previous
+        A previous plan to adjust (动态调整): its grids (a GeoDataFrame with
+        ``grid_code``; ``locked`` and ``households`` used when present) or a
+        :class:`~gridkit.partition.previous_plan.PreviousPlan` with its codes table
+        (:func:`~gridkit.partition.previous_plan.read_previous`), or an earlier result. Grids that still keep the
+        rules keep their units and code; only those that break one are repaired, by moving
+        boundary units first, splitting or merging where moves cannot
+        (:mod:`gridkit.partition.previous`); new grids take the next free serial of their
+        community and retired codes are never reused
+        (:mod:`gridkit.partition.codes_history`). ``result.changes`` says what changed.
+    locked
+        Codes of previous grids to keep exactly, even when they break a rule.
+    as_of
+        The date (``YYYY-MM-DD``) the codes table records for codes first used or retired
+        now (default today).
     **overrides
         Any option by name, e.g. ``kind="rural"``, ``min_households=150``,
         ``households_field="户数"``, ``workers=4``; they override ``options``.
@@ -91,6 +114,13 @@ def partition(
     ...                    streets=gpd.read_file(sample / "streets.gpkg"))
     >>> int(result.grids["households"].sum()) == result.figures["households_in"]
     True
+
+    A year later, adjusted against that plan: every grid that keeps the rules is kept.
+
+    >>> again = partition(gpd.read_file(sample / "communities.gpkg"), gpd.read_file(sample / "buildings.gpkg"),
+    ...                   streets=gpd.read_file(sample / "streets.gpkg"), previous=result.grids)
+    >>> again.changes.figures["counts"]["kept"] == len(result.grids)
+    True
     """
     started = time.perf_counter()
     opts = (options or PartitionOptions()).with_overrides(**overrides)
@@ -98,11 +128,27 @@ def partition(
     inputs = checked_inputs(communities, buildings, streets=streets, dedicated=dedicated, options=opts)
     balance = None if opts.tolerance is None else BalanceOptions(tolerance=opts.tolerance)
     jobs, placement = community_jobs(inputs, bounds, balance=balance)
+    prior = None
+    if previous is not None or locked:
+        from gridkit.partition.repartition import as_previous_plan, attach_previous
+
+        if opts.grids is not None:
+            raise ParameterError("grids (--grids) cannot be asked for when adjusting a previous plan",
+                                 field="grids", hint="leave out --grids: the previous grids set the count, "
+                                                     "changed only where a grid breaks a rule")
+        prior = as_previous_plan(previous, locked)
+        jobs = attach_previous(jobs, inputs.communities, prior)
     labels = [f"community {job.code}" for job in jobs]
     workers = opts.workers or auto_workers(len(jobs), len(inputs.building_geometries))
     done = map_jobs(grids_for_community, jobs, labels=labels, workers=workers, scheduler=opts.scheduler,
                     progress=progress or no_progress)
     layers = assemble(inputs, placement, done, bounds)
+    changes = None
+    if prior is not None:
+        from gridkit.partition.repartition import settle_codes
+
+        changes = settle_codes(layers.grids, layers.units, jobs, done, prior, output_crs=inputs.output_crs,
+                               as_of=as_of, buildings_of=placement.buildings_of, n_buildings=len(buildings))
     grid_code = layers.grids["grid_code"].to_numpy()
     inside = layers.building_grid >= 0
     comm_code = inputs.communities["community_code"].to_numpy()
@@ -113,6 +159,8 @@ def partition(
     out_buildings["grid_code"] = np.where(inside, grid_code[np.maximum(layers.building_grid, 0)], "")
     out_buildings["community_code"] = np.where(
         inside, comm_code[np.maximum(placement.building_community, 0)], "")
+    if changes is not None:  # the grid each building was in (its unit's previous grid), to see who moved
+        out_buildings["previous_grid_code"] = changes.building_previous
     plan = Plan(layers.grids, inputs.communities, buildings=_metric_buildings(inputs, out_buildings),
                 streets=inputs.streets, bounds=bounds)
     issues = check_plan(plan)
@@ -138,6 +186,7 @@ def partition(
         grids_metric=layers.grids,
         communities_metric=inputs.communities,
         figures=figures,
+        changes=changes,
     )
 
 

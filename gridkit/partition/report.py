@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gridkit.partition.changes import changes_markdown, changes_report
 from gridkit.partition.reasons import REASONS, explained_by_data
 from gridkit.partition.result import PartitionResult
 from gridkit.partition.rules import RULES, one_piece, tiling_error
@@ -93,8 +94,10 @@ def report_from_result(result: PartitionResult, *, parameters: dict[str, Any] | 
         **{f"balance_{k}": v for k, v in fig.get("balance", {}).items()},
         "seconds": round(fig["seconds"], 3),
     }
+    changes = changes_report(result)
     return {
         "overall": overall,
+        **({"changes": changes} if changes is not None else {}),
         "rules": {rule_id: rule.text for rule_id, rule in RULES.items()},
         "reasons": {code: text for code, text in REASONS.items() if code},
         "rules_not_met": result.issues.to_dict("records"),
@@ -164,6 +167,8 @@ def report_markdown(report: dict[str, Any]) -> str:
             f"{c['min_households']} | {c['median_households']:g} | {c['max_households']} | {len(c['rules_not_met'])} |"
         )
     lines += _balance_section(report)
+    if "changes" in report:
+        lines += changes_markdown(report["changes"])
     lines += ["", "## Rules not met", ""]
     if not report["rules_not_met"]:
         lines.append("Every grid keeps every rule.")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
+
+if TYPE_CHECKING:
+    from gridkit.partition.changes import Changes
 
 __all__ = ["PartitionResult"]
 
@@ -28,6 +31,9 @@ class PartitionResult:
         Grids and communities in the local metric CRS the figures were measured in.
     figures
         Counts, lengths, bounds, the metric CRS, the seed, the repairs and the run time.
+    changes
+        Against a previous plan (``partition(..., previous=...)``): what changed per grid
+        and the codes table (:class:`gridkit.partition.changes.Changes`); else None.
     """
 
     grids: gpd.GeoDataFrame
@@ -38,6 +44,7 @@ class PartitionResult:
     grids_metric: gpd.GeoDataFrame
     communities_metric: gpd.GeoDataFrame
     figures: dict[str, Any] = field(default_factory=dict)
+    changes: Changes | None = None
 
     def summary(self) -> str:
         """Communities, grids, the share within bounds and the rules not met, in a few lines."""
@@ -56,6 +63,9 @@ class PartitionResult:
             lines.append("  rules not met: " + ", ".join(f"{rule} ({n})" for rule, n in counts.items()))
         else:
             lines.append("  every rule met")
+        if self.changes is not None:
+            c = self.changes.figures.get("counts", {})
+            lines.append("  against the previous plan: " + ", ".join(f"{n} {kind}" for kind, n in c.items()))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
