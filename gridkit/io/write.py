@@ -50,7 +50,7 @@ from gridkit._types import PathLike
 from gridkit.errors import DependencyError, GridkitError, OutputError, ParameterError
 from gridkit.io.shapefile import SHAPEFILE_SIDECARS
 
-__all__ = ["SUPPORTED_WRITE", "atomic_dir", "output_errors", "write_layers", "write_text"]
+__all__ = ["SUPPORTED_WRITE", "atomic_dir", "output_errors", "public_path", "write_layers", "write_text"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,12 @@ _DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
 _GDAL_FULL = re.compile(r"no space left|disk is full|disk full|failed to commit transaction|"
                         r"database or disk is full|write error|short write", re.IGNORECASE)
 _GDAL_DENIED = re.compile(r"permission denied|read-only file system|readonly database", re.IGNORECASE)
+_GDAL_ERRORS = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError,
+                pyogrio.errors.FeatureError, pyogrio.errors.GeometryError)
+# a write that fails with less than this left on the disk failed for want of space
+_NEARLY_FULL_BYTES = 1 << 20
+_INSIDE_NAME = re.compile(r"\.gridkit-tmp-\d+-[0-9a-f]+")
+_BESIDE_NAME = re.compile(r"\.(.+)\.tmp-\d+-[0-9a-f]+")
 
 
 # ----------------------------------------------------------------------------- public
@@ -201,69 +207,94 @@ def output_errors(path: PathLike) -> Iterator[None]:
 
     A full disk, a folder that is not writable, a read-only file system, a file where a
     folder is expected (or the other way round) and GDAL's "Failed to commit transaction"
-    become an :class:`~gridkit.errors.OutputError` naming ``path`` and the fix; every
-    other exception passes unchanged.
+    become an :class:`~gridkit.errors.OutputError` naming ``path`` (the final path, not
+    the staging folder's) and the fix. A GDAL or raster write error while the disk of
+    ``path`` has (almost) no space left is a full disk too, whatever GDAL called it.
+    Every other exception passes unchanged.
     """
     path = Path(path)
     try:
         yield
     except GridkitError:
         raise
-    except OSError as err:
-        converted = _from_os_error(err, path)
-        if converted is None:
-            raise
-        raise converted from err
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError,
-            pyogrio.errors.GeometryError) as err:
-        converted = _from_message(str(err), path)
+    except Exception as err:
+        converted = _output_error(err, path)
         if converted is None:
             raise
         raise converted from err
 
 
-# ----------------------------------------------------------------------------- errors
+def _output_error(err: Exception, path: Path) -> OutputError | None:
+    if isinstance(err, OSError) and err.errno is not None:
+        return _from_os_error(err, path)
+    if not isinstance(err, (OSError, *_GDAL_ERRORS)) and not type(err).__module__.startswith("rasterio"):
+        return None
+    text = str(err)
+    if _GDAL_FULL.search(text):
+        return _full(path, _first_line(text))
+    if _nearly_full(path):
+        return _full(path, f"less than {_NEARLY_FULL_BYTES >> 20} MB left")
+    if _GDAL_DENIED.search(text):
+        return _denied(path, _first_line(text))
+    return None
 
 
 def _from_os_error(err: OSError, path: Path) -> OutputError | None:
     code = err.errno
-    if code is None:
-        return _from_message(str(err), path)
-    where = _folder_of(path)
     if code in _FULL:
-        return _full(path, where, err.strerror or str(err))
+        return _full(path, err.strerror or str(err))
     if code in _DENIED:
         named = Path(err.filename) if err.filename else None
         if named is not None and not _related(named, path):
             return None  # an input that cannot be read, not the output
-        return _denied(path, where, err.strerror or str(err))
+        return _denied(path, err.strerror or str(err))
     if code == errno.ENOTDIR:
-        return OutputError(f"cannot write: a part of the path is a file, not a folder ({err.filename or path})",
-                           path=path, hint="remove or rename that file, or choose another -o")
+        return OutputError("cannot write: a part of the path is a file, not a folder", path=public_path(path),
+                           hint="remove or rename that file, or choose another -o")
     if code == errno.EISDIR:
-        return OutputError("cannot write: the path is a folder where a file is expected", path=path,
+        return OutputError("cannot write: the path is a folder where a file is expected", path=public_path(path),
                            hint="give a file name, or remove the folder")
     return None
 
 
-def _from_message(text: str, path: Path) -> OutputError | None:
-    if _GDAL_FULL.search(text):
-        return _full(path, _folder_of(path), text.strip().splitlines()[0][:200])
-    if _GDAL_DENIED.search(text):
-        return _denied(path, _folder_of(path), text.strip().splitlines()[0][:200])
-    return None
+def _first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0][:200]
 
 
-def _full(path: Path, where: Path, reason: str) -> OutputError:
+def _nearly_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(_folder_of(path)).free < _NEARLY_FULL_BYTES
+    except OSError:
+        return False
+
+
+def public_path(path: Path) -> Path:
+    """``path`` as the user will see it: staging folders (``.out.tmp-PID-XXXX``) named as their target.
+
+    >>> public_path(Path("run/.part.tmp-77-0a1b2c3d/grids.gpkg")), public_path(Path("run/.gridkit-tmp-77-0a1b/a.gpkg"))
+    (PosixPath('run/part/grids.gpkg'), PosixPath('run/a.gpkg'))
+    """
+    parts = []
+    for part in path.parts:
+        if _INSIDE_NAME.fullmatch(part):
+            continue
+        beside = _BESIDE_NAME.fullmatch(part)
+        parts.append(beside.group(1) if beside else part)
+    return Path(*parts) if parts else path
+
+
+def _full(path: Path, reason: str) -> OutputError:
+    shown = public_path(path)
     return OutputError(
-        f"cannot write: the disk is full ({reason}); nothing was written", path=path,
-        hint=f"free space on the disk holding {where}, or write elsewhere with -o",
+        f"cannot write: the disk is full ({reason}); nothing was written", path=shown,
+        hint=f"free space on the disk holding {_folder_of(shown)}, or write elsewhere with -o",
     )
 
 
-def _denied(path: Path, where: Path, reason: str) -> OutputError:
+def _denied(path: Path, reason: str) -> OutputError:
+    shown = public_path(path)
     return OutputError(
-        f"cannot write: {where} is not writable ({reason}); nothing was written", path=path,
+        f"cannot write: {_folder_of(shown)} is not writable ({reason}); nothing was written", path=shown,
         hint="choose an -o folder you can write to, or ask for write permission on it",
     )
 
