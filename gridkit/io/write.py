@@ -412,17 +412,44 @@ def _move_written(staging: Path, path: Path, ext: str) -> None:
 
 
 def _merge_into(source: Path, target: Path) -> None:
-    """Move everything in ``source`` into ``target``, replacing entries of the same name."""
+    """Move everything in ``source`` into ``target``, replacing entries of the same name.
+
+    A file never replaces a folder nor a folder a file: that is refused before anything moves.
+    """
+    clash = _first_clash(source, target)
+    if clash is not None:
+        entry, dest = clash
+        kind, other = ("file", "folder") if entry.is_file() else ("folder", "file")
+        raise OutputError(
+            f"cannot write the {kind} {dest.name!r}: a {other} of that name is in the way; nothing was written",
+            path=dest, hint=f"remove or rename the {other}, or choose another -o",
+        )
+    _move_into(source, target)
+
+
+def _first_clash(source: Path, target: Path) -> tuple[Path, Path] | None:
+    for entry in source.iterdir():
+        dest = target / entry.name
+        if not dest.exists():
+            continue
+        if entry.is_dir() != dest.is_dir():
+            return entry, dest
+        if entry.is_dir():
+            found = _first_clash(entry, dest)
+            if found is not None:
+                return found
+    return None
+
+
+def _move_into(source: Path, target: Path) -> None:
     for entry in source.iterdir():
         dest = target / entry.name
         if entry.is_file():
             with open(entry, "rb") as f:
                 os.fsync(f.fileno())
         if entry.is_dir() and dest.is_dir():
-            _merge_into(entry, dest)
+            _move_into(entry, dest)
             continue
-        if dest.is_dir():
-            shutil.rmtree(dest)
         os.replace(entry, dest)
 
 
