@@ -3,8 +3,8 @@
 Under a geographic CRS (EPSG:4326, EPSG:4490, …) a longitude lies in -180..180 and a
 latitude in -90..90. Metres in a file that says degrees, a GeoJSON of projected
 coordinates (GeoJSON is longitude/latitude by definition) and longitude/latitude
-swapped all break that, or, for swapped data of China, put every feature in the Arctic
-while swapping them back puts every one in China. :func:`check_lonlat` names the file,
+swapped all break that, or, for swapped data of western China (Xinjiang, Tibet), put
+every feature in the Arctic while swapping them back puts every one in China. :func:`check_lonlat` names the file,
 the features and the likely cause, and says how to fix it.
 
 Examples
@@ -32,6 +32,8 @@ __all__ = ["check_lonlat", "impossible_lonlat", "projected_guess"]
 
 # the land of China, with Hainan and the South China Sea islands, in degrees
 _CHINA = (73.4, 3.5, 135.1, 53.6)
+# western China (Xinjiang, Tibet, Qinghai, Gansu): the part whose swapped coordinates are still legal lon/lat
+_CHINA_WEST = (73.4, 26.0, 96.5, 49.2)
 _WEB_MERCATOR_CHINA = (8.17e6, 0.39e6, 1.504e7, 7.1e6)
 
 
@@ -79,7 +81,7 @@ def check_lonlat(
     Raises
     ------
     InputDataError
-        Coordinates beyond ±180/±90, or every feature where swapped China data would be.
+        Coordinates beyond ±180/±90, or every feature where swapped data of western China would be.
     """
     if crs is None or not crs.is_geographic or len(values) == 0:
         return
@@ -101,7 +103,7 @@ def check_lonlat(
                  f"with their CRS, or set the file's CRS (QGIS: Layer > Set CRS){note}",
         )
     filled = np.isfinite(centres).all(axis=1)
-    if filled.any() and _swapped_china(centres[filled]).all() and not _in_box(centres[filled], _CHINA).any():
+    if filled.any() and _in_box(centres[filled][:, ::-1], _CHINA_WEST).all():
         raise _swapped(path, what, index[filled], field, name, note)
 
 
@@ -148,8 +150,8 @@ def _swapped_china(xy: np.ndarray) -> np.ndarray:
 
 def _swapped(path: Any, what: str, ids: pd.Index, field: str, crs: str, note: str) -> InputDataError:
     return InputDataError(
-        f"{what} has latitude and longitude swapped: under {crs} its features lie at latitude above 53.6° "
-        "or beyond 90°, and swapped back they lie in China",
+        f"{what} has latitude and longitude swapped: under {crs} its features lie north of China "
+        "(latitude above 53.6°, or beyond 90°), and swapped back they lie in China",
         path=path, feature_ids=ids.tolist(), field=field,
         hint="write longitude first, then latitude (x = longitude); in QGIS swap them with the "
              f"'Swap X and Y coordinates' tool, in a CSV swap the two column names{note}",
