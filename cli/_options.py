@@ -21,6 +21,9 @@ def _input_coords(text: str) -> str:
     return text
 
 
+#: In reports: which inputs ``--input-coords`` shifted.
+INPUT_COORDS_RULE = ("the inputs without a CRS of their own (CSV, KML, GeoJSON without crs, read with --assume-crs) "
+                     "and those named after ':'; inputs declaring a CRS were read as declared")
 _ONE_FILE = ("converted to WGS84 when FILE declares no CRS of its own (CSV, KML, GeoJSON without 'crs', "
              "read with --assume-crs); SYSTEM:FILENAME converts it whatever it declares")
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from gridkit_cli._options import add_input_coords
+from gridkit_cli._options import INPUT_COORDS_RULE, add_input_coords
 
 _HELP = """\
 Divide every community/village into household-balanced grids that follow streets.
@@ -80,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         grids=_grids_option(args.grids),
     )
     params = {k: v for k, v in vars(args).items() if k not in ("func",) and v is not None}
+    if args.input_coords != "wgs84":  # the report says which inputs were shifted
+        params["input_coords_applied_to"] = INPUT_COORDS_RULE
     with progress_bar(args.quiet) as progress:
         done = partition_files(files, args.outdir, options=options, parameters=params, progress=progress)
     _summary(done.report, done.outdir)

@@ -186,8 +186,8 @@ def test_input_coords_names_the_inputs_it_applies_to(tmp_path: Path) -> None:
         io.read_layer(other, input_coords="gcj03")
 
 
-def test_partition_shifts_the_buildings_not_the_cgcs2000_boundaries(tmp_path: Path,
-                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_partition_shifts_the_buildings_not_the_cgcs2000_boundaries(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
     comm = tmp_path / "c.gpkg"
     box = shapely.box(106.600, 26.460, 106.604, 26.464)
     communities = gpd.GeoDataFrame({"code": ["520102001001"], "name": ["文昌社区"], "kind": ["city"]},
@@ -207,3 +207,8 @@ def test_partition_shifts_the_buildings_not_the_cgcs2000_boundaries(tmp_path: Pa
     grids = pyogrio.read_dataframe(out / "grids.gpkg", layer="grids")
     assert grids["households"].sum() == 400  # every shifted point lies inside the unshifted boundary
     assert grids.union_all().symmetric_difference(box).area < 1e-8  # the boundary as given (shifted: ~2e-5)
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert "inputs declaring a CRS were read as declared" in report["reproduce"]["parameters"][
+        "input_coords_applied_to"]
+    assert "input_coords_applied_to" in (out / "report.md").read_text(encoding="utf-8")
+    assert "not applied to the boundaries layer" in caplog.text
