@@ -45,7 +45,10 @@ def impossible_lonlat(values: np.ndarray, crs: CRS | None) -> np.ndarray:
     values = np.asarray(values, dtype=object)
     if crs is None or not crs.is_geographic or len(values) == 0:
         return np.zeros(len(values), dtype=bool)
-    bounds = shapely.bounds(values)
+    return _beyond(shapely.bounds(values))
+
+
+def _beyond(bounds: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         x = np.abs(bounds[:, [0, 2]]) > 180
         y = np.abs(bounds[:, [1, 3]]) > 90
@@ -87,8 +90,9 @@ def check_lonlat(
         return
     values = np.asarray(values, dtype=object)
     name = crs.to_string()
-    bad = impossible_lonlat(values, crs)
-    centres = _centres(values)
+    bounds = shapely.bounds(values)
+    bad = _beyond(bounds)
+    centres = np.column_stack([(bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2])
     if bad.any():
         xy = centres[bad]
         if _swapped_china(xy).mean() > 0.5:
@@ -131,11 +135,6 @@ def _guesses(x: float, y: float) -> list[tuple[str, str]]:
                  "or UTM (WGS 84, EPSG:32643-32653)")
         out.append((words, "EPSG:4547"))
     return out
-
-
-def _centres(values: np.ndarray) -> np.ndarray:
-    bounds = shapely.bounds(values)
-    return np.column_stack([(bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2])
 
 
 def _in_box(xy: np.ndarray, box: Sequence[float]) -> np.ndarray:
