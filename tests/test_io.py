@@ -557,7 +557,7 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
         assert Path(target).exists()
         raise OSError("disk full")
 
-    monkeypatch.setattr(io.write.pyogrio, "write_dataframe", write_then_fail)
+    monkeypatch.setattr(pyogrio, "write_dataframe", write_then_fail)
     with pytest.raises(OSError, match="disk full"):
         io.write_layers(path, {"grids": polygons(3)})
     assert path.read_bytes() == before

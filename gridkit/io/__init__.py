@@ -5,15 +5,17 @@ GeoDataFrame whose messages name the file, the features and the field; CSV point
 typed in :mod:`gridkit.io.csv`, Shapefile encodings found in :mod:`gridkit.io.shapefile`,
 coordinates checked against their CRS in :mod:`gridkit.io.coords`. ``write_layers``,
 ``write_text`` and ``atomic_dir`` (:mod:`gridkit.io.write`, the one atomic writer) write
-so that a failed or interrupted run leaves nothing half-written; ``read_table``
+so that a failed or interrupted run leaves nothing half-written, and output failures
+become :class:`~gridkit.errors.OutputError` (:mod:`gridkit.io.failures`); ``read_table``
 (:mod:`gridkit.io.tables`) reads small CSV tables.
 """
 
 from gridkit.io._request import SUPPORTED_READ, file_format
 from gridkit.io.checks import keep_dimension
+from gridkit.io.failures import output_errors
 from gridkit.io.read import list_layers, preferred_layer, read_layer
 from gridkit.io.shapefile import codec_from_cpg, shapefile_encoding
-from gridkit.io.write import SUPPORTED_WRITE, atomic_dir, output_errors, write_layers, write_text
+from gridkit.io.write import SUPPORTED_WRITE, atomic_dir, write_layers, write_text
 
 __all__ = [
     "SUPPORTED_READ",

@@ -28,8 +28,6 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import errno
-import importlib
 import logging
 import os
 import re
@@ -37,47 +35,24 @@ import secrets
 import shutil
 import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import FrameType
 
 import geopandas as gpd
-import pandas as pd
-import pyogrio
-import pyogrio.errors
 
 from gridkit._types import PathLike
-from gridkit.errors import DependencyError, GridkitError, OutputError, ParameterError
+from gridkit.errors import OutputError
+from gridkit.io._formats import SUPPORTED_WRITE, WRITERS, check_layers, write_format
+from gridkit.io.failures import output_errors
 from gridkit.io.shapefile import SHAPEFILE_SIDECARS
 
-__all__ = ["SUPPORTED_WRITE", "atomic_dir", "output_errors", "public_path", "write_layers", "write_text"]
+__all__ = ["SUPPORTED_WRITE", "atomic_dir", "write_layers", "write_text"]
 
 logger = logging.getLogger(__name__)
-
-#: Extensions written by :func:`write_layers`, with the format each stands for.
-SUPPORTED_WRITE: dict[str, str] = {
-    ".gpkg": "GeoPackage",
-    ".shp": "Shapefile",
-    ".geojson": "GeoJSON",
-    ".json": "GeoJSON",
-    ".parquet": "GeoParquet",
-    ".geoparquet": "GeoParquet",
-}
-
 _INSIDE = ".gridkit-tmp-"
 # staging folders of earlier gridkit versions, removed as stale too
 _OLD_INSIDE = ".gridkit-export-"
-_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-_DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
-_GDAL_FULL = re.compile(r"no space left|disk is full|disk full|failed to commit transaction|"
-                        r"database or disk is full|write error|short write", re.IGNORECASE)
-_GDAL_DENIED = re.compile(r"permission denied|read-only file system|readonly database", re.IGNORECASE)
-_GDAL_ERRORS = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError,
-                pyogrio.errors.FeatureError, pyogrio.errors.GeometryError)
-# a write that fails with less than this left on the disk failed for want of space
-_NEARLY_FULL_BYTES = 1 << 20
-_INSIDE_NAME = re.compile(r"\.gridkit-tmp-\d+-[0-9a-f]+")
-_BESIDE_NAME = re.compile(r"\.(.+)\.tmp-\d+-[0-9a-f]+")
 
 
 # ----------------------------------------------------------------------------- public
@@ -117,8 +92,8 @@ def write_layers(
         The folder is not writable, the disk is full, or ``path`` is a folder.
     """
     path = Path(path)
-    ext = _write_format(path)
-    _check_layers(path, ext, layers, encoding)
+    ext = write_format(path)
+    check_layers(path, ext, layers, encoding)
     if path.is_dir():
         raise OutputError("the output is a folder, not a file", path=path,
                           hint=f"give a file name, e.g. {path / ('layers' + ext)}")
@@ -127,7 +102,7 @@ def write_layers(
         with _staging(path) as staging:
             target = staging / path.name
             for name, gdf in layers.items():
-                _WRITERS[ext](gdf, target, name, encoding)
+                WRITERS[ext](gdf, target, name, encoding)
             with _no_interrupt():
                 _move_written(staging, path, ext)
     logger.info("wrote %d layer(s) to %s: %s", len(layers), path, ", ".join(layers))
@@ -199,121 +174,6 @@ def atomic_dir(outdir: PathLike) -> Iterator[Path]:
                 else:
                     os.replace(staging, outdir)
     logger.info("wrote folder %s", outdir)
-
-
-@contextlib.contextmanager
-def output_errors(path: PathLike) -> Iterator[None]:
-    """Turn the operating system's and GDAL's output failures in the block into :class:`OutputError`.
-
-    A full disk, a folder that is not writable, a read-only file system, a file where a
-    folder is expected (or the other way round) and GDAL's "Failed to commit transaction"
-    become an :class:`~gridkit.errors.OutputError` naming ``path`` (the final path, not
-    the staging folder's) and the fix. A GDAL or raster write error while the disk of
-    ``path`` has (almost) no space left is a full disk too, whatever GDAL called it.
-    Every other exception passes unchanged.
-    """
-    path = Path(path)
-    try:
-        yield
-    except GridkitError:
-        raise
-    except Exception as err:
-        converted = _output_error(err, path)
-        if converted is None:
-            raise
-        raise converted from err
-
-
-def _output_error(err: Exception, path: Path) -> OutputError | None:
-    if isinstance(err, OSError) and err.errno is not None:
-        return _from_os_error(err, path)
-    if not isinstance(err, (OSError, *_GDAL_ERRORS)) and not type(err).__module__.startswith("rasterio"):
-        return None
-    text = str(err)
-    if _GDAL_FULL.search(text):
-        return _full(path, _first_line(text))
-    if _nearly_full(path):
-        return _full(path, f"less than {_NEARLY_FULL_BYTES >> 20} MB left")
-    if _GDAL_DENIED.search(text):
-        return _denied(path, _first_line(text))
-    return None
-
-
-def _from_os_error(err: OSError, path: Path) -> OutputError | None:
-    code = err.errno
-    if code in _FULL:
-        return _full(path, err.strerror or str(err))
-    if code in _DENIED:
-        named = Path(err.filename) if err.filename else None
-        if named is not None and not _related(named, path):
-            return None  # an input that cannot be read, not the output
-        return _denied(path, err.strerror or str(err))
-    if code == errno.ENOTDIR:
-        return OutputError("cannot write: a part of the path is a file, not a folder", path=public_path(path),
-                           hint="remove or rename that file, or choose another -o")
-    if code == errno.EISDIR:
-        return OutputError("cannot write: the path is a folder where a file is expected", path=public_path(path),
-                           hint="give a file name, or remove the folder")
-    return None
-
-
-def _first_line(text: str) -> str:
-    return (text.strip().splitlines() or [""])[0][:200]
-
-
-def _nearly_full(path: Path) -> bool:
-    try:
-        return shutil.disk_usage(_folder_of(path)).free < _NEARLY_FULL_BYTES
-    except OSError:
-        return False
-
-
-def public_path(path: Path) -> Path:
-    """``path`` as the user will see it: staging folders (``.out.tmp-PID-XXXX``) named as their target.
-
-    >>> public_path(Path("run/.part.tmp-77-0a1b2c3d/grids.gpkg")), public_path(Path("run/.gridkit-tmp-77-0a1b/a.gpkg"))
-    (PosixPath('run/part/grids.gpkg'), PosixPath('run/a.gpkg'))
-    """
-    parts = []
-    for part in path.parts:
-        if _INSIDE_NAME.fullmatch(part):
-            continue
-        beside = _BESIDE_NAME.fullmatch(part)
-        parts.append(beside.group(1) if beside else part)
-    return Path(*parts) if parts else path
-
-
-def _full(path: Path, reason: str) -> OutputError:
-    shown = public_path(path)
-    return OutputError(
-        f"cannot write: the disk is full ({reason}); nothing was written", path=shown,
-        hint=f"free space on the disk holding {_folder_of(shown)}, or write elsewhere with -o",
-    )
-
-
-def _denied(path: Path, reason: str) -> OutputError:
-    shown = public_path(path)
-    return OutputError(
-        f"cannot write: {_folder_of(shown)} is not writable ({reason}); nothing was written", path=shown,
-        hint="choose an -o folder you can write to, or ask for write permission on it",
-    )
-
-
-def _folder_of(path: Path) -> Path:
-    """The nearest existing folder of ``path`` (the one that has to be writable)."""
-    for candidate in (path, *path.parents):
-        if candidate.is_dir():
-            return candidate
-    return path.parent
-
-
-def _related(named: Path, path: Path) -> bool:
-    """Whether an error's file is the output, beside it, inside it, or one of its folders."""
-    try:
-        a, b = named.resolve(), path.resolve()
-    except OSError:
-        return True
-    return a == b or a.parent == b.parent or b in a.parents or a in b.parents
 
 
 # ----------------------------------------------------------------------------- staging
@@ -453,101 +313,3 @@ def _move_into(source: Path, target: Path) -> None:
         os.replace(entry, dest)
 
 
-# ----------------------------------------------------------------------------- formats
-
-
-def _write_format(path: Path) -> str:
-    name = path.name.lower()
-    for ext in sorted(SUPPORTED_WRITE, key=len, reverse=True):
-        if name.endswith(ext):
-            return ext
-    raise ParameterError(
-        f"cannot write {path.suffix or 'files without an extension'!r}", path=path,
-        hint=f"use one of {', '.join(SUPPORTED_WRITE)}",
-    )
-
-
-def _check_layers(path: Path, ext: str, layers: Mapping[str, gpd.GeoDataFrame], encoding: str | None) -> None:
-    if not layers:
-        raise ParameterError("no layers to write", path=path)
-    if ext != ".gpkg" and len(layers) != 1:
-        raise ParameterError(
-            f"a {SUPPORTED_WRITE[ext]} file holds one layer, got {len(layers)}: {', '.join(layers)}",
-            path=path, hint="write a .gpkg, or one file per layer",
-        )
-    if encoding is not None and ext != ".shp":
-        raise ParameterError(f"{SUPPORTED_WRITE[ext]} text is always UTF-8", path=path,
-                             hint="leave out encoding")
-    for name, gdf in layers.items():
-        if not isinstance(gdf, gpd.GeoDataFrame):
-            raise ParameterError(f"layer {name!r} is a {type(gdf).__name__}, not a GeoDataFrame", path=path)
-        if gdf.crs is None:
-            raise ParameterError(f"layer {name!r} has no CRS", path=path,
-                                 hint="set one with .set_crs() first")
-
-
-def _frame_for_ogr(gdf: gpd.GeoDataFrame, *, keep_fid: bool) -> gpd.GeoDataFrame:
-    """The frame to hand to pyogrio: an integer index as fid (GeoPackage), a named index as a field."""
-    index = gdf.index
-    default = isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None
-    if default:
-        return gdf
-    integer = pd.api.types.is_integer_dtype(index) and index.is_unique
-    as_fid = keep_fid and integer and index.name in (None, "fid")
-    if as_fid and "fid" not in gdf.columns:
-        return gdf.reset_index(names="fid")
-    if index.name is not None and index.name not in gdf.columns:
-        return gdf.reset_index()
-    return gdf.reset_index(drop=True)
-
-
-def _utc_datetimes(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Time-zone aware datetime columns (and columns of aware Timestamps) in UTC, as GeoPackage stores them."""
-    changed = {}
-    for name in gdf.columns:
-        if name == gdf.geometry.name:
-            continue
-        column = gdf[name]
-        if isinstance(column.dtype, pd.DatetimeTZDtype):
-            if str(column.dtype.tz) != "UTC":
-                changed[name] = column.dt.tz_convert("UTC")
-        elif column.dtype == object:
-            filled = column.dropna()
-            if len(filled) and all(isinstance(v, pd.Timestamp) and v.tzinfo is not None for v in filled):
-                changed[name] = pd.to_datetime(column, utc=True)
-    return gdf.assign(**changed) if changed else gdf
-
-
-def _write_gpkg(gdf: gpd.GeoDataFrame, target: Path, name: str, encoding: str | None) -> None:
-    # DATETIME as the GeoPackage standard writes it (UTC, …T08:30:00.000Z): GDAL reads it without a warning
-    frame = _utc_datetimes(_frame_for_ogr(gdf, keep_fid=True))
-    pyogrio.write_dataframe(frame, target, layer=name, driver="GPKG",
-                            layer_options={"DATETIME_PRECISION": "MILLISECOND"})
-
-
-def _write_shapefile(gdf: gpd.GeoDataFrame, target: Path, name: str, encoding: str | None) -> None:
-    frame = _frame_for_ogr(gdf, keep_fid=False)
-    pyogrio.write_dataframe(frame, target, driver="ESRI Shapefile", encoding=encoding or "UTF-8")
-
-
-def _write_geojson(gdf: gpd.GeoDataFrame, target: Path, name: str, encoding: str | None) -> None:
-    pyogrio.write_dataframe(_frame_for_ogr(gdf, keep_fid=False), target, layer=name, driver="GeoJSON")
-
-
-def _write_parquet(gdf: gpd.GeoDataFrame, target: Path, name: str, encoding: str | None) -> None:
-    try:
-        importlib.import_module("pyarrow")
-    except ImportError:
-        raise DependencyError("writing GeoParquet needs the pyarrow package",
-                              hint="pip install pyarrow") from None
-    gdf.to_parquet(target)
-
-
-_WRITERS: dict[str, Callable[[gpd.GeoDataFrame, Path, str, str | None], None]] = {
-    ".gpkg": _write_gpkg,
-    ".shp": _write_shapefile,
-    ".geojson": _write_geojson,
-    ".json": _write_geojson,
-    ".parquet": _write_parquet,
-    ".geoparquet": _write_parquet,
-}
