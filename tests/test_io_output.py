@@ -12,7 +12,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
-from conftest import run_verbs, tiny_filesystems, unprivileged
+from cli_subprocess import run_verbs, tiny_filesystems, unprivileged
 from gridkit_cli.main import main
 
 from gridkit.datasets import get_path

@@ -1,4 +1,4 @@
-"""Helpers for tests that run the ``gridkit`` command in a real subprocess.
+"""Run the ``gridkit`` command in a real subprocess, unprivileged or on a tiny full disk (test helpers).
 
 ``run_verbs`` runs several verbs in one Python process (``gridkit_cli.main.main`` per
 verb, as the console script does) and returns each exit code and stderr, so the
