@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 _SYSTEMS = ("wgs84", "gcj02", "bd09")
-_RULE = ("converted to WGS84 for the inputs without a CRS of their own (CSV, KML, GeoJSON without 'crs', "
+_RULE = ("converted to WGS84 for the inputs without a CRS of their own (CSV, KML, GeoJSON, "
          "files read with --assume-crs); SYSTEM:NAME,NAME converts only the inputs named, by file name or "
          "role ({roles}), whatever they declare. A file that declares its CRS (boundaries in CGCS2000, "
          "EPSG:4490) is read as it says unless named; a warning says so")
@@ -22,9 +22,9 @@ def _input_coords(text: str) -> str:
 
 
 #: In reports: which inputs ``--input-coords`` shifted.
-INPUT_COORDS_RULE = ("the inputs without a CRS of their own (CSV, KML, GeoJSON without crs, read with --assume-crs) "
+INPUT_COORDS_RULE = ("the inputs without a CRS of their own (CSV, KML, GeoJSON, read with --assume-crs) "
                      "and those named after ':'; inputs declaring a CRS were read as declared")
-_ONE_FILE = ("converted to WGS84 when FILE declares no CRS of its own (CSV, KML, GeoJSON without 'crs', "
+_ONE_FILE = ("converted to WGS84 when FILE declares no CRS of its own (CSV, KML, GeoJSON, "
              "read with --assume-crs); SYSTEM:FILENAME converts it whatever it declares")
 
 

@@ -212,3 +212,19 @@ def test_partition_shifts_the_buildings_not_the_cgcs2000_boundaries(tmp_path: Pa
         "input_coords_applied_to"]
     assert "input_coords_applied_to" in (out / "report.md").read_text(encoding="utf-8")
     assert "not applied to the boundaries layer" in caplog.text
+
+
+def test_a_geojson_restating_wgs84_counts_as_without_a_crs(tmp_path: Path) -> None:
+    lon, lat = np.array([106.62]), np.array([26.47])
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    path = tmp_path / "amap.geojson"
+    pyogrio.write_dataframe(gpd.GeoDataFrame(geometry=shapely.points(np.c_[glon, glat]), crs=4326), path,
+                            driver="GeoJSON")
+    assert '"crs"' in path.read_text(encoding="utf-8")  # GDAL restates CRS84
+    back = io.read_layer(path, input_coords="gcj02")
+    assert back.attrs["coords_converted"] == "gcj02" and abs(back.geometry.x.iloc[0] - lon[0]) < 1e-6
+    legacy = tmp_path / "mercator.geojson"  # a legacy crs member naming a projected CRS is a CRS of its own
+    pyogrio.write_dataframe(gpd.GeoDataFrame(geometry=[shapely.Point(11_867_000, 3_058_000)], crs=3857), legacy,
+                            driver="GeoJSON")
+    kept = io.read_layer(legacy, input_coords="gcj02")
+    assert kept.crs.to_epsg() == 3857 and kept.attrs["coords_converted"] is None

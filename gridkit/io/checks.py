@@ -50,7 +50,8 @@ def validate(gdf: gpd.GeoDataFrame, req: Request, *, declared: bool = True
     """Check a freshly read layer; return it (repaired, CRS set, converted) and facts for ``attrs``.
 
     ``declared`` is False when the format says nothing of its CRS (CSV, KML, a GeoJSON
-    without a ``crs`` member): those are the inputs a plain ``--input-coords`` applies to.
+    without a ``crs`` member other than WGS84): those are the inputs a plain
+    ``--input-coords`` applies to.
     """
     if len(gdf) == 0:
         raise EmptyLayerError(f"{req.what()} has no features", path=req.path,
@@ -220,7 +221,7 @@ def _to_wgs84(gdf: gpd.GeoDataFrame, req: Request, *, declared: bool) -> tuple[g
     """Shift GCJ-02/BD-09 lon/lat to WGS84 for the inputs ``--input-coords`` applies to.
 
     A plain ``--input-coords gcj02`` applies to inputs without a CRS of their own (CSV,
-    KML, a GeoJSON without ``crs``, a file read with ``--assume-crs``); ``gcj02:NAME``
+    KML, GeoJSON, a file read with ``--assume-crs``); ``gcj02:NAME``
     to the inputs it names. A file that declares its CRS is read as declared unless
     named: a boundary file in CGCS2000 is never shifted by accident.
     """

@@ -36,6 +36,7 @@ import geopandas as gpd
 import pyogrio
 import pyogrio.errors
 import shapely
+from pyproj import CRS
 
 from gridkit._types import PathLike
 from gridkit.errors import (
@@ -72,6 +73,7 @@ _OSM_BY_GEOMETRY = {"line": "streets", "polygon": "buildings", "point": "compone
 # a GeoJSON that names its CRS does so before its features: GDAL and QGIS write "crs" first
 _GEOJSON_HEAD_BYTES = 1 << 16
 _GEOJSON_CRS = re.compile(rb'"crs"\s*:')
+_WGS84 = CRS.from_epsg(4326)
 #: Formats that say nothing of their CRS: WGS84 lon/lat by definition or by gridkit's default.
 _CRS_IMPLIED = (".csv", ".kml")
 
@@ -112,7 +114,7 @@ def read_layer(
     input_coords
         ``"gcj02"`` (Amap, Tencent) or ``"bd09"`` (Baidu) for lon/lat data in those
         shifted systems: converted to WGS84 when the file declares no CRS of its own
-        (CSV, KML, a GeoJSON without ``crs``, a file read with ``assume_crs``).
+        (CSV, KML, a GeoJSON whose ``crs`` is absent or WGS84, a file read with ``assume_crs``).
         ``"gcj02:NAME,NAME"`` applies to the inputs named by role or file name only,
         whatever they declare. A file that declares its CRS and is not named is read as
         it says (a warning says so): a boundary file in CGCS2000 is never shifted.
@@ -205,11 +207,16 @@ def _read_gpkg(req: Request) -> ReadResult:
 
 def _read_geojson(req: Request) -> ReadResult:
     gdf = _read_ogr(req, _layer_to_read(req), fid_as_index=False, encoding=None)
-    return gdf, {"crs_declared": _geojson_names_crs(req.path)}
+    return gdf, {"crs_declared": _geojson_names_crs(req.path, gdf)}
 
 
-def _geojson_names_crs(path: Path) -> bool:
-    """Whether a GeoJSON has a (pre-RFC 7946) ``crs`` member; without one it is WGS84 lon/lat by definition."""
+def _geojson_names_crs(path: Path, gdf: gpd.GeoDataFrame) -> bool:
+    """Whether a GeoJSON names a CRS of its own: a (pre-RFC 7946) ``crs`` member that is not WGS84 lon/lat.
+
+    Without one, or with one restating WGS84 (GDAL and QGIS write ``CRS84``), it is lon/lat by definition.
+    """
+    if gdf.crs is None or gdf.crs.equals(_WGS84, ignore_axis_order=True):
+        return False
     with path.open("rb") as f:
         return _GEOJSON_CRS.search(f.read(_GEOJSON_HEAD_BYTES)) is not None
 
