@@ -73,13 +73,13 @@ def test_read_only_folder_exit_4_for_every_verb(county: Path, tmp_path: Path) ->
 
 
 def test_full_disk_exit_4_and_nothing_partial(county: Path, tmp_path: Path) -> None:
-    """16 KB free: every first write fails; 160 KB: GeoPackages fail in GDAL's commit."""
+    """16 KB free: every first write fails; 160 KB: a GeoPackage fails in GDAL's commit."""
     nearly, little = tmp_path / "full16", tmp_path / "full160"
     prefix, why = tiny_filesystems({nearly: (640, 16), little: (640, 160)})
     if prefix is None:
         pytest.skip(why)
     first, second = verbs(county, nearly), verbs(county, little)
-    again = ["partition", "attach"]
+    again = ["attach"]  # a GeoPackage failing in GDAL's commit (partition writes one too)
     *results, left = run_verbs([*first.values(), *(second[n] for n in again)], cwd=tmp_path, prefix=prefix,
                                listing=(nearly, little))
     assert_exit_4(results[:len(first)], list(first), nearly, "the disk is full")
