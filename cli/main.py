@@ -96,6 +96,7 @@ def _run(argv: Sequence[str] | None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        _check_output(args)
         return int(args.func(args) or EXIT_OK)
     except (InputDataError, InputFileError) as err:
         _report(err, args.debug)
@@ -119,6 +120,15 @@ def _run(argv: Sequence[str] | None) -> int:
         print(f"gridkit: internal error: {type(err).__name__}: {err} (run with --debug for the traceback, "
               "and please report it)", file=sys.stderr)
         return 1
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    """An output location that cannot be written stops the verb before its work, not after."""
+    outdir, output = getattr(args, "outdir", None), getattr(args, "output", None)
+    if outdir or output:
+        from gridkit.io.write import check_writable
+
+        check_writable(outdir or output, folder=bool(outdir))
 
 
 def _output_problem(err: Exception) -> OutputError | None:

@@ -109,3 +109,14 @@ def test_other_errors_pass_unchanged(tmp_path: Path) -> None:
     missing = tmp_path / "not-there" / "input.csv"
     with pytest.raises(FileNotFoundError), io.output_errors(tmp_path / "out"):
         missing.read_bytes()
+
+
+def test_check_writable_refuses_before_the_work(tmp_path: Path) -> None:
+    (tmp_path / "a_file").write_text("x")
+    io.check_writable(tmp_path / "new" / "deeper" / "run", folder=True)  # made later, by the writer
+    io.check_writable(tmp_path / "a_file")  # an output file replaced later
+    with pytest.raises(OutputError, match="folder is a file"):
+        io.check_writable(tmp_path / "a_file", folder=True)
+    with pytest.raises(OutputError, match="folder is a file"):
+        io.check_writable(tmp_path / "a_file" / "run" / "grids.gpkg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]

@@ -15,12 +15,13 @@ from gridkit.io.checks import keep_dimension
 from gridkit.io.failures import output_errors
 from gridkit.io.read import list_layers, preferred_layer, read_layer
 from gridkit.io.shapefile import codec_from_cpg, shapefile_encoding
-from gridkit.io.write import SUPPORTED_WRITE, atomic_dir, write_layers, write_text
+from gridkit.io.write import SUPPORTED_WRITE, atomic_dir, check_writable, write_layers, write_text
 
 __all__ = [
     "SUPPORTED_READ",
     "SUPPORTED_WRITE",
     "atomic_dir",
+    "check_writable",
     "codec_from_cpg",
     "file_format",
     "keep_dimension",

@@ -143,10 +143,10 @@ def _folder_of(path: Path) -> Path:
 
 
 def _related(named: Path, path: Path) -> bool:
-    """Whether an error's file is the output, beside it, inside it, or one of its folders."""
+    """Whether an error's file is the output, inside it, one of its folders, or in one of them (staging)."""
     try:
         a, b = named.resolve(), path.resolve()
     except OSError:
         return True
-    return a == b or a.parent == b.parent or b in a.parents or a in b.parents
+    return a == b or b in a.parents or a.parent in (b, *b.parents)
 

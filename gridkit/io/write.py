@@ -47,7 +47,7 @@ from gridkit.io._formats import SUPPORTED_WRITE, WRITERS, check_layers, write_fo
 from gridkit.io.failures import output_errors
 from gridkit.io.shapefile import SHAPEFILE_SIDECARS
 
-__all__ = ["SUPPORTED_WRITE", "atomic_dir", "write_layers", "write_text"]
+__all__ = ["SUPPORTED_WRITE", "atomic_dir", "check_writable", "write_layers", "write_text"]
 
 logger = logging.getLogger(__name__)
 _INSIDE = ".gridkit-tmp-"
@@ -174,6 +174,29 @@ def atomic_dir(outdir: PathLike) -> Iterator[Path]:
                 else:
                     os.replace(staging, outdir)
     logger.info("wrote folder %s", outdir)
+
+
+def check_writable(path: PathLike, *, folder: bool = False) -> None:
+    """Raise :class:`~gridkit.errors.OutputError` now when ``path`` could not be written later.
+
+    For commands that work long before they write: the nearest existing folder of
+    ``path`` (where the staging folder will be made) must accept a new entry, which is
+    tried by making and removing one; with ``folder``, ``path`` must not be a file. A full
+    disk is found only when the outputs are written.
+    """
+    path = Path(path)
+    if folder and path.exists() and not path.is_dir():
+        raise OutputError("the output folder is a file", path=path,
+                          hint="choose another -o folder, or remove or rename the file")
+    with output_errors(path):
+        nearest = next((p for p in (path, *path.parents) if p.is_dir()), Path.cwd())
+        blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise OutputError("the output folder is a file", path=blocking,
+                              hint="choose another -o folder, or remove or rename the file")
+        probe = nearest / f"{_INSIDE}{os.getpid()}-{secrets.token_hex(4)}"
+        probe.mkdir()
+        probe.rmdir()
 
 
 # ----------------------------------------------------------------------------- staging
