@@ -133,3 +133,16 @@ def test_staging_of_a_live_run_is_kept_and_of_a_dead_one_removed(tmp_path: Path)
     finally:
         live.kill()
         live.wait()
+
+
+def test_writing_into_a_folder_removes_the_dead_staging_of_any_earlier_output(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = [tmp_path / f".gridkit-tmp-{dead.pid}-0badcafe", tmp_path / ".out.gpkg.tmp-k2j3h4ab",
+            tmp_path / ".gridkit-export-3fa2b1-x8y7z6w5"]  # kill -9 of this gridkit, and of earlier ones
+    for folder in left:
+        folder.mkdir()
+    (tmp_path / ".config").mkdir()  # a hidden folder of the user's: not a staging folder
+    with io.atomic_dir(tmp_path) as staging:
+        io.write_text(staging / "report.md", "# r")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".config", "report.md"]

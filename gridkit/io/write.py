@@ -51,8 +51,8 @@ __all__ = ["SUPPORTED_WRITE", "atomic_dir", "check_writable", "write_layers", "w
 
 logger = logging.getLogger(__name__)
 _INSIDE = ".gridkit-tmp-"
-# staging folders of earlier gridkit versions, removed as stale too
-_OLD_INSIDE = ".gridkit-export-"
+# staging folders in a folder: ours, an earlier gridkit's (export's, files' written beside), any file's beside
+_ANY_STAGING = re.compile(r"\.(gridkit-tmp-|gridkit-export-|.+\.tmp-)")
 
 
 # ----------------------------------------------------------------------------- public
@@ -213,7 +213,7 @@ def _make_folder(folder: Path) -> None:
 def _staging(path: Path, *, inside: bool = False) -> Iterator[Path]:
     """A hidden staging folder for ``path``, removed afterwards whatever happens."""
     folder, prefix = (path, _INSIDE) if inside else (path.parent, f".{path.name}.tmp-")
-    _remove_stale(folder, (prefix, _OLD_INSIDE) if inside else (prefix,))
+    _remove_stale(folder, _ANY_STAGING if inside else re.compile(re.escape(prefix)))
     staging = folder / f"{prefix}{os.getpid()}-{secrets.token_hex(4)}"
     staging.mkdir()
     try:
@@ -223,10 +223,14 @@ def _staging(path: Path, *, inside: bool = False) -> Iterator[Path]:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _remove_stale(folder: Path, prefixes: tuple[str, ...]) -> list[Path]:
-    """Remove staging folders an earlier, killed run left in ``folder`` (their process is gone)."""
+def _remove_stale(folder: Path, names: re.Pattern[str]) -> list[Path]:
+    """Remove the staging folders matching ``names`` an earlier, killed run left in ``folder``.
+
+    A staging folder is stale when the process named in it is gone, or it names none
+    (an earlier gridkit's); those of runs still going are kept.
+    """
     try:
-        entries = [e for e in folder.iterdir() if e.name.startswith(prefixes) and e.is_dir()]
+        entries = [e for e in folder.iterdir() if names.match(e.name) and e.is_dir()]
     except OSError:
         return []
     stale = [e for e in entries if not _owner_alive(e.name)]
