@@ -136,8 +136,8 @@ def _output_problem(err: Exception) -> OutputError | None:
     if not isinstance(err, OSError) or err.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
         return None
     where = err.filename or "the output"
-    return OutputError(f"cannot write: {err.strerror}", path=where,
-                       hint="free space on that disk, or write elsewhere with -o")
+    hint = "write elsewhere with -o" if err.errno == errno.EROFS else "free space on that disk, or write elsewhere with -o"
+    return OutputError(f"cannot write: {err.strerror}", path=where, hint=hint)
 
 
 def _report(err: Exception, debug: bool) -> None:
