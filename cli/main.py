@@ -36,7 +36,8 @@ EXIT_INTERRUPTED = 130
 EXIT_CODES = f"""\
 exit codes:
   {EXIT_OK}    success
-  1    internal error (a bug: please report it, with the output of --debug)
+  1    gridkit check: a rule is broken; any other verb: an internal error (a bug:
+       please report it, with the output of --debug)
   {EXIT_USAGE}    usage error: an option or argument is wrong, or a dependency is missing
   {EXIT_BAD_INPUT}    bad input data: the message names the file, the features, the field and a fix
   {EXIT_OUTPUT}    the output cannot be written: not writable, disk full, a file where a folder
