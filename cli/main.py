@@ -43,7 +43,7 @@ exit codes:
   {EXIT_OUTPUT}    the output cannot be written: not writable, disk full, a file where a folder
        is expected (or the other way round); the message names the path and a fix
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
-In every case but 0 nothing partial is left behind: outputs appear whole or not at all.
+Outputs appear whole or not at all: a failed or interrupted run leaves nothing partial behind.
 """
 
 
