@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from gridkit_cli._options import add_input_coords
+
 _HELP = """\
 Give every component (部件) or incident (事件) the grid_code and community_code of the grid
 it lies in (a point on a shared edge goes to the grid with the smallest code; points outside
@@ -32,8 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--grids-layer", help="layer of GRIDS to read (default 'grids' when the file has it)")
     p.add_argument("--layer", help="layer of POINTS to read, when it holds several")
     p.add_argument("--grid-field", default="grid_code", help="grid-code field of the grids")
-    p.add_argument("--input-coords", choices=["wgs84", "gcj02", "bd09"], default="wgs84",
-                   help="lon/lat points taken from Amap (gcj02) or Baidu (bd09) are converted to WGS84")
+    add_input_coords(p, roles="grids, components, incidents")
     p.add_argument("--assume-crs", help="CRS for inputs that declare none (CSV default EPSG:4326)")
     p.add_argument("--streets", help="street lines: components per km of street in each grid")
     p.add_argument("--categories", help="a category table of your own (CSV: code, major, name_zh, name_en, "

@@ -12,6 +12,8 @@ import argparse
 from pathlib import Path
 from typing import cast
 
+from gridkit_cli._options import add_input_coords
+
 from gridkit import io
 from gridkit.errors import ParameterError
 from gridkit.export.layers import FORMATS, ExportFormat, ExportSummary, export_layers, format_from_path
@@ -50,8 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--field-names", metavar="CSV",
                    help="your own field-name table (layout of the bundled one)")
     p.add_argument("--assume-crs", metavar="CRS", help="the CRS of a FILE that declares none, e.g. EPSG:4490")
-    p.add_argument("--input-coords", choices=("wgs84", "gcj02", "bd09"), default="wgs84",
-                   help="FILE's lon/lat are GCJ-02 or BD-09: converted to WGS84 on reading")
+    add_input_coords(p, roles=None)
     p.set_defaults(func=run)
 
 

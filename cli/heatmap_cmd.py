@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from gridkit_cli._options import add_input_coords
+
 _HELP = """\
 Map where incidents concentrate and which grids rise above their own baseline.
 Writes OUTDIR/heat.tif (incidents per km², local metric CRS), heat.png, choropleth.png
@@ -38,8 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="fewest incidents in the window that can alert (default 3)")
     p.add_argument("--grids-layer", help="layer of the grids file (default: 'grids' when present)")
     p.add_argument("--grid-field", default="grid_code", help="grid code field of the grids")
-    p.add_argument("--input-coords", choices=["wgs84", "gcj02", "bd09"], default="wgs84",
-                   help="lon/lat taken from Amap (gcj02) or Baidu (bd09) maps are converted to WGS84")
+    add_input_coords(p, roles="grids, incidents")
     p.add_argument("--assume-crs", help="CRS for inputs that declare none (CSV: EPSG:4326 unless given)")
     p.add_argument("--seed", type=int, default=0, help="random seed for --bandwidth cv (default 0)")
     p.set_defaults(func=run)

@@ -15,6 +15,7 @@ import unicodedata
 
 import geopandas as gpd
 import pandas as pd
+from gridkit_cli._options import add_input_coords
 
 from gridkit import io
 from gridkit.errors import InputDataError, InputFileError
@@ -32,8 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--layer", metavar="NAME",
                    help="the layer to describe (default: all; in OSM files streets, buildings or components)")
     p.add_argument("--assume-crs", metavar="CRS", help="the CRS of a file that declares none, e.g. EPSG:4490")
-    p.add_argument("--input-coords", choices=("wgs84", "gcj02", "bd09"), default="wgs84",
-                   help="lon/lat in GCJ-02 (Amap, Tencent) or BD-09 (Baidu): converted to WGS84")
+    add_input_coords(p, roles=None)
     p.set_defaults(func=run)
 
 
@@ -98,10 +98,15 @@ def _id_range(index: pd.Index) -> str:
 def _crs_text(gdf: gpd.GeoDataFrame, input_coords: str) -> str:
     crs = gdf.crs
     text = f"{crs.to_string()} ({crs.name})"
-    if gdf.attrs.get("crs_assumed"):
+    if gdf.attrs.get("crs_replaced"):
+        text += f", assumed with --assume-crs (the file says {gdf.attrs['crs_replaced']})"
+    elif gdf.attrs.get("crs_assumed"):
         text += ", assumed with --assume-crs"
-    if input_coords != "wgs84":
-        text += f", converted from {input_coords.upper()} to WGS84"
+    converted = gdf.attrs.get("coords_converted")
+    if converted:
+        text += f", converted from {converted.upper()} to WGS84"
+    elif input_coords != "wgs84":
+        text += f", not converted from {input_coords.split(':')[0].upper()} (the file declares its CRS)"
     return text
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from gridkit_cli._options import add_input_coords
+
 _HELP = """\
 One interactive map (folium/Leaflet) of GRIDS (the grids.gpkg of `gridkit partition`) with a
 layer control: communities and buildings (taken from grids.gpkg when it holds them), streets,
@@ -45,9 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--max-points", type=int, default=50_000, metavar="N",
                    help="most component markers drawn; evenly sampled beyond, and the map says so (50000)")
     p.add_argument("--assume-crs", help="CRS for inputs that declare none (e.g. EPSG:4490)")
-    p.add_argument("--input-coords", choices=["wgs84", "gcj02", "bd09"], default="wgs84",
-                   help="components, incidents or GPS fixes in Amap (gcj02) or Baidu (bd09) lon/lat: converted to "
-                        "WGS84 first")
+    add_input_coords(p, roles="incidents, components, tracks")
     p.add_argument("--time-field", metavar="FIELD",
                    help="time field of incidents and GPS fixes (default: reported_at, time, timestamp, date ...)")
     p.add_argument("-o", "--output", required=True, metavar="FILE.html", help="the HTML file to write")

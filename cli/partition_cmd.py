@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from gridkit_cli._options import INPUT_COORDS_RULE, add_input_coords
+
 _HELP = """\
 Divide every community/village into household-balanced grids that follow streets.
 Defaults: city communities 200-500 households per grid (target 300), rural villages
@@ -52,8 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--code-field", default="code", help="division-code field of the boundaries")
     p.add_argument("--name-field", default="name", help="name field of the boundaries")
     p.add_argument("--assume-crs", help="CRS for inputs that declare none (e.g. EPSG:4490)")
-    p.add_argument("--input-coords", choices=["wgs84", "gcj02", "bd09"], default="wgs84",
-                   help="lon/lat inputs taken from Amap (gcj02) or Baidu (bd09) maps are converted to WGS84")
+    add_input_coords(p, roles="boundaries, buildings, streets, dedicated")
     p.add_argument("--tolerance", type=float, default=0.2,
                    help="balance the grids of a community to within this share of its mean households "
                         "(任务相当; default 0.2 = ±20 %%) as far as whole buildings, streets and the bounds allow; "
@@ -94,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         grids=_grids_option(args.grids),
     )
     params = {k: v for k, v in vars(args).items() if k not in ("func",) and v is not None}
+    if args.input_coords != "wgs84":  # the report says which inputs were shifted
+        params["input_coords_applied_to"] = INPUT_COORDS_RULE
     with progress_bar(args.quiet) as progress:
         done = partition_files(files, args.outdir, options=options, parameters=params, progress=progress)
     _summary(done.report, done.outdir)

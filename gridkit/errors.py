@@ -3,7 +3,7 @@
 Every error carries what a user needs to fix the data: the file, the feature ids
 affected, the field, and a hint. The command line maps these classes to exit codes
 (:class:`InputDataError` and :class:`InputFileError` to 3, :class:`ParameterError`
-to 2); the library never exits.
+to 2, :class:`OutputError` to 4); the library never exits.
 
 Examples
 --------
@@ -29,6 +29,7 @@ __all__ = [
     "InputFileError",
     "MissingCRSError",
     "MissingFieldError",
+    "OutputError",
     "ParameterError",
     "format_ids",
 ]
@@ -131,6 +132,12 @@ class MissingFieldError(InputDataError):
 
 class ParameterError(GridkitError, ValueError):
     """An option or argument is invalid (CLI exit code 2)."""
+
+
+class OutputError(GridkitError, OSError):
+    """An output cannot be written: the folder is not writable, the disk is full, or the
+    path is a file where a folder is expected (or the other way round). Nothing partial
+    is left behind (CLI exit code 4)."""
 
 
 class DependencyError(GridkitError, ImportError):

@@ -1,7 +1,5 @@
 """`gridkit inspect`: what it prints for good files, and exit code 3 for bad data."""
 
-import importlib.util
-
 import geopandas as gpd
 import numpy as np
 import pyogrio
@@ -10,7 +8,6 @@ import shapely
 from gridkit_cli.main import main
 
 NAMES = ["朝阳社区", "海淀村"]
-HAVE_CRS = importlib.util.find_spec("gridkit.crs") is not None
 
 
 def layer(n=2, crs=4326):
@@ -83,7 +80,6 @@ def test_assume_crs_fills_a_missing_crs(tmp_path, capsys):
     assert "EPSG:4490" in out and "assumed" in out
 
 
-@pytest.mark.xfail(not HAVE_CRS, reason="gridkit.crs not yet merged", strict=False)
 def test_csv_in_gcj02_is_converted(tmp_path, capsys):
     path = tmp_path / "amap.csv"
     path.write_text("name,lng,lat\na,116.4039,39.9151\n", encoding="utf-8")
@@ -169,9 +165,17 @@ def test_one_bad_layer_among_good_ones(tmp_path, capsys):
     assert "county.gpkg" in err and "feature 1" in err and "Traceback" not in err
 
 
-def test_input_coords_on_projected_data_is_a_usage_error(tmp_path, capsys):
+def test_input_coords_on_projected_data_is_a_usage_error_when_named(tmp_path, capsys):
     path = tmp_path / "m.gpkg"
     pyogrio.write_dataframe(layer(1, crs=3857), path, layer="m")
-    code, _, err = inspect(capsys, path, "--input-coords", "bd09")
+    code, _, err = inspect(capsys, path, "--input-coords", "bd09:m.gpkg")
     assert code == 2
     assert "m.gpkg" in err and "EPSG:3857" in err
+
+
+def test_input_coords_leaves_a_file_that_declares_its_crs_alone(tmp_path, capsys):
+    path = tmp_path / "cgcs.gpkg"
+    pyogrio.write_dataframe(layer(1, crs=4490), path, layer="c")
+    code, out, err = inspect(capsys, path, "--input-coords", "gcj02")
+    assert code == 0, err
+    assert "not converted from GCJ02" in out and "converted from GCJ02 to WGS84" not in out

@@ -1,6 +1,5 @@
 """Reading every input format with its checks, and atomic writing (gridkit.io)."""
 
-import importlib
 import logging
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from gridkit.errors import (
     InputFileError,
     MissingCRSError,
     MissingFieldError,
+    OutputError,
     ParameterError,
 )
 
@@ -43,19 +43,6 @@ def write_gpkg(path, layers):
     for name, gdf in layers.items():
         pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG")
     return path
-
-
-def optional_module(name, *functions):
-    """True when ``gridkit.<name>`` imports and has ``functions``."""
-    try:
-        module = importlib.import_module(f"gridkit.{name}")
-    except ImportError:
-        return False
-    return all(hasattr(module, f) for f in functions)
-
-
-HAVE_OSM = optional_module("osm", "streets_from_osm", "buildings_from_osm", "components_from_osm")
-HAVE_CRS = optional_module("crs", "convert_coords", "wgs84_to_gcj02")
 
 
 # ----------------------------------------------------------------------------- formats
@@ -225,7 +212,7 @@ def test_csv_projected_coordinates_without_crs_are_flagged(tmp_path):
     st.lists(
         st.tuples(st.floats(-180, 180, allow_nan=False), st.floats(-90, 90, allow_nan=False)),
         min_size=1, max_size=20,
-    )
+    ).filter(lambda pts: not all(26 <= x <= 49.2 and y >= 73.4 for x, y in pts))  # swapped western China
 )
 def test_csv_lonlat_round_trip(points):
     frame = pd.DataFrame(points, columns=["lon", "lat"])
@@ -261,7 +248,6 @@ OSM_XML = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-@pytest.mark.xfail(not HAVE_OSM, reason="gridkit.osm.features not yet merged", strict=False)
 @pytest.mark.parametrize(
     "options, geom_type",
     [({"geometry": "line"}, "LineString"), ({"geometry": "polygon"}, "Polygon"),
@@ -464,10 +450,10 @@ def test_csv_without_coordinates_lists_its_columns(tmp_path):
         io.read_layer(path)
 
 
-def test_input_coords_needs_lonlat_data(tmp_path):
+def test_input_coords_named_needs_lonlat_data(tmp_path):
     path = write_gpkg(tmp_path / "p.gpkg", {"p": polygons(crs=3857)})
     with pytest.raises(ParameterError, match=r"p\.gpkg.*EPSG:3857"):
-        io.read_layer(path, input_coords="gcj02")
+        io.read_layer(path, input_coords="gcj02:p.gpkg")
 
 
 def test_input_coords_are_handed_to_convert_coords(tmp_path, monkeypatch):
@@ -486,7 +472,6 @@ def test_input_coords_are_handed_to_convert_coords(tmp_path, monkeypatch):
     assert back.attrs["source"] == str(path)
 
 
-@pytest.mark.xfail(not HAVE_CRS, reason="gridkit.crs not yet merged", strict=False)
 def test_gcj02_points_come_back_in_wgs84(tmp_path):
     from gridkit.crs import wgs84_to_gcj02
 
@@ -572,7 +557,7 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
         assert Path(target).exists()
         raise OSError("disk full")
 
-    monkeypatch.setattr(io.read.pyogrio, "write_dataframe", write_then_fail)
+    monkeypatch.setattr(pyogrio, "write_dataframe", write_then_fail)
     with pytest.raises(OSError, match="disk full"):
         io.write_layers(path, {"grids": polygons(3)})
     assert path.read_bytes() == before
@@ -594,8 +579,8 @@ def test_atomic_dir_moves_files_in_on_success(tmp_path):
     out.mkdir()
     (out / "keep.txt").write_text("old")
     (out / "report.md").write_text("old")
-    with io.atomic_dir(out) as tmp:
-        assert tmp.parent == tmp_path and tmp != out
+    with io.atomic_dir(out) as tmp:  # an existing folder is staged in itself: its parent may be read-only
+        assert tmp.parent == out and tmp.name.startswith(".gridkit-tmp-")
         (tmp / "report.md").write_text("new")
         (tmp / "maps").mkdir()
         (tmp / "maps" / "a.html").write_text("<html>")
@@ -616,5 +601,5 @@ def test_atomic_dir_leaves_nothing_on_failure(tmp_path):
 
 def test_atomic_dir_refuses_a_file_as_outdir(tmp_path):
     (tmp_path / "run").write_text("x")
-    with pytest.raises(ParameterError, match="is a file"), io.atomic_dir(tmp_path / "run"):
+    with pytest.raises(OutputError, match="is a file"), io.atomic_dir(tmp_path / "run"):
         pass

@@ -8,10 +8,6 @@ field mapping), ``<name>_coords.txt`` (GCJ-02/BD-09 coordinates) and a CSV's ``.
 
 from __future__ import annotations
 
-import os
-import secrets
-import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,31 +29,11 @@ _COORD_NAMES = {"gcj02": "GCJ-02 (Amap, Tencent)", "bd09": "BD-09 (Baidu)"}
 def staged(targets: Mapping[Path, list[str]]) -> Iterator[Path]:
     """A staging folder whose files move beside the targets only when every write succeeded."""
     folders = {t.parent for t in targets}
-    if len(folders) == 1:
-        (folder,) = folders
-        if folder.exists():
-            with _staging_in(folder) as staging:
-                yield staging
-            return
-        with atomic_dir(folder) as staging:  # a new folder appears whole, or not at all
-            yield staging
-        return
-    raise ParameterError("all files of one export go into one folder")  # pragma: no cover
-
-
-@contextmanager
-def _staging_in(folder: Path) -> Iterator[Path]:
-    staging = Path(tempfile.mkdtemp(prefix=f".gridkit-export-{secrets.token_hex(3)}-", dir=folder))
-    try:
+    if len(folders) != 1:
+        raise ParameterError("all files of one export go into one folder")  # pragma: no cover
+    (folder,) = folders
+    with atomic_dir(folder) as staging:  # a new folder appears whole, an existing one gets every file or none
         yield staging
-        written = sorted(p for p in staging.iterdir() if p.is_file())
-        for file in written:
-            with open(file, "rb") as handle:
-                os.fsync(handle.fileno())
-        for file in written:
-            os.replace(file, folder / file.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 #: Sidecar files of an earlier export that a new one of the same name removes when it does not write them.

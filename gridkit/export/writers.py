@@ -64,10 +64,20 @@ def write_geojson(layers: Layers, target: Path, *, encoding: str, excel: bool) -
 
 
 def write_kml(layers: Layers, target: Path, *, encoding: str, excel: bool) -> list[Path]:
-    """KML through GDAL's LIBKML driver: one folder per layer, attributes as ExtendedData."""
+    """KML through GDAL's LIBKML driver: one folder per layer, attributes as ExtendedData.
+
+    Booleans are written as integers 0/1: GDAL's KML readers take ``true``/``false`` as 0.
+    """
     for i, (name, frame) in enumerate(layers.items()):
-        pyogrio.write_dataframe(frame, target, driver="LIBKML", layer=name, append=i > 0)
+        pyogrio.write_dataframe(_booleans_as_integers(frame), target, driver="LIBKML", layer=name, append=i > 0)
     return [target]
+
+
+def _booleans_as_integers(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    flags = [c for c in frame.columns if c != frame.geometry.name and pd.api.types.is_bool_dtype(frame[c].dtype)]
+    if not flags:
+        return frame
+    return frame.assign(**{c: frame[c].astype("Int32" if frame[c].hasnans else "int32") for c in flags})
 
 
 def write_csv(layers: Layers, target: Path, *, encoding: str, excel: bool) -> list[Path]:
