@@ -179,9 +179,55 @@ def _border(boundaries_w: np.ndarray, boundaries_o: np.ndarray) -> _Border:
     a_o, b_o, comm_o = _segments(boundaries_o)
     if len(a_w) != len(a_o) or not np.array_equal(comm_w, comm_o):
         raise ValueError("the boundaries in the work and output CRS differ in their vertices")
+    a_w, b_w, a_o, b_o, comm_o = _split_at_neighbours(a_w, b_w, a_o, b_o, comm_o)
     key, flipped = _keys(a_o, b_o)
     starts = np.searchsorted(comm_o, np.arange(len(boundaries_o) + 1))
     return _Border(a_w, b_w, a_o, b_o, comm_o, key, flipped, starts)
+
+
+def _split_at_neighbours(a_w: np.ndarray, b_w: np.ndarray, a_o: np.ndarray, b_o: np.ndarray, comm: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Border segments split at every vertex of another ring lying on them (a T-junction).
+
+    A border drawn as the difference of two polygons has the crossing points as
+    vertices on one side only; inserting them (exact copies of that side's vertices)
+    into the other side makes the two carry the same segments.
+    """
+    if len(a_w) == 0:
+        return a_w, b_w, a_o, b_o, comm
+    # found in the output CRS, where the user's edges are straight, at the touch distance scaled there
+    tol = _TOUCH_M * _scale(np.vstack([a_o, b_o]), np.vstack([a_w, b_w]))
+    verts_o, first = np.unique(a_o, axis=0, return_index=True)
+    verts_w = a_w[first]
+    lines = shapely.linestrings(np.stack([a_o, b_o], axis=1))
+    pi, si = shapely.STRtree(lines).query(shapely.points(verts_o), predicate="dwithin", distance=tol)
+    x, sa, sb = verts_o[pi], a_o[si], b_o[si]
+    inner = (np.hypot(*(x - sa).T) > tol) & (np.hypot(*(x - sb).T) > tol)
+    pi, si = pi[inner], si[inner]
+    if len(pi) == 0:
+        return a_w, b_w, a_o, b_o, comm
+    ab = b_o[si] - a_o[si]
+    t = ((verts_o[pi] - a_o[si]) * ab).sum(axis=1) / (ab * ab).sum(axis=1)
+    owner = np.r_[np.arange(len(a_w)), si]
+    pos = np.r_[np.full(len(a_w), -1.0), t]
+    xy_w = np.vstack([a_w, verts_w[pi]])
+    xy_o = np.vstack([a_o, verts_o[pi]])
+    order = np.lexsort((pos, owner))
+    owner, xy_w, xy_o = owner[order], xy_w[order], xy_o[order]
+    nxt_w, nxt_o = np.empty_like(xy_w), np.empty_like(xy_o)
+    nxt_w[:-1], nxt_o[:-1] = xy_w[1:], xy_o[1:]
+    last = np.ones(len(owner), dtype=bool)
+    last[:-1] = owner[1:] != owner[:-1]
+    nxt_w[last], nxt_o[last] = b_w[owner[last]], b_o[owner[last]]
+    keep = (xy_o != nxt_o).any(axis=1)
+    return xy_w[keep], nxt_w[keep], xy_o[keep], nxt_o[keep], comm[owner[keep]]
+
+
+def _scale(xy_o: np.ndarray, xy_w: np.ndarray) -> float:
+    """Output-CRS units per work-CRS metre, over the extent of the data."""
+    span_o = np.hypot(*(xy_o.max(axis=0) - xy_o.min(axis=0)))
+    span_w = np.hypot(*(xy_w.max(axis=0) - xy_w.min(axis=0)))
+    return float(span_o / span_w) if span_w > 0 else 1.0
 
 
 @dataclass
