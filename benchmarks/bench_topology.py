@@ -39,10 +39,10 @@ _REPO = Path(__file__).resolve().parent.parent
 if str(_REPO) not in sys.path:
     sys.path.insert(0, str(_REPO))
 
-from gridkit.crs import local_crs  # noqa: E402
-from gridkit.datasets import get_path  # noqa: E402
-from gridkit.partition import partition  # noqa: E402
-from gridkit.partition.outputs import write_partition  # noqa: E402
+from gridkit.crs import local_crs
+from gridkit.datasets import get_path
+from gridkit.partition import partition
+from gridkit.partition.outputs import write_partition
 
 
 def topology_counts(gpkg: Path, boundaries: gpd.GeoDataFrame | None) -> dict[str, int]:

@@ -47,8 +47,8 @@ __all__ = [
     "local_crs",
     "to_local",
     "wgs84_to_bd09",
-    "work_crs",
     "wgs84_to_gcj02",
+    "work_crs",
 ]
 
 log = logging.getLogger(__name__)

@@ -173,7 +173,7 @@ def _requests(inputs: Inputs, grids: gpd.GeoDataFrame, bounds: dict[str, Bounds]
     return out
 
 
-def _own_boundaries(inputs: Inputs, communities: gpd.GeoDataFrame) -> object:
+def _own_boundaries(inputs: Inputs, communities: gpd.GeoDataFrame) -> np.ndarray:
     """The community polygons as given (repaired), in their own CRS."""
     own = inputs.community_geometries
     return communities.geometry.to_numpy() if own is None else own
