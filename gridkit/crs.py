@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Literal, TypeAlias
 
 import geopandas as gpd
@@ -44,6 +44,7 @@ __all__ = [
     "convert_coords",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
+    "layers_in_crs",
     "local_crs",
     "to_local",
     "wgs84_to_bd09",
@@ -175,6 +176,28 @@ def work_crs(data: gpd.GeoDataFrame | gpd.GeoSeries, *, system: System = "auto")
 def _metre_axes(crs: pyproj.CRS) -> bool:
     axes = crs.axis_info[:2]
     return len(axes) == 2 and all(a.unit_name in ("metre", "meter") and a.unit_conversion_factor == 1.0 for a in axes)
+
+
+def layers_in_crs(layers: Mapping[str, gpd.GeoDataFrame], crs: object) -> dict[str, gpd.GeoDataFrame]:
+    """The layers of one file, each in ``crs`` (moved where it is in another), so the file has one CRS.
+
+    Layers without a CRS are refused: a file's layers cannot be made to agree without it.
+
+    Examples
+    --------
+    >>> from shapely import Point
+    >>> pts = gpd.GeoDataFrame(geometry=[Point(116.40, 39.90)], crs=4326)
+    >>> out = layers_in_crs({"a": pts, "b": pts.to_crs(32650)}, 4490)
+    >>> {name: layer.crs.to_epsg() for name, layer in out.items()}
+    {'a': 4490, 'b': 4490}
+    """
+    target = pyproj.CRS.from_user_input(crs)
+    out = {}
+    for name, layer in layers.items():
+        if layer.crs is None:
+            raise _missing_crs(layer)
+        out[name] = layer if layer.crs == target else layer.to_crs(target)
+    return out
 
 
 def to_local(
