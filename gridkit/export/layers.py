@@ -210,7 +210,8 @@ def export_layers(
 
     For GeoPackage and KML ``path`` is the file; for the formats that hold one layer a
     file (one layer) or a folder, which receives ``<layer>.<ext>`` per layer. The
-    options are those of :func:`export_layer`.
+    options are those of :func:`export_layer`; without ``to_crs`` every layer is written
+    in the first layer's CRS.
 
     Returns
     -------
