@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 _TOUCH_M = 1e-6
 #: a loose cut end this close to the border is taken to end on it (a sliver face left out on the way)
 _DANGLE_M = 1e-2
+#: a face probe this close (metres) to an edge is weighed by area: moving the grids to the output CRS
+#: may bend their edges by millimetres
+_PROBE_M = 0.05
 #: a face needs this share of its area in one grid to be that grid's (else it joins a neighbour)
 _MIN_SHARE = 0.5
 
@@ -93,6 +96,8 @@ def grids_in_output_crs(
     """
     n = len(boundaries_w)
     border = _border(boundaries_w, boundaries_o)
+    # output-CRS distance within which a face's probe point cannot decide alone
+    probe = _PROBE_M * _scale(np.vstack([border.a_o, border.b_o]), np.vstack([border.a_w, border.b_w]))
     order = np.argsort(grid_community, kind="stable")
     gstarts = np.searchsorted(grid_community[order], np.arange(n + 1))
     cuts = []
@@ -113,9 +118,9 @@ def grids_in_output_crs(
         cut = cuts[c]
         ring_p, ring_q = nodes.ring_segments(border, c)
         cut_p, cut_q = cut.segments_o(move, nodes.of_request[req_start[c]:req_start[c + 1]], nodes, border)
-        faces = _faces(np.concatenate([ring_p, cut_p]), np.concatenate([ring_q, cut_q]), boundaries_o[c])
+        faces = _faces(np.concatenate([ring_p, cut_p]), np.concatenate([ring_q, cut_q]), boundaries_o[c], probe)
         approx = grids_w[mine] if move is None else shapely.transform(grids_w[mine], move)
-        labels = _labels(faces, approx)
+        labels = _labels(faces, approx, probe)
         grids_o[mine] = dissolve_faces(faces, labels, len(mine))
         outlines[c] = dissolve_faces(faces, np.zeros(len(faces), dtype=np.int64), 1)[0]
         lost = shapely.is_empty(grids_o[mine])
@@ -371,22 +376,42 @@ class _Nodes:
         return xy, nxt
 
 
-def _faces(p: np.ndarray, q: np.ndarray, boundary_o: shapely.Geometry) -> np.ndarray:
+def _faces(p: np.ndarray, q: np.ndarray, boundary_o: shapely.Geometry, probe_m: float) -> np.ndarray:
     """The faces of these lines that lie inside the community (not in its holes)."""
     lines = shapely.linestrings(np.stack([p, q], axis=1))
     faces = np.asarray(shapely.get_parts(shapely.polygonize(lines)))
     if len(faces) == 0:
         return faces
-    share = shapely.area(shapely.intersection(faces, boundary_o)) / np.maximum(shapely.area(faces), 1e-300)
-    return faces[share > _MIN_SHARE]
+    probe = shapely.point_on_surface(faces)
+    inside = shapely.contains_properly(boundary_o, probe)
+    # a probe at the border (a thin face) is decided by area
+    doubt = np.flatnonzero(shapely.distance(shapely.boundary(boundary_o), probe) <= probe_m)
+    if len(doubt):
+        share = shapely.area(shapely.intersection(faces[doubt], boundary_o)) / np.maximum(
+            shapely.area(faces[doubt]), 1e-300)
+        inside[doubt] = share > _MIN_SHARE
+    return faces[inside]
 
 
-def _labels(faces: np.ndarray, grids: np.ndarray) -> np.ndarray:
-    """The grid covering most of each face; faces no grid covers join their longest-touching neighbour."""
+def _labels(faces: np.ndarray, grids: np.ndarray, probe_m: float) -> np.ndarray:
+    """The grid covering most of each face; faces no grid covers join their longest-touching neighbour.
+
+    A face's probe point farther than ``probe_m`` from the edges of the grid holding it
+    decides; the other faces are weighed by area.
+    """
     label = np.full(len(faces), -1, dtype=np.int64)
     if len(faces) == 0:
         return label
-    fi, gi = shapely.STRtree(grids).query(faces, predicate="intersects")
+    tree = shapely.STRtree(grids)
+    probe = shapely.point_on_surface(faces)
+    pi, pg = tree.query(probe, predicate="within")
+    once = np.bincount(pi, minlength=len(faces))[pi] == 1
+    pi, pg = pi[once], pg[once]
+    clear = shapely.distance(shapely.boundary(grids[pg]), probe[pi]) > probe_m
+    label[pi[clear]] = pg[clear]
+    doubt = np.flatnonzero(label < 0)
+    fi, gi = tree.query(faces[doubt], predicate="intersects")
+    fi = doubt[fi]
     if len(fi):
         area = shapely.area(shapely.intersection(faces[fi], grids[gi]))
         pick = np.lexsort((gi, -area, fi))
