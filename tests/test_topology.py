@@ -37,12 +37,13 @@ def _star(rng: np.random.Generator, cx: float, cy: float, radius: float, n: int)
     return shapely.Polygon(np.c_[cx + radii * np.cos(angles), cy + radii * np.sin(angles)])
 
 
-def generated_county(seed: int, crs: int, *, chords: int, t_junction: bool, streets: bool
-                     ) -> dict[str, gpd.GeoDataFrame]:
+def generated_county(seed: int, crs: int, *, chords: int, t_junction: bool, streets: bool,
+                     enclave: bool = False) -> dict[str, gpd.GeoDataFrame]:
     """Communities tiling a star-shaped town (cut by random chords), in ``crs``.
 
     With ``t_junction`` one more community is drawn in ``crs`` as the difference of a
-    polygon and the town, so its border carries vertices the town's side lacks.
+    polygon and the town, so its border carries vertices the town's side lacks; with
+    ``enclave`` a community lies in a hole of the largest one.
     """
     rng = np.random.default_rng(seed)
     radius = rng.uniform(500, 900)
@@ -57,6 +58,13 @@ def generated_county(seed: int, crs: int, *, chords: int, t_junction: bool, stre
     faces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.unary_union(lines)))))
     faces = faces[shapely.within(shapely.point_on_surface(faces), town)]
     faces = faces[shapely.area(faces) > 0.03 * town.area]
+    if enclave:
+        big = int(np.argmax(shapely.area(faces)))
+        centre = shapely.point_on_surface(faces[big])
+        inner = _star(rng, centre.x, centre.y, np.sqrt(faces[big].area) * 0.12, 10)
+        if shapely.contains_properly(faces[big], inner):
+            faces = np.r_[faces, [inner]]
+            faces[big] = shapely.Polygon(faces[big].exterior, [inner.exterior])
     comm = gpd.GeoDataFrame({"code": [f"520102001{i + 1:03d}" for i in range(len(faces))],
                              "name": [f"社区{i + 1}" for i in range(len(faces))]}, geometry=faces, crs=UTM).to_crs(crs)
     if t_junction:
@@ -117,9 +125,9 @@ def check_written(gpkg: Path, boundaries: gpd.GeoDataFrame | None = None) -> Non
 
 @settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31), crs=st.sampled_from([4326, 4490, 3857, UTM]), chords=st.integers(1, 3),
-       t_junction=st.booleans(), streets=st.booleans())
-def test_written_grids_tile_exactly_in_their_crs(seed, crs, chords, t_junction, streets):
-    case = generated_county(seed, crs, chords=chords, t_junction=t_junction, streets=streets)
+       t_junction=st.booleans(), streets=st.booleans(), enclave=st.booleans())
+def test_written_grids_tile_exactly_in_their_crs(seed, crs, chords, t_junction, streets, enclave):
+    case = generated_county(seed, crs, chords=chords, t_junction=t_junction, streets=streets, enclave=enclave)
     result = partition(case["communities"], case["buildings"], streets=case["streets"], kind="city",
                        min_households=40, max_households=120, target=80)
     assert int(result.grids["households"].sum()) == int(case["buildings"]["households"].sum())
