@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Literal, TypeAlias
 
 import geopandas as gpd
@@ -44,10 +44,12 @@ __all__ = [
     "convert_coords",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
+    "layers_in_crs",
     "local_crs",
     "to_local",
     "wgs84_to_bd09",
     "wgs84_to_gcj02",
+    "work_crs",
 ]
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,8 @@ _CHINA_AUTO = (73.0, 18.0, 135.0, 54.0)
 # longitudes CGCS2000 3-degree zones 25-45 (EPSG:4534-4554) can serve
 _GK_LON_RANGE = (73.5, 136.5)
 _GK_FIRST_ZONE, _GK_LAST_ZONE, _GK_FIRST_EPSG = 25, 45, 4534
+# a projected CRS is worked in as it is when its scale is this close to 1 at the data (UTM: 0.04 %)
+_MAX_SCALE_ERROR = 0.01
 
 # GCJ-02: Krasovsky 1940 ellipsoid and the rough box outside which no offset applies
 _KRASOVSKY_A = 6378245.0
@@ -132,6 +136,68 @@ def local_crs(data: gpd.GeoDataFrame | gpd.GeoSeries | Bounds, *, system: System
     epsg = _gauss_kruger_epsg(lon) if system == "cgcs2000" else _utm_epsg(lon, lat)
     log.debug("local CRS for centre (%.5f, %.5f): EPSG:%d", lon, lat, epsg)
     return pyproj.CRS.from_epsg(epsg)
+
+
+def work_crs(data: gpd.GeoDataFrame | gpd.GeoSeries, *, system: System = "auto") -> pyproj.CRS:
+    """The CRS to measure and cut a layer in: its own when that is a local metric one, else :func:`local_crs`.
+
+    A projected CRS in metres whose scale at the centre of the data is within 1 % of true
+    (a UTM or Gauss-Krüger zone, a national grid such as ETRS-TM35FIN) is kept, so the
+    work adds no round trip and every vertex of the input stays as it is. Web Mercator
+    (EPSG:3857, scale 1/cos(latitude)) and geographic CRSs are replaced by the local one.
+
+    Parameters
+    ----------
+    data
+        A layer with a CRS.
+    system
+        Passed to :func:`local_crs` when the layer's own CRS is not kept.
+
+    Examples
+    --------
+    >>> from shapely import Point
+    >>> pts = gpd.GeoDataFrame(geometry=[Point(116.40, 39.90)], crs=4326)
+    >>> work_crs(pts.to_crs(32650)).to_epsg(), work_crs(pts).to_epsg(), work_crs(pts.to_crs(3857)).to_epsg()
+    (32650, 4548, 4548)
+    """
+    crs = None if data.crs is None else pyproj.CRS.from_user_input(data.crs)
+    if crs is not None and crs.is_projected and _metre_axes(crs):
+        lon, lat = _centre_lonlat(data)
+        try:
+            factors = pyproj.Proj(crs).get_factors(lon, lat)
+            scale = (factors.meridional_scale, factors.parallel_scale)
+        except (pyproj.exceptions.ProjError, RuntimeError):  # pragma: no cover - PROJ cannot say
+            scale = (math.inf, math.inf)
+        if all(math.isfinite(k) and abs(k - 1.0) <= _MAX_SCALE_ERROR for k in scale):
+            return crs
+    return local_crs(data, system=system)
+
+
+def _metre_axes(crs: pyproj.CRS) -> bool:
+    axes = crs.axis_info[:2]
+    return len(axes) == 2 and all(a.unit_name in ("metre", "meter") and a.unit_conversion_factor == 1.0 for a in axes)
+
+
+def layers_in_crs(layers: Mapping[str, gpd.GeoDataFrame], crs: object) -> dict[str, gpd.GeoDataFrame]:
+    """The layers of one file, each in ``crs`` (moved where it is in another), so the file has one CRS.
+
+    Layers without a CRS are refused: a file's layers cannot be made to agree without it.
+
+    Examples
+    --------
+    >>> from shapely import Point
+    >>> pts = gpd.GeoDataFrame(geometry=[Point(116.40, 39.90)], crs=4326)
+    >>> out = layers_in_crs({"a": pts, "b": pts.to_crs(32650)}, 4490)
+    >>> {name: layer.crs.to_epsg() for name, layer in out.items()}
+    {'a': 4490, 'b': 4490}
+    """
+    target = pyproj.CRS.from_user_input(crs)
+    out = {}
+    for name, layer in layers.items():
+        if layer.crs is None:
+            raise _missing_crs(layer)
+        out[name] = layer if layer.crs == target else layer.to_crs(target)
+    return out
 
 
 def to_local(

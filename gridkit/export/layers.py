@@ -210,7 +210,8 @@ def export_layers(
 
     For GeoPackage and KML ``path`` is the file; for the formats that hold one layer a
     file (one layer) or a folder, which receives ``<layer>.<ext>`` per layer. The
-    options are those of :func:`export_layer`.
+    options are those of :func:`export_layer`; without ``to_crs`` every layer is written
+    in the first layer's CRS.
 
     Returns
     -------
@@ -232,6 +233,9 @@ def export_layers(
     crs, coords = target_crs(to_crs)
     if fmt in _LONLAT_ONLY:
         crs = _lonlat_only(fmt, crs, coords, to_crs)
+    first = next(iter(layers.values()))
+    if crs is None and coords == "wgs84" and isinstance(first, gpd.GeoDataFrame) and first.crs is not None:
+        crs = CRS.from_user_input(first.crs)  # one CRS for every layer: the first layer's unless asked
     table = field_table(field_names)
     targets = _targets(Path(path), fmt, list(layers))
     prepared: dict[str, prep.Prepared] = {}

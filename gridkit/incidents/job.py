@@ -315,12 +315,13 @@ def _utc(local: pd.Series) -> pd.Series:
 
 def write_attach(result: AttachResult, output: PathLike) -> list[Path]:
     """Write the GeoPackage and the files beside it, all or nothing; the paths written, GeoPackage first."""
+    from gridkit.crs import layers_in_crs
     from gridkit.io import atomic_dir, write_layers
 
     out = Path(output)
     files = result.files(out.stem)
     with atomic_dir(out.parent) as staging:
-        write_layers(staging / out.name, result.layers())
+        write_layers(staging / out.name, layers_in_crs(result.layers(), result.stats.crs))  # the grids' CRS
         for name, content in files.items():
             if isinstance(content, str):
                 (staging / name).write_text(content, encoding="utf-8")

@@ -24,6 +24,7 @@ from gridkit.errors import ParameterError
 from gridkit.partition.assemble import Assembled, assemble, community_jobs
 from gridkit.partition.balance import BalanceOptions
 from gridkit.partition.community import grids_for_community
+from gridkit.partition.noding import exact_output
 from gridkit.partition.options import KindOption, PartitionOptions
 from gridkit.partition.result import PartitionResult
 from gridkit.partition.rules import ISSUE_COLUMNS, Bounds, Plan, check_plan, cut_buildings
@@ -177,11 +178,13 @@ def partition(
     log.info("partitioned %d communities into %d grids in %.1f s", len(inputs.communities), len(layers.grids),
              figures["seconds"])
     out_crs = inputs.output_crs
+    grids_out, outlines = exact_output(layers.grids, inputs.communities, _own_boundaries(inputs, communities),
+                                       communities.crs, out_crs)
     return PartitionResult(
-        grids=layers.grids.to_crs(out_crs),
-        buildings=out_buildings,
+        grids=layers.grids.set_geometry(grids_out),
+        buildings=out_buildings.to_crs(out_crs),
         units=layers.units.to_crs(out_crs),
-        communities=_communities_out(inputs, layers, bounds).to_crs(out_crs),
+        communities=_communities_out(inputs, layers, bounds).set_geometry(outlines),
         issues=issues[[c for c in ISSUE_COLUMNS if c != "geometry"]].copy(),
         grids_metric=layers.grids,
         communities_metric=inputs.communities,
@@ -218,6 +221,12 @@ def _requests(inputs: Inputs, grids: gpd.GeoDataFrame, bounds: dict[str, Bounds]
             why += f"; whole buildings allowed {made - n_ded} within the bounds"
         out.append({"community_code": code, "requested": int(wanted), "grids": made, "reason": why})
     return out
+
+
+def _own_boundaries(inputs: Inputs, communities: gpd.GeoDataFrame) -> np.ndarray:
+    """The community polygons as given (repaired), in their own CRS."""
+    own = inputs.community_geometries
+    return communities.geometry.to_numpy() if own is None else own
 
 
 def _metric_buildings(inputs: Inputs, out_buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -21,8 +21,9 @@ class PartitionResult:
     Attributes
     ----------
     grids, buildings, units, communities
-        The layers in the output CRS (``buildings`` is the input with ``grid_code`` and
-        ``community_code`` added, in its own CRS).
+        The layers, all in the output CRS (``buildings`` is the input with ``grid_code``
+        and ``community_code`` added). ``grids`` and ``communities`` tile exactly there:
+        rebuilt on the boundary file's own rings (:mod:`gridkit.partition.noding`).
     issues
         One row per place a rule is not met: ``rule`` (a key of
         :data:`gridkit.partition.rules.RULES`), ``code``, ``community_code``,

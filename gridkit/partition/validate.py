@@ -21,7 +21,7 @@ import pyproj
 import shapely
 
 from gridkit import codes as division_codes
-from gridkit.crs import local_crs
+from gridkit.crs import work_crs
 from gridkit.errors import (
     GeometryTypeError,
     GridkitError,
@@ -84,7 +84,7 @@ class Inputs:
     index; ``households`` is one whole count per building row; ``counted_as`` says how
     households were counted when not read as given; ``repaired`` counts the invalid
     geometries repaired per layer; ``building_geometries`` are the buildings as
-    repaired, in their own CRS.
+    repaired, in their own CRS, and ``community_geometries`` the boundaries so.
     """
 
     communities: gpd.GeoDataFrame
@@ -98,6 +98,7 @@ class Inputs:
     output_crs: object
     building_geometries: np.ndarray
     repaired: dict[str, int] = field(default_factory=dict)
+    community_geometries: np.ndarray | None = None
 
 
 def checked_inputs(
@@ -162,7 +163,7 @@ def checked_inputs(
         dedicated=ded, dedicated_names=names, metric=metric,
         output_crs=communities.crs if options.output_crs is None else options.output_crs,
         building_geometries=geoms["buildings"] if geoms["buildings"] is not None else np.zeros(0, dtype=object),
-        repaired=repaired,
+        repaired=repaired, community_geometries=geoms["communities"],
     )
 
 
@@ -345,7 +346,7 @@ def _metric_crs(communities: gpd.GeoDataFrame, problems: Problems) -> pyproj.CRS
     if communities.crs is None:
         return None
     try:
-        return local_crs(communities)
+        return work_crs(communities)
     except GridkitError as err:
         problems.add(err)
         return None
