@@ -42,6 +42,8 @@ _LABELS: dict[str, tuple[str, str]] = {
     "shown_of": ("显示 {shown:,} / {total:,}（均匀抽样）", "{shown:,} of {total:,} shown (evenly sampled)"),
     "incident_bins": ("{n:,} 起事件，按周汇总到约 {cell} 米格元，{weeks} 周",
                       "{n:,} incidents, summed per week on cells of about {cell} m, {weeks} weeks"),
+    "components_canvas": ("{n:,} 个部件全部画出（无提示框），{zoom} 级以下按屏幕方格计数",
+                          "all {n:,} components drawn (no tooltips), counted per square of the screen below zoom {zoom}"),
     "incident_weeks_cut": ("仅显示最近 {weeks} 周（共 {total} 周）", "latest {weeks} of {total} weeks shown"),
     "incident_untimed": ("{n:,} 起事件无有效时间，未进入时间轴", "{n:,} incidents without a valid time left out of the slider"),
     "incident_static": ("{n:,} 起事件（无时间字段，静态热力图）", "{n:,} incidents (no time field: a static heat layer)"),
