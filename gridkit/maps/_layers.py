@@ -17,7 +17,6 @@ import shapely
 
 from gridkit.incidents.categories import component_categories
 from gridkit.maps._canvas import CanvasLayer
-from gridkit.maps._packed import PackedGeoJson
 from gridkit.maps._data import (
     bin_points,
     drawable_times,
@@ -26,6 +25,7 @@ from gridkit.maps._data import (
     to_geojson,
     week_starts,
 )
+from gridkit.maps._packed import PackedGeoJson
 from gridkit.maps.labels import Lang, field_alias, label
 
 log = logging.getLogger(__name__)

@@ -96,7 +96,7 @@ class PackedGeoJson(folium.GeoJson):
     Takes a GeoJSON FeatureCollection (a dict) and every :class:`folium.GeoJson` option.
     """
 
-    def render(self, **kwargs: Any) -> None:
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # folium's layers render to the figure
         super().render(**kwargs)
         # the layer's script again (its style maps are set now), the data call replaced by the packed one
         text = self._template.module.__dict__["script"](self, kwargs)

@@ -46,7 +46,6 @@ import pandas as pd
 
 from gridkit.errors import MissingFieldError, ParameterError
 from gridkit.maps._canvas import CanvasLayer
-from gridkit.maps._packed import PackedGeoJson
 from gridkit.maps._data import even_sample, for_display, numeric_fields, require_rows, to_geojson
 from gridkit.maps._layers import (
     component_canvas_layers,
@@ -58,6 +57,7 @@ from gridkit.maps._layers import (
     point_layer,
     tooltip_fields,
 )
+from gridkit.maps._packed import PackedGeoJson
 from gridkit.maps._page import LatestWeek, Notes, Registry, ZoomRange, page_map
 from gridkit.maps._signoff_parts import merged_shapes
 from gridkit.maps.basemaps import Basemap, basemap_from

@@ -46,8 +46,8 @@ import shapely
 
 from gridkit.errors import MissingFieldError, ParameterError, format_ids
 from gridkit.maps._canvas import CanvasLayer
-from gridkit.maps._packed import PackedGeoJson
 from gridkit.maps._data import for_display, require_rows, to_geojson
+from gridkit.maps._packed import PackedGeoJson
 from gridkit.maps._page import Notes, Registry, ZoomRange, page_map
 from gridkit.maps._signoff_parts import (
     CONTEXT_PANE,
