@@ -25,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 import folium
@@ -167,7 +168,7 @@ class CanvasLayer(folium.map.Layer):
     _template = Template("""
         {% macro script(this, kwargs) %}
         {{ this.library }}
-        var {{ this.get_name() }} = new L.GridkitCanvas({{ this.packed|tojson }}, {{ this.style|tojson }});
+        var {{ this.get_name() }} = new L.GridkitCanvas({{ this.packed_json }}, {{ this.style|tojson }});
         {% endmacro %}
     """)
 
@@ -179,14 +180,13 @@ class CanvasLayer(folium.map.Layer):
         self.geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
         self.kind: Kind = kind_of(self.geoms)
         self.packed = pack_geometries(self.geoms)
+        self.packed_json = json.dumps(self.packed, separators=(",", ":"))
         self.style = {"kind": self.kind, "pane": pane, "clusterBelow": cluster_below, **style}
         self.library = CANVAS_JS
 
     @property
     def data(self) -> dict[str, Any]:
         """The features the layer draws, as a GeoJSON FeatureCollection (no properties)."""
-        import json
-
         return {"type": "FeatureCollection",
                 "features": [{"type": "Feature", "properties": {}, "geometry": json.loads(text)}
                              for text in shapely.to_geojson(self.geoms)]}
@@ -258,10 +258,14 @@ L.GridkitCanvas = L.Layer.extend({
             this.drawn = this._clusters(ctx, s, o, vx0, vy0, vx1, vy1);
             return;
         }
-        ctx.beginPath();
+        // one small path per feature (a square of about 250 m once merged): software rasterisers fill
+        // and stroke many small paths far faster than one path spanning the whole view
+        var fill = opt.kind !== "line" && opt.fill, stroke = opt.weight > 0 && (opt.kind !== "point" || !opt.fill);
+        ctx.fillStyle = opt.fillColor; ctx.strokeStyle = opt.color; ctx.lineWidth = opt.weight; ctx.lineJoin = "round";
         for (i = 0; i < this.total; i++) {
             if (box[4 * i + 2] < vx0 || box[4 * i] > vx1 || box[4 * i + 3] < vy0 || box[4 * i + 1] > vy1) { continue; }
             drawn++;
+            ctx.beginPath();
             for (j = fs[i]; j < fs[i + 1]; j++) {
                 for (k = rs[j]; k < rs[j + 1]; k++) {
                     var px = xy[2 * k] * s - o.x, py = xy[2 * k + 1] * s - o.y;
@@ -270,13 +274,8 @@ L.GridkitCanvas = L.Layer.extend({
                 }
                 if (opt.kind === "polygon") { ctx.closePath(); }
             }
-        }
-        if (opt.kind !== "line" && opt.fill) {
-            ctx.globalAlpha = opt.fillOpacity; ctx.fillStyle = opt.fillColor; ctx.fill("evenodd");
-        }
-        if (opt.weight > 0 && (opt.kind !== "point" || !opt.fill)) {
-            ctx.globalAlpha = opt.opacity; ctx.strokeStyle = opt.color; ctx.lineWidth = opt.weight;
-            ctx.lineJoin = "round"; ctx.stroke();
+            if (fill) { ctx.globalAlpha = opt.fillOpacity; ctx.fill("evenodd"); }
+            if (stroke) { ctx.globalAlpha = opt.opacity; ctx.stroke(); }
         }
         this.drawn = drawn;
     },

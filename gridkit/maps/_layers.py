@@ -26,6 +26,7 @@ from gridkit.maps._data import (
     week_starts,
 )
 from gridkit.maps._packed import PackedGeoJson
+from gridkit.maps._signoff_parts import merged_shapes
 from gridkit.maps.labels import Lang, field_alias, label
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def component_canvas_layers(layer: gpd.GeoDataFrame, *, lang: Lang, cluster_belo
     circle with the number of its components there.
     """
     layer = layer[layer.geometry.notna() & ~layer.geometry.is_empty]
-    points = layer.geometry.representative_point().to_numpy()
+    points = gpd.GeoSeries(layer.geometry.representative_point().to_numpy(), crs=layer.crs)
     cats = component_categories_of(layer).to_numpy(dtype=object)
     majors = np.array([c[:2] if re.fullmatch(r"\d{4,5}", c or "") else "" for c in cats], dtype=object)
     table = component_categories().set_index("code")
@@ -130,7 +131,8 @@ def component_canvas_layers(layer: gpd.GeoDataFrame, *, lang: Lang, cluster_belo
         sel = majors == major
         title = table.loc[major, f"major_{lang}"] if major in table.index else label("other", lang)
         colour = MAJOR_COLOURS.get(major, OTHER_COLOUR)
-        out.append(CanvasLayer(points[sel], name=f"{label('components', lang)} · {title} ({int(sel.sum()):,})",
+        shapes = merged_shapes(gpd.GeoDataFrame(geometry=points[sel]))  # per square of 250 m: shorter steps
+        out.append(CanvasLayer(shapes, name=f"{label('components', lang)} · {title} ({int(sel.sum()):,})",
                                style={"color": "#ffffff", "weight": 1, "fill": True, "fillColor": colour,
                                       "fillOpacity": 0.9, "radius": 3.5}, cluster_below=cluster_below))
     notes.append(label("components_canvas", lang, n=len(layer), zoom=cluster_below))
@@ -142,7 +144,7 @@ def component_canvas_layers(layer: gpd.GeoDataFrame, *, lang: Lang, cluster_belo
 
 
 def incident_layer(layer: gpd.GeoDataFrame, *, lang: Lang, cell_m: float, max_weeks: int,
-                   time: str | None, notes: list[str], max_cells: int = 150_000) -> folium.map.Layer:
+                   time: str | None, notes: list[str], max_cells: int = 100_000) -> folium.map.Layer:
     """A heat layer with a weekly time slider, or a static one when there are no times.
 
     Incidents are counted per week on square cells of about ``cell_m`` metres; at most the

@@ -102,7 +102,7 @@ def map_for_grids(
     max_buildings: int | None = None,
     incident_cell_m: float = 50.0,
     max_weeks: int = 104,
-    max_heat_cells: int = 150_000,
+    max_heat_cells: int = 100_000,
     building_zoom: int = 16,
     time_field: str | None = None,
 ) -> folium.Map:
@@ -207,7 +207,8 @@ def map_for_grids(
         style = ({"color": "#ffffff", "weight": 0, "fill": True, "fillColor": "#737373", "fillOpacity": 0.9,
                   "radius": 2.5} if points else
                  {"color": "#737373", "weight": 0.5, "fillColor": "#969696", "fillOpacity": 0.55})
-        layer = CanvasLayer(merged_shapes(b), name=name, style=style, pane=BASE_PANE)
+        # off the map until street zoom (ZoomRange adds it there)
+        layer = CanvasLayer(merged_shapes(b), name=name, style=style, pane=BASE_PANE, show=False)
         add("buildings", layer)
         zoomed[layer.get_name()] = building_zoom
     if streets is not None:

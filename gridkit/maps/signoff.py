@@ -213,7 +213,8 @@ def signoff_map(
         style = ({"color": "#737373", "weight": 0, "fill": True, "fillColor": "#737373", "fillOpacity": 0.8,
                   "radius": 2} if points else
                  {"color": "#737373", "weight": 0.6, "fillColor": "#969696", "fillOpacity": 0.6})
-        add("buildings", CanvasLayer(merged_shapes(b), name=name, style=style, pane=CONTEXT_PANE), building_zoom)
+        add("buildings", CanvasLayer(merged_shapes(b), name=name, style=style, pane=CONTEXT_PANE, show=False),
+            building_zoom)
     add("grids", _grid_layer(g, table, float(tolerance), lang))
     if communities is not None:
         c = for_display(communities, role="communities", kinds=("polygon",), notes=notes, lang=lang, decimals=6)
