@@ -162,7 +162,9 @@ class CanvasLayer(folium.map.Layer):
         On the map when the page opens.
 
     In the page the layer is an ``L.GridkitCanvas``; ``layer.drawn`` is how many
-    features (or clusters) its last redraw drew and ``layer.total`` how many it holds.
+    features (or clusters) its last redraw drew, ``layer.total`` how many features it holds,
+    ``layer.points`` how many vertices (points, for a point layer) and ``layer.counted`` how
+    many points the last clustered redraw counted in view.
     """
 
     _template = Template("""
@@ -224,7 +226,7 @@ L.GridkitCanvas = L.Layer.extend({
         }
         featStart[f.length] = r; ringStart[rings] = v;
         this._xy = xy; this._ringStart = ringStart; this._featStart = featStart; this._box = box;
-        this.total = f.length; this.drawn = 0;
+        this.total = f.length; this.points = v; this.drawn = 0; this.counted = 0;
     },
     onAdd: function(map) {
         this._canvas = L.DomUtil.create("canvas", "leaflet-zoom-hide gridkit-canvas");
@@ -280,15 +282,16 @@ L.GridkitCanvas = L.Layer.extend({
         this.drawn = drawn;
     },
     _clusters: function(ctx, s, o, vx0, vy0, vx1, vy1) {
-        var cell = 40, counts = {}, sums = {}, xy = this._xy, n = xy.length / 2, i, key;
+        var cell = 40, counts = {}, sums = {}, xy = this._xy, n = xy.length / 2, i, key, counted = 0;
         for (i = 0; i < n; i++) {
             var wx = xy[2 * i], wy = xy[2 * i + 1];
             if (wx < vx0 || wx > vx1 || wy < vy0 || wy > vy1) { continue; }
             var px = wx * s - o.x, py = wy * s - o.y;
             key = Math.floor(px / cell) + "," + Math.floor(py / cell);
             if (counts[key] === undefined) { counts[key] = 0; sums[key] = [0, 0]; }
-            counts[key]++; sums[key][0] += px; sums[key][1] += py;
+            counts[key]++; sums[key][0] += px; sums[key][1] += py; counted++;
         }
+        this.counted = counted;
         var keys = Object.keys(counts), opt = this.options;
         ctx.font = "bold 10px sans-serif"; ctx.textAlign = "center"; ctx.textBaseline = "middle";
         keys.forEach(function(k) {

@@ -143,11 +143,12 @@ def external_references(html: str) -> list[str]:
 
 
 def save_map(m: folium.Map, path: str | Path, *, offline: bool = False,
-             budget_bytes: int = MAP_BUDGET_BYTES) -> Path:
+             budget_bytes: int = MAP_BUDGET_BYTES, warn: bool = True) -> Path:
     """Write a folium map to an HTML file atomically; ``offline=True`` embeds every asset.
 
     The page states its size and ``budget_bytes`` (:func:`gridkit.maps.budget.stamp_size`);
-    past the budget a warning is logged (the command line shows it).
+    past the budget a warning is logged (the command line shows it), unless ``warn=False``
+    (for a caller that says so itself).
     """
     html = m.get_root().render()
     if offline:
@@ -156,7 +157,7 @@ def save_map(m: folium.Map, path: str | Path, *, offline: bool = False,
     out = write_text(path, html)
     size = len(html.encode())
     log.info("wrote %s (%.1f MB%s)", out, size / 2**20, ", offline" if offline else "")
-    if size > budget_bytes:
+    if size > budget_bytes and warn:
         log.warning("%s is %.1f MB, over its budget of %.1f MB: it may open slowly", out, size / 2**20,
                     budget_bytes / 2**20)
     return out
