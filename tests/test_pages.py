@@ -1,6 +1,6 @@
 """Pages with a weight budget: a synthetic county with every layer, opened in Chromium with the network blocked.
 
-The county is small enough for the suite (about 20,000 households, a third of a year of
+The county is small enough for the suite (about 10,000 households, a quarter of a year of
 incidents) but goes through the paths a large one takes: components past ``--max-points``
 drawn on a canvas, buildings (every one) from street zoom, incident cells enlarged to fit
 ``max_heat_cells``. The packing of coordinates is checked as a property.
@@ -114,8 +114,8 @@ def test_a_stamped_page_states_its_own_size_and_budget() -> None:
 def county(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("pages")
     src, part = root / "county", root / "part"
-    assert main(["--quiet", "synth", "-o", str(src), "--households", "20000", "--seed", "3",
-                 "--incidents-per-day", "150", "--days", "120"]) == 0
+    assert main(["--quiet", "synth", "-o", str(src), "--households", "10000", "--seed", "3",
+                 "--incidents-per-day", "150", "--days", "90"]) == 0
     assert main(["--quiet", "partition", str(src / "communities.gpkg"), "--buildings", str(src / "buildings.gpkg"),
                  "--streets", str(src / "streets.gpkg"), "-o", str(part)]) == 0
     return {"root": root, "src": src, "grids": part / "grids.gpkg", "signoff": part / "map.html"}

@@ -118,8 +118,8 @@ class SerialLabels(folium.map.Layer):
         {% endmacro %}
     """)
 
-    def __init__(self, rows: list[list[Any]], *, name: str) -> None:
-        super().__init__(name=name, overlay=True, control=True, show=True)
+    def __init__(self, rows: list[list[Any]], *, name: str, show: bool = True) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "GridkitSerials"
         self.rows = rows
 

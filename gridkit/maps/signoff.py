@@ -222,7 +222,7 @@ def signoff_map(
                                           style_function=lambda _: {"color": "#252525", "weight": 3, "fill": False,
                                                                     "opacity": 0.9},
                                           interactive=False, pane=OUTLINE_PANE))
-    add("serials", _serial_layer(g, table, lang, label_zoom), label_zoom)
+    add("serials", _serial_layer(g, table, lang, label_zoom), label_zoom)  # ZoomRange adds it from label_zoom
 
     Legend(_legend_html(table, tolerance, lang, building_zoom if buildings is not None else None,
                         communities is not None)).add_to(m)
@@ -387,7 +387,7 @@ def _serial_layer(g: gpd.GeoDataFrame, table: pd.DataFrame, lang: Lang, min_zoom
     status = np.where(table["breaks_rule"], "rule", np.where(table["within_tolerance"], "", "tolerance"))[drawn]
     serials = g["grid_code"].astype(str).str[-3:].to_numpy()[drawn]
     rows = [[float(y), float(x), str(text), str(s)] for (x, y), text, s in zip(xy, serials, status, strict=True)]
-    return SerialLabels(rows, name=label("from_zoom", lang, layer=label("serials", lang), zoom=min_zoom))
+    return SerialLabels(rows, name=label("from_zoom", lang, layer=label("serials", lang), zoom=min_zoom), show=False)
 
 
 def _legend_html(table: pd.DataFrame, tolerance: float, lang: Lang, building_zoom: int | None,
