@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
           f"for {args.days} days")
     print()
     print("| page | built (CLI) | size | drawn in Chromium | JS heap drawn | JS heap at zoom 17 "
-          "| building shapes drawn at 17 | errors+blocked | within goals |")
+          "| building squares (250 m) drawn at 17 | errors+blocked | within goals |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     print("\n".join(rows))
     print()

@@ -106,9 +106,10 @@ class PackedGeoJson(folium.GeoJson):
             return
         end = text.find("\n", second)
         end = len(text) if end < 0 else end
-        packed = json.dumps(pack_features(self.data), ensure_ascii=False, separators=(",", ":"))
-        packed = packed.replace("</", "<\\/")
-        script = f"{text[:second]}{DECODE_JS}{call}L.gridkitGeoJson({packed}));{text[end:]}"
+        # a JSON text in a string: browsers parse JSON faster than the same literal in a script
+        packed = json.dumps(json.dumps(pack_features(self.data), ensure_ascii=False, separators=(",", ":")),
+                            ensure_ascii=False).replace("</", "<\\/")
+        script = f"{text[:second]}{DECODE_JS}{call}L.gridkitGeoJson(JSON.parse({packed})));{text[end:]}"
         self.get_root().script.add_child(_Raw(script), name=self.get_name())  # type: ignore[attr-defined]
 
 
