@@ -16,7 +16,7 @@ import pytest
 
 HEAVY = ("geopandas", "shapely", "pyogrio", "pyproj", "osmnx", "sklearn", "scipy", "numpy", "pandas",
          "pyarrow", "folium", "branca", "matplotlib", "networkx", "rasterio", "dask", "distributed",
-         "playwright", "momepy", "osmium")
+         "playwright", "momepy", "osmium", "tqdm")
 
 _PROBE = r"""
 import contextlib, io, json, sys
