@@ -281,6 +281,7 @@ def test_incident_cells_grow_until_the_cell_weeks_fit() -> None:
     cell = int(re.search(r"cells of about (\d+) m", " ".join(notes)).group(1))
     assert cell >= 100 and cell % 50 == 0  # 50 m doubled
     assert f"{n:,} incidents" in " ".join(notes)
+    assert f"incident cells enlarged from 50 m to {cell} m: at most 300 cell-weeks keep the page light" in notes
 
 
 def test_canvas_layer_data_is_every_feature() -> None:

@@ -153,12 +153,14 @@ def incident_layer(layer: gpd.GeoDataFrame, *, lang: Lang, cell_m: float, max_we
     used. Weights are counts divided by the 99th percentile of the cell-week counts
     (capped at 1), the same scale for every week.
     """
+    wanted = cell_m
     layer = layer[layer.geometry.notna() & ~layer.geometry.is_empty]
     pts = shapely.get_coordinates(layer.geometry.representative_point().to_numpy())
     field = time_field(layer, time)
     times = drawable_times(layer[field], field=field) if field else None
     if times is None or times.isna().all():
         cells, cell_m = _bin_within(pts[:, 0], pts[:, 1], None, cell_m=cell_m, max_cells=max_cells)
+        _note_grown(cell_m, wanted, max_cells, lang, notes)
         scale = _scale(cells["count"].to_numpy())
         notes.append(label("incident_static", lang, n=len(layer)))
         data = _heat_rows(cells, scale)
@@ -175,6 +177,7 @@ def incident_layer(layer: gpd.GeoDataFrame, *, lang: Lang, cell_m: float, max_we
     keep = weeks.isin(all_weeks).to_numpy()
     cells, cell_m = _bin_within(pts[ok][keep, 0], pts[ok][keep, 1], weeks.to_numpy()[keep], cell_m=cell_m,
                                 max_cells=max_cells)
+    _note_grown(cell_m, wanted, max_cells, lang, notes)
     scale = _scale(cells["count"].to_numpy())
     frames: list[list[list[float]]] = [[] for _ in all_weeks]
     for pos, row in zip(all_weeks.get_indexer(pd.DatetimeIndex(cells["key"])), _heat_rows(cells, scale),
@@ -197,6 +200,11 @@ def _bin_within(lon: np.ndarray, lat: np.ndarray, keys: np.ndarray | None, *, ce
         cell_m *= 2
         cells = bin_points(lon, lat, keys, cell_m=cell_m)
     return cells, cell_m
+
+
+def _note_grown(cell_m: float, wanted: float, max_cells: int, lang: Lang, notes: list[str]) -> None:
+    if cell_m > wanted:
+        notes.append(label("incident_cells_grown", lang, cell=int(cell_m), wanted=int(wanted), cells=max_cells))
 
 
 def _heat_rows(cells: pd.DataFrame, scale: float) -> list[list[float]]:
