@@ -145,8 +145,8 @@ def _toggle_every_layer(page) -> list[str]:
     stuck = []
     count = page.evaluate("document.querySelectorAll('.leaflet-control-layers-overlays input').length")
     assert count >= 3
+    click = "(n) => document.querySelectorAll('.leaflet-control-layers-overlays input')[n].click()"
     for n in range(count):
-        box = page.page.locator(".leaflet-control-layers-overlays input").nth(n)
         name = page.evaluate("(n) => document.querySelectorAll('.leaflet-control-layers-overlays label')[n]"
                              ".textContent.trim()", n)
         on_map = """(n) => { var id = document.querySelectorAll('.leaflet-control-layers-overlays input')[n].layerId;
@@ -156,9 +156,9 @@ def _toggle_every_layer(page) -> list[str]:
         if before is None:
             stuck.append(f"{name} (not in window.gridkit)")
             continue
-        box.click()
+        page.evaluate(click, n)  # a click on the control's checkbox, as a user's
         middle = page.evaluate(on_map, n)
-        box.click()
+        page.evaluate(click, n)
         after = page.evaluate(on_map, n)
         if not (middle is (not before) and after is before):
             stuck.append(name)
