@@ -289,3 +289,15 @@ def test_canvas_layer_data_is_every_feature() -> None:
                      dtype=object)
     layer = CanvasLayer(geoms, name="b", style={})
     assert layer.kind == "polygon" and len(layer.packed["f"]) == 5 and len(layer.data["features"]) == 5
+
+
+def test_save_map_logs_a_warning_past_the_budget_which_partition_shows(tmp_path: Path,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    from gridkit.maps import save_map, signoff_map
+
+    grids = gpd.GeoDataFrame({"grid_code": ["520199001001001"], "households": [300]},
+                             geometry=[shapely.box(106.6, 26.4, 106.61, 26.41)], crs=4490)
+    with caplog.at_level("WARNING", logger="gridkit.maps.offline"):
+        out = save_map(signoff_map(grids, communities=None), tmp_path / "s.html", budget_bytes=10_000)
+    assert [r.levelname for r in caplog.records] == ["WARNING"] and "over its budget" in caplog.records[0].message
+    assert page_size(out.read_text(encoding="utf-8")) == out.stat().st_size > 10_000
