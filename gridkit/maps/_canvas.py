@@ -288,7 +288,7 @@ L.GridkitCanvas = L.Layer.extend({
             var wx = xy[2 * i], wy = xy[2 * i + 1];
             if (wx < vx0 || wx > vx1 || wy < vy0 || wy > vy1) { continue; }
             var px = wx * s - o.x, py = wy * s - o.y;
-            key = Math.floor(px / cell) + "," + Math.floor(py / cell);
+            key = (Math.floor(px / cell) + 8) * 4096 + Math.floor(py / cell) + 8;  // a view is < 4,000 squares a side
             if (counts[key] === undefined) { counts[key] = 0; sums[key] = [0, 0]; }
             counts[key]++; sums[key][0] += px; sums[key][1] += py; counted++;
         }
