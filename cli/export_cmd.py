@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from gridkit_cli._options import add_input_coords
 
-from gridkit import io
 from gridkit.errors import ParameterError
-from gridkit.export.layers import FORMATS, ExportFormat, ExportSummary, export_layers, format_from_path
+
+if TYPE_CHECKING:  # the parser is built without geopandas; run() imports the export job
+    from gridkit.export.layers import ExportFormat, ExportSummary
+
+#: The formats of :data:`gridkit.export.layers.FORMATS`, written here so that building the
+#: parser imports no geopandas (tests/test_cli_startup.py checks the two agree).
+FORMAT_CHOICES = ("gpkg", "shp", "geojson", "parquet", "kml", "csv")
 
 _SHIFTED_NAMES = {"gcj02": "GCJ-02", "bd09": "BD-09"}
 _BASEMAPS = {"gcj02": "Amap/Tencent", "bd09": "Baidu"}
@@ -35,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("file", metavar="FILE", help="GeoPackage, Shapefile, GeoJSON, GeoParquet, CSV or OSM XML")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="file to write; a folder for several layers in a one-layer format")
-    p.add_argument("--format", choices=list(FORMATS), default=None,
+    p.add_argument("--format", choices=FORMAT_CHOICES, default=None,
                    help="output format (default: from the extension of OUT)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--layer", metavar="NAME", help="the layer of FILE to export")
@@ -57,7 +62,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    fmt = cast(ExportFormat, args.format or format_from_path(args.output))
+    from gridkit import io
+    from gridkit.export.layers import FORMATS, export_layers, format_from_path
+
+    fmt = cast("ExportFormat", args.format or format_from_path(args.output))
     if fmt is None:
         raise ParameterError(f"cannot tell the format from {args.output!r}",
                              hint=f"pass --format ({', '.join(FORMATS)}) or end OUT in its extension")
@@ -76,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _default_name(file: str) -> str:
+    from gridkit import io
+
     layers = io.list_layers(file)
     return layers[0] if len(layers) == 1 else Path(file).stem
 

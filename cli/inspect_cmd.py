@@ -12,13 +12,15 @@ from __future__ import annotations
 import argparse
 import sys
 import unicodedata
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
-import pandas as pd
 from gridkit_cli._options import add_input_coords
 
-from gridkit import io
 from gridkit.errors import InputDataError, InputFileError
+
+if TYPE_CHECKING:  # the parser is built without geopandas and pandas; run() imports them
+    import geopandas as gpd
+    import pandas as pd
 
 _ENCODING_FROM = {".cpg": "from the .cpg file", "detected": "detected", "default": "GDAL default"}
 
@@ -39,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     """Describe the file's layers; exit 3 when one of them fails the input checks."""
+    from gridkit import io
+
     layers = io.list_layers(args.file)
     names = [args.layer] if args.layer else layers
     print(f"file    {args.file}")
@@ -90,7 +94,9 @@ def _count(n: int, noun: str, plural: str | None = None) -> str:
 
 
 def _id_range(index: pd.Index) -> str:
-    if len(index) == 0 or not pd.api.types.is_integer_dtype(index):
+    from pandas.api import types
+
+    if len(index) == 0 or not types.is_integer_dtype(index):
         return ""
     return f" (feature ids {index.min()} to {index.max()})"
 
@@ -127,15 +133,17 @@ def _display_width(text: str) -> int:
 
 
 def _type_name(column: pd.Series) -> str:
+    from pandas.api import types
+
     dtype = column.dtype
-    if pd.api.types.is_bool_dtype(dtype):
+    if types.is_bool_dtype(dtype):
         return "boolean"
-    if pd.api.types.is_integer_dtype(dtype):
+    if types.is_integer_dtype(dtype):
         return f"integer ({dtype})"
-    if pd.api.types.is_float_dtype(dtype):
+    if types.is_float_dtype(dtype):
         return f"real ({dtype})"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
+    if types.is_datetime64_any_dtype(dtype):
         return f"datetime ({dtype})"
-    if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
+    if types.is_string_dtype(dtype) or types.is_object_dtype(dtype):
         return "text"
     return str(dtype)

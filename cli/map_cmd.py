@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from gridkit_cli._options import add_input_coords
 
@@ -11,7 +12,9 @@ One interactive map (folium/Leaflet) of GRIDS (the grids.gpkg of `gridkit partit
 layer control: communities and buildings (taken from grids.gpkg when it holds them), streets,
 grids coloured by households or --color-by FIELD with a legend, components clustered by
 category, incidents as a heat layer with a weekly time slider, alerts, patrol routes and
-tracks. Chinese labels by default (--lang en). --offline embeds Leaflet and every plugin in
+tracks. The page stays light whatever the data: buildings (all of them, from street zoom),
+streets and many components are drawn on a canvas from packed coordinates, incidents summed
+on cells; it states its size and budget (--page-budget). Chinese labels by default (--lang en). --offline embeds Leaflet and every plugin in
 the page so that it opens with no network at all (an intranet). A file with several layers
 is read at its usual layer (components, incidents, routes, tracks ...); name another as
 FILE:LAYER."""
@@ -44,8 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--tianditu-key", metavar="KEY", help="Tianditu API key (tk) for --basemap tianditu")
     p.add_argument("--offline", action="store_true",
                    help="embed Leaflet and plugin assets: the page needs no network (about 1.5 MB more)")
-    p.add_argument("--max-points", type=int, default=50_000, metavar="N",
-                   help="most component markers drawn; evenly sampled beyond, and the map says so (50000)")
+    p.add_argument("--max-points", type=int, default=20_000, metavar="N",
+                   help="most components drawn as clustered markers (20000); beyond, every component is a "
+                        "canvas point, counted per square of the screen below street zoom")
+    p.add_argument("--page-budget", type=float, default=16.0, metavar="MB",
+                   help="the size the page is meant to stay under, stated in it; a warning past it (16 MiB)")
     p.add_argument("--assume-crs", help="CRS for inputs that declare none (e.g. EPSG:4490)")
     add_input_coords(p, roles="incidents, components, tracks")
     p.add_argument("--time-field", metavar="FIELD",
@@ -63,8 +69,12 @@ def run(args: argparse.Namespace) -> int:
                      stats=args.stats, assume_crs=args.assume_crs, input_coords=args.input_coords)
     options = MapOptions(color_by=args.color_by, lang=args.lang, basemap=args.basemap,
                          tianditu_key=args.tianditu_key, offline=args.offline, max_points=args.max_points,
-                         time_field=args.time_field)
+                         time_field=args.time_field, budget_bytes=round(args.page_budget * 2**20))
     summary = map_job(files, args.output, options=options)
     print(f"wrote {summary.path} ({summary.size_bytes / 2**20:.1f} MB{', offline' if summary.offline else ''}): "
           f"{summary.grids} grids" + (f", {', '.join(summary.layers)}" if summary.layers else ""))
+    if summary.over_budget:
+        print(f"warning: {summary.path} is {summary.size_bytes / 2**20:.1f} MB, over its budget of "
+              f"{summary.budget_bytes / 2**20:.1f} MB: it may open slowly (fewer layers, or --no-buildings, "
+              "make it lighter)", file=sys.stderr)
     return 0

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from gridkit_cli._progress import progress_bar
-
 from gridkit.errors import ParameterError
 from gridkit.synth.constants import FILES, HOUSEHOLDS_PER_COMMUNITY
 
@@ -55,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError("--days needs --incidents-per-day", hint="e.g. --incidents-per-day 3000 --days 365")
     if args.no_incidents and args.incidents_per_day is not None:
         raise ParameterError("--no-incidents and --incidents-per-day exclude each other", hint="leave out one")
+    from gridkit_cli._progress import progress_bar
+
     from gridkit.synth.job import synth_job
 
     with progress_bar(args.quiet) as progress:

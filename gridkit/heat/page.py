@@ -221,7 +221,9 @@ def heatmap_page(
     outline = grids.to_crs(4326)
     west, south, east, north = outline.total_bounds
     fmap = _LeafletOnly(tiles=None, control_scale=True, prefer_canvas=False)
-    fmap.fit_bounds([[south, west], [north, east]])
+    fit = folium.map.FitBounds([[south, west], [north, east]])
+    fit.options["animate"] = False  # at the extent at once, as the other pages: no zoom animation at load
+    fmap.add_child(fit, name="fit_bounds")
 
     if weeks is not None and len(weeks.labels):
         stack = np.concatenate([weeks.overall[None], weeks.density])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ import pandas as pd
 import shapely
 
 from gridkit.incidents.categories import component_categories
+from gridkit.maps._canvas import CanvasLayer
 from gridkit.maps._data import (
     bin_points,
     drawable_times,
@@ -23,6 +25,8 @@ from gridkit.maps._data import (
     to_geojson,
     week_starts,
 )
+from gridkit.maps._packed import PackedGeoJson
+from gridkit.maps._signoff_parts import merged_shapes
 from gridkit.maps.labels import Lang, field_alias, label
 
 log = logging.getLogger(__name__)
@@ -33,11 +37,12 @@ MAJOR_COLOURS = {"01": "#1f78b4", "02": "#6a3d9a", "03": "#33a02c", "04": "#b159
 OTHER_COLOUR = "#636363"
 LINE_COLOURS = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf", "#17becf")
 
+# rows [lat, lon, tooltip]; the colour is the sub-layer's
 _CIRCLE_CALLBACK = """
 function callback(row) {
     var marker = L.circleMarker(new L.LatLng(row[0], row[1]),
-        {radius: 5, color: "#ffffff", weight: 1, fillColor: row[2], fillOpacity: 0.9});
-    if (row[3]) { marker.bindTooltip(row[3]); }
+        {radius: 5, color: "#ffffff", weight: 1, fillColor: %s, fillOpacity: 0.9});
+    if (row[2]) { marker.bindTooltip(row[2]); }
     return marker;
 }
 """
@@ -102,10 +107,36 @@ def component_layers(layer: gpd.GeoDataFrame, *, lang: Lang, max_points: int, no
         title = table.loc[major, major_col] if known else label("other", lang)
         colour = MAJOR_COLOURS.get(major, OTHER_COLOUR)
         tips = [html.escape(f"{n} {i}".strip()) for n, i in zip(names[sel], ids[sel], strict=True)]
-        data = [[float(y), float(x), colour, t] for (x, y), t in zip(pts[sel], tips, strict=True)]
+        data = [[float(y), float(x), t] for (x, y), t in zip(pts[sel], tips, strict=True)]
         name = f"{label('components', lang)} · {title} ({int(sel.sum()):,})"
-        out.append(folium.plugins.FastMarkerCluster(data, callback=_CIRCLE_CALLBACK, name=name,
+        out.append(folium.plugins.FastMarkerCluster(data, callback=_CIRCLE_CALLBACK % json.dumps(colour), name=name,
                                                     options={"disableClusteringAtZoom": 19}))
+    return out
+
+
+def component_canvas_layers(layer: gpd.GeoDataFrame, *, lang: Lang, cluster_below: int, notes: list[str]
+                            ) -> list[CanvasLayer]:
+    """One canvas point layer per major category, every component drawn (no markers, no tooltips).
+
+    Below ``cluster_below`` zoom each layer draws, per square of about 40 screen pixels, one
+    circle with the number of its components there.
+    """
+    layer = layer[layer.geometry.notna() & ~layer.geometry.is_empty]
+    points = gpd.GeoSeries(layer.geometry.representative_point().to_numpy(), crs=layer.crs)
+    cats = component_categories_of(layer).to_numpy(dtype=object)
+    majors = np.array([c[:2] if re.fullmatch(r"\d{4,5}", c or "") else "" for c in cats], dtype=object)
+    table = component_categories().set_index("code")
+    out = []
+    for major in sorted(set(majors), key=lambda m: (m == "", m)):
+        sel = majors == major
+        title = table.loc[major, f"major_{lang}"] if major in table.index else label("other", lang)
+        colour = MAJOR_COLOURS.get(major, OTHER_COLOUR)
+        shapes = merged_shapes(gpd.GeoDataFrame(geometry=points[sel]))  # per square of 250 m: shorter steps
+        out.append(CanvasLayer(shapes, name=f"{label('components', lang)} · {title} ({int(sel.sum()):,})",
+                               style={"color": "#ffffff", "weight": 1, "fill": True, "fillColor": colour,
+                                      "fillOpacity": 0.9, "radius": 3.5}, cluster_below=cluster_below))
+    notes.append(label("components_canvas", lang, n=len(layer), zoom=cluster_below))
+    log.info("components: %d drawn on canvas layers, clustered below zoom %d", len(layer), cluster_below)
     return out
 
 
@@ -113,19 +144,23 @@ def component_layers(layer: gpd.GeoDataFrame, *, lang: Lang, max_points: int, no
 
 
 def incident_layer(layer: gpd.GeoDataFrame, *, lang: Lang, cell_m: float, max_weeks: int,
-                   time: str | None, notes: list[str]) -> folium.map.Layer:
+                   time: str | None, notes: list[str], max_cells: int = 100_000) -> folium.map.Layer:
     """A heat layer with a weekly time slider, or a static one when there are no times.
 
     Incidents are counted per week on square cells of about ``cell_m`` metres; at most the
-    latest ``max_weeks`` weeks are kept. Weights are counts divided by the 99th percentile
-    of the cell-week counts (capped at 1), the same scale for every week.
+    latest ``max_weeks`` weeks are kept. When that gives more than ``max_cells`` cell-weeks
+    (the page's weight), the cell size doubles until they fit; the notes give the size
+    used. Weights are counts divided by the 99th percentile of the cell-week counts
+    (capped at 1), the same scale for every week.
     """
+    wanted = cell_m
     layer = layer[layer.geometry.notna() & ~layer.geometry.is_empty]
     pts = shapely.get_coordinates(layer.geometry.representative_point().to_numpy())
     field = time_field(layer, time)
     times = drawable_times(layer[field], field=field) if field else None
     if times is None or times.isna().all():
-        cells = bin_points(pts[:, 0], pts[:, 1], None, cell_m=cell_m)
+        cells, cell_m = _bin_within(pts[:, 0], pts[:, 1], None, cell_m=cell_m, max_cells=max_cells)
+        _note_grown(cell_m, wanted, max_cells, lang, notes)
         scale = _scale(cells["count"].to_numpy())
         notes.append(label("incident_static", lang, n=len(layer)))
         data = _heat_rows(cells, scale)
@@ -140,7 +175,9 @@ def incident_layer(layer: gpd.GeoDataFrame, *, lang: Lang, cell_m: float, max_we
         notes.append(label("incident_weeks_cut", lang, weeks=max_weeks, total=len(all_weeks)))
         all_weeks = all_weeks[-max_weeks:]
     keep = weeks.isin(all_weeks).to_numpy()
-    cells = bin_points(pts[ok][keep, 0], pts[ok][keep, 1], weeks.to_numpy()[keep], cell_m=cell_m)
+    cells, cell_m = _bin_within(pts[ok][keep, 0], pts[ok][keep, 1], weeks.to_numpy()[keep], cell_m=cell_m,
+                                max_cells=max_cells)
+    _note_grown(cell_m, wanted, max_cells, lang, notes)
     scale = _scale(cells["count"].to_numpy())
     frames: list[list[list[float]]] = [[] for _ in all_weeks]
     for pos, row in zip(all_weeks.get_indexer(pd.DatetimeIndex(cells["key"])), _heat_rows(cells, scale),
@@ -155,11 +192,26 @@ def incident_layer(layer: gpd.GeoDataFrame, *, lang: Lang, cell_m: float, max_we
     )
 
 
+def _bin_within(lon: np.ndarray, lat: np.ndarray, keys: np.ndarray | None, *, cell_m: float, max_cells: int
+                ) -> tuple[pd.DataFrame, float]:
+    """:func:`bin_points` on cells of ``cell_m``, doubled until at most ``max_cells`` rows; the rows and the size."""
+    cells = bin_points(lon, lat, keys, cell_m=cell_m)
+    while len(cells) > max_cells:
+        cell_m *= 2
+        cells = bin_points(lon, lat, keys, cell_m=cell_m)
+    return cells, cell_m
+
+
+def _note_grown(cell_m: float, wanted: float, max_cells: int, lang: Lang, notes: list[str]) -> None:
+    if cell_m > wanted:
+        notes.append(label("incident_cells_grown", lang, cell=int(cell_m), wanted=int(wanted), cells=max_cells))
+
+
 def _heat_rows(cells: pd.DataFrame, scale: float) -> list[list[float]]:
-    """``[lat, lon, weight]`` per cell, weights on a common scale capped at 1."""
-    weight = np.minimum(cells["count"].to_numpy(dtype=float) / scale, 1.0)
-    return np.column_stack([cells["lat"].to_numpy(dtype=float), cells["lon"].to_numpy(dtype=float),
-                            weight]).tolist()
+    """``[lat, lon, weight]`` per cell (6 decimals, about 0.1 m), weights on a common scale capped at 1 (3 decimals)."""
+    weight = np.round(np.minimum(cells["count"].to_numpy(dtype=float) / scale, 1.0), 3)
+    return np.column_stack([np.round(cells["lat"].to_numpy(dtype=float), 6),
+                            np.round(cells["lon"].to_numpy(dtype=float), 6), weight]).tolist()
 
 
 def _scale(counts: np.ndarray) -> float:
@@ -185,7 +237,7 @@ def line_layer(layer: gpd.GeoDataFrame, *, name: str, key: str | None, fields: S
         return {"color": feature["properties"]["_colour"], "weight": weight, "opacity": 0.85,
                 "dashArray": dash}
 
-    return folium.GeoJson(data, name=name, style_function=style, tooltip=geojson_tooltip(fields, lang),
+    return PackedGeoJson(data, name=name, style_function=style, tooltip=geojson_tooltip(fields, lang),
                           highlight_function=lambda _: {"weight": weight + 3, "opacity": 1.0})
 
 
@@ -196,7 +248,7 @@ def point_layer(layer: gpd.GeoDataFrame, *, name: str, fields: Sequence[str], la
     data = to_geojson(layer, fields)
     marker = folium.CircleMarker(radius=radius, color="#ffffff", weight=1.5, fill=True, fill_color=colour,
                                  fill_opacity=0.95, interactive=bool(fields))
-    return folium.GeoJson(data, name=name, marker=marker, tooltip=geojson_tooltip(fields, lang))
+    return PackedGeoJson(data, name=name, marker=marker, tooltip=geojson_tooltip(fields, lang))
 
 
 def lines_from_fixes(fixes: gpd.GeoDataFrame, *, time: str | None, notes: list[str], lang: Lang

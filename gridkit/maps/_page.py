@@ -30,7 +30,9 @@ def page_map(bounds: Sequence[float], base: Basemap | None, lang: Lang, *, css: 
     minx, miny, maxx, maxy = (float(v) for v in bounds)
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=14, tiles=None, control_scale=True)
     m.options["maxZoom"] = 20  # a map without tiles needs its own (marker clusters ask for it)
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    fit = folium.map.FitBounds([[miny, minx], [maxy, maxx]])
+    fit.options["animate"] = False  # at the extent at once: no zoom animation running while the layers build
+    m.add_child(fit, name="fit_bounds")
     style = _STYLE + ("\n" + css if css else "")
     m.get_root().header.add_child(folium.Element(f"<style>{style}</style>"), name="gridkit_style")  # type: ignore[attr-defined]
     if base is not None:

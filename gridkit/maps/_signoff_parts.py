@@ -58,23 +58,23 @@ def near(layer: gpd.GeoDataFrame, extent: Sequence[float], *, role: str, notes: 
     return layer[keep]
 
 
-def merged_context(layer: gpd.GeoDataFrame) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection of the layer's shapes merged per square of about 250 m, no properties.
+def merged_shapes(layer: gpd.GeoDataFrame) -> np.ndarray:
+    """The layer's shapes merged per square of about 250 m: MultiPolygons, MultiLineStrings, MultiPoints.
 
-    Polygons become MultiPolygons, lines MultiLineStrings, points MultiPoints; every part
-    is kept as it is (nothing is dissolved or simplified).
+    Every part is kept as it is (nothing is dissolved or simplified); missing and empty
+    geometries are left out.
     """
     geoms = layer.geometry.to_numpy()
     geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
-    features: list[dict[str, Any]] = []
     if len(geoms) == 0:
-        return {"type": "FeatureCollection", "features": features}
+        return np.array([], dtype=object)
     parts, owner = shapely.get_parts(geoms, return_index=True)
     b = shapely.bounds(geoms)
     cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
     w, h = cell_size_deg(_CELL_M, float(np.mean(cy)))
     cell = np.floor(cx / w).astype(np.int64) * 1_000_003 + np.floor(cy / h).astype(np.int64)
     types = shapely.get_type_id(parts)
+    out = []
     for type_ids, build in (((3,), shapely.multipolygons), ((1, 2), shapely.multilinestrings),
                             ((0,), shapely.multipoints)):
         sel = np.isin(types, type_ids)
@@ -83,9 +83,14 @@ def merged_context(layer: gpd.GeoDataFrame) -> dict[str, Any]:
         keys = cell[owner[sel]]
         order = np.argsort(keys, kind="stable")
         _, groups = np.unique(keys[order], return_inverse=True)
-        merged = build(parts[sel][order], indices=groups)
-        features += [{"type": "Feature", "properties": {}, "geometry": geometry}
-                     for geometry in _geojson_geometries(merged)]
+        out.append(build(parts[sel][order], indices=groups))
+    return np.concatenate(out)
+
+
+def merged_context(layer: gpd.GeoDataFrame) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection of :func:`merged_shapes`, no properties."""
+    features = [{"type": "Feature", "properties": {}, "geometry": geometry}
+                for geometry in _geojson_geometries(merged_shapes(layer))]
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -113,8 +118,8 @@ class SerialLabels(folium.map.Layer):
         {% endmacro %}
     """)
 
-    def __init__(self, rows: list[list[Any]], *, name: str) -> None:
-        super().__init__(name=name, overlay=True, control=True, show=True)
+    def __init__(self, rows: list[list[Any]], *, name: str, show: bool = True) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "GridkitSerials"
         self.rows = rows
 

@@ -31,6 +31,7 @@ import pandas as pd
 from gridkit._types import CoordSystem, PathLike
 from gridkit.errors import InputDataError, InputFileError, MissingFieldError, ParameterError, format_ids
 from gridkit.maps.basemaps import basemap_from
+from gridkit.maps.budget import MAP_BUDGET_BYTES
 from gridkit.maps.labels import Lang, check_lang
 
 __all__ = ["MapFiles", "MapOptions", "MapSummary", "grids_with_stats", "map_job", "read_map_layers",
@@ -77,19 +78,26 @@ class MapOptions:
     basemap: str = "none"
     tianditu_key: str | None = None
     offline: bool = False
-    max_points: int = 50_000
+    max_points: int = 20_000
     time_field: str | None = None
+    budget_bytes: int = MAP_BUDGET_BYTES
 
 
 @dataclass(frozen=True)
 class MapSummary:
-    """What :func:`map_job` wrote: the page, its size, the grids and the other layers drawn."""
+    """What :func:`map_job` wrote: the page, its size and budget, the grids and the other layers drawn."""
 
     path: Path
     size_bytes: int
     grids: int
     layers: tuple[str, ...]
     offline: bool
+    budget_bytes: int = MAP_BUDGET_BYTES
+
+    @property
+    def over_budget(self) -> bool:
+        """True when the page is larger than the budget it states."""
+        return self.size_bytes > self.budget_bytes
 
 
 def split_layer_spec(spec: str) -> tuple[str, str | None]:
@@ -122,16 +130,19 @@ def map_job(files: MapFiles, output: PathLike, *, options: MapOptions = MapOptio
         raise ParameterError(f"the output {out} is not an .html file", field="output",
                              hint="write the map to a .html file, e.g. -o map.html")
     lang = check_lang(options.lang)
+    if options.budget_bytes < 1:
+        raise ParameterError(f"the page budget must be positive, got {options.budget_bytes} bytes",
+                             field="budget_bytes", hint="give the size in MB, e.g. --page-budget 16")
     base = basemap_from(options.basemap, tianditu_key=options.tianditu_key, lang=lang)
     layers = read_map_layers(files, numeric=(options.color_by,))
     grids = layers.pop("grids")
     m = map_for_grids(grids, color_by=options.color_by, lang=lang, basemap=base, max_points=options.max_points,
                       time_field=options.time_field, **layers)
-    path = save_map(m, out, offline=options.offline)
+    path = save_map(m, out, offline=options.offline, budget_bytes=options.budget_bytes, warn=False)
     drawn = tuple(k for k in _SUMMARY_ORDER if k in layers)
     log.info("gridkit map: %d grids with %s", len(grids), ", ".join(drawn) or "no other layer")
     return MapSummary(path=path, size_bytes=path.stat().st_size, grids=len(grids), layers=drawn,
-                      offline=options.offline)
+                      offline=options.offline, budget_bytes=options.budget_bytes)
 
 
 def read_map_layers(files: MapFiles, *, numeric: Sequence[str] = ()) -> dict[str, Any]:

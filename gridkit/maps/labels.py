@@ -42,6 +42,11 @@ _LABELS: dict[str, tuple[str, str]] = {
     "shown_of": ("显示 {shown:,} / {total:,}（均匀抽样）", "{shown:,} of {total:,} shown (evenly sampled)"),
     "incident_bins": ("{n:,} 起事件，按周汇总到约 {cell} 米格元，{weeks} 周",
                       "{n:,} incidents, summed per week on cells of about {cell} m, {weeks} weeks"),
+    "components_canvas": ("{n:,} 个部件全部画出（无提示框），{zoom} 级以下按屏幕方格计数",
+                          "all {n:,} components drawn (no tooltips), counted per square of the screen below zoom {zoom}"),
+    "incident_cells_grown": ("事件格元由 {wanted} 米放大到 {cell} 米，页面最多 {cells:,} 个格元周，保持轻量",
+                             "incident cells enlarged from {wanted} m to {cell} m: "
+                             + "at most {cells:,} cell-weeks keep the page light"),
     "incident_weeks_cut": ("仅显示最近 {weeks} 周（共 {total} 周）", "latest {weeks} of {total} weeks shown"),
     "incident_untimed": ("{n:,} 起事件无有效时间，未进入时间轴", "{n:,} incidents without a valid time left out of the slider"),
     "incident_static": ("{n:,} 起事件（无时间字段，静态热力图）", "{n:,} incidents (no time field: a static heat layer)"),

@@ -36,6 +36,7 @@ import folium
 
 from gridkit.errors import DependencyError
 from gridkit.io import write_text
+from gridkit.maps.budget import MAP_BUDGET_BYTES, stamp_size
 
 __all__ = ["external_references", "inline_assets", "save_map"]
 
@@ -141,11 +142,22 @@ def external_references(html: str) -> list[str]:
     return found
 
 
-def save_map(m: folium.Map, path: str | Path, *, offline: bool = False) -> Path:
-    """Write a folium map to an HTML file atomically; ``offline=True`` embeds every asset."""
+def save_map(m: folium.Map, path: str | Path, *, offline: bool = False,
+             budget_bytes: int = MAP_BUDGET_BYTES, warn: bool = True) -> Path:
+    """Write a folium map to an HTML file atomically; ``offline=True`` embeds every asset.
+
+    The page states its size and ``budget_bytes`` (:func:`gridkit.maps.budget.stamp_size`);
+    past the budget a warning is logged (the command line shows it), unless ``warn=False``
+    (for a caller that says so itself).
+    """
     html = m.get_root().render()
     if offline:
         html = inline_assets(html)
+    html = stamp_size(html, budget_bytes=budget_bytes)
     out = write_text(path, html)
-    log.info("wrote %s (%.1f MB%s)", out, len(html.encode()) / 2**20, ", offline" if offline else "")
+    size = len(html.encode())
+    log.info("wrote %s (%.1f MB%s)", out, size / 2**20, ", offline" if offline else "")
+    if size > budget_bytes and warn:
+        log.warning("%s is %.1f MB, over its budget of %.1f MB: it may open slowly", out, size / 2**20,
+                    budget_bytes / 2**20)
     return out

@@ -7,10 +7,15 @@ slider, alerts, patrol routes and bases, GPS tracks and stops. Labels are Chines
 default (``lang="en"`` for English). Save it with :func:`gridkit.maps.save_map`
 (``offline=True`` embeds Leaflet and the plugins so that the page needs no network).
 
-Large inputs stay bounded: at most ``max_points`` component markers and ``max_buildings``
-building outlines (evenly sampled beyond that), incidents summed per week on cells of
-``incident_cell_m`` metres for the latest ``max_weeks`` weeks. Whatever is left out is
-said in a notes box on the map.
+The page stays light whatever the data (a county of a million households, a year of a
+district's incidents): buildings and streets are drawn on a canvas from packed,
+quantised coordinates (:class:`gridkit.maps._canvas.CanvasLayer`), buildings only from
+street zoom (``building_zoom``); up to ``max_points`` components are clustered markers,
+beyond that every component is a canvas point, counted per square of the screen below
+street zoom; incidents are summed per week on cells of ``incident_cell_m`` metres (larger
+cells when the cell-weeks would pass ``max_heat_cells``) for the latest ``max_weeks``
+weeks. Nothing is sampled away; what is aggregated or cut is said in a notes box on the
+map, and the saved page states its size and budget (:mod:`gridkit.maps.budget`).
 
 The page exposes ``window.gridkit = {map, layers: {grids, communities, ...}, lang}`` for
 scripts and tests.
@@ -40,8 +45,10 @@ import numpy as np
 import pandas as pd
 
 from gridkit.errors import MissingFieldError, ParameterError
+from gridkit.maps._canvas import CanvasLayer
 from gridkit.maps._data import even_sample, for_display, numeric_fields, require_rows, to_geojson
 from gridkit.maps._layers import (
+    component_canvas_layers,
     component_layers,
     geojson_tooltip,
     incident_layer,
@@ -50,7 +57,9 @@ from gridkit.maps._layers import (
     point_layer,
     tooltip_fields,
 )
-from gridkit.maps._page import LatestWeek, Notes, Registry, page_map
+from gridkit.maps._packed import PackedGeoJson
+from gridkit.maps._page import LatestWeek, Notes, Registry, ZoomRange, page_map
+from gridkit.maps._signoff_parts import merged_shapes
 from gridkit.maps.basemaps import Basemap, basemap_from
 from gridkit.maps.labels import Lang, check_lang, field_alias, label
 
@@ -89,10 +98,12 @@ def map_for_grids(
     lang: Lang = "zh",
     basemap: str | Basemap | None = "none",
     tianditu_key: str | None = None,
-    max_points: int = 50_000,
-    max_buildings: int = 50_000,
+    max_points: int = 20_000,
+    max_buildings: int | None = None,
     incident_cell_m: float = 50.0,
     max_weeks: int = 104,
+    max_heat_cells: int = 100_000,
+    building_zoom: int = 16,
     time_field: str | None = None,
 ) -> folium.Map:
     """One interactive map of the grids with every layer given, under a layer control.
@@ -106,8 +117,9 @@ def map_for_grids(
     communities, buildings, streets
         Context layers: community outlines, building footprints (grey), street lines.
     components
-        City component points with ``category`` (or 16/17-digit ``component_id``):
-        clustered, one sub-layer per major category.
+        City component points with ``category`` (or 16/17-digit ``component_id``): one
+        sub-layer per major category, clustered markers up to ``max_points`` components,
+        canvas points beyond (counted per square of the screen below ``building_zoom``).
     incidents
         Incident points; with a time field (``reported_at``, ``time``, ... or
         ``time_field``) a heat layer with a weekly time slider, else a static heat layer.
@@ -128,10 +140,16 @@ def map_for_grids(
         ``"tianditu"`` (needs ``tianditu_key``), ``"amap"`` (every overlay is converted to
         GCJ-02 to line up with its tiles, and the map says so), a tile URL template, or a
         :class:`~gridkit.maps.basemaps.Basemap`.
-    max_points, max_buildings
-        Caps on drawn component markers and building outlines (evenly sampled beyond).
-    incident_cell_m, max_weeks
-        Incident heat: cell size in metres and the number of latest weeks kept.
+    max_points
+        Most components drawn as clustered markers; beyond, all are canvas points.
+    max_buildings
+        Most building outlines drawn (evenly sampled beyond, and the notes say so); None
+        (default): every building.
+    incident_cell_m, max_weeks, max_heat_cells
+        Incident heat: cell size in metres, the number of latest weeks kept, and the most
+        cell-weeks in the page (the cell size doubles until they fit; the notes give it).
+    building_zoom
+        The zoom from which buildings (and single canvas components) are drawn.
     time_field
         The time field of incidents and track fixes, when not one of the usual names.
 
@@ -147,9 +165,13 @@ def map_for_grids(
         basemap, tianditu_key=tianditu_key, lang=lang)
     coords = base.coords if base else "wgs84"
     notes: list[str] = []
-    for cap, name in ((max_points, "max_points"), (max_buildings, "max_buildings"), (max_weeks, "max_weeks")):
+    for cap, name in ((max_points, "max_points"), (max_buildings or 1, "max_buildings"), (max_weeks, "max_weeks"),
+                      (max_heat_cells, "max_heat_cells")):
         if cap < 1:
             raise ParameterError(f"{name} must be at least 1, got {cap}", field=name)
+    if not 0 <= building_zoom <= 20:
+        raise ParameterError(f"building_zoom must be a zoom level from 0 to 20, got {building_zoom}",
+                             field="building_zoom")
     if incident_cell_m <= 0:
         raise ParameterError(f"incident_cell_m must be positive, got {incident_cell_m}", field="incident_cell_m")
 
@@ -162,6 +184,7 @@ def map_for_grids(
 
     m = _base_map(g, base, lang)
     layers: dict[str, str] = {}
+    zoomed: dict[str, int] = {}
     if coords == "gcj02":
         notes.append(label("gcj02_note", lang))
 
@@ -174,21 +197,24 @@ def map_for_grids(
     add("grids", grid_layer)
     if buildings is not None:
         b = for_display(buildings, role="buildings", coords=coords, kinds=("polygon", "point"), notes=notes,
-                        lang=lang)
-        keep = even_sample(len(b), max_buildings)
-        if len(keep) < len(b):
+                        lang=lang, decimals=6)
+        if max_buildings is not None and len(b) > max_buildings:
+            keep = even_sample(len(b), max_buildings)
             notes.append(f"{label('buildings', lang)}: {label('shown_of', lang, shown=len(keep), total=len(b))}")
-        name = f"{label('buildings', lang)} ({len(b):,})"
-        if b.geom_type.isin(["Point", "MultiPoint"]).all():  # household points
-            layer = point_layer(b.iloc[keep], name=name, fields=[], lang=lang, colour="#969696", radius=2.5)
-        else:
-            layer = _context_polygons(b.iloc[keep], name, {"color": "#737373", "weight": 0.5, "fillColor": "#969696",
-                                                           "fillOpacity": 0.55})
+            b = b.iloc[keep]
+        name = label("from_zoom", lang, layer=f"{label('buildings', lang)} ({len(b):,})", zoom=building_zoom)
+        points = bool(b.geom_type.isin(["Point", "MultiPoint"]).all())  # household points
+        style = ({"color": "#ffffff", "weight": 0, "fill": True, "fillColor": "#737373", "fillOpacity": 0.9,
+                  "radius": 2.5} if points else
+                 {"color": "#737373", "weight": 0.5, "fillColor": "#969696", "fillOpacity": 0.55})
+        # off the map until street zoom (ZoomRange adds it there)
+        layer = CanvasLayer(merged_shapes(b), name=name, style=style, pane=BASE_PANE, show=False)
         add("buildings", layer)
+        zoomed[layer.get_name()] = building_zoom
     if streets is not None:
-        s = for_display(streets, role="streets", coords=coords, kinds=("line",), notes=notes, lang=lang)
-        layer = _context_polygons(s, f"{label('streets', lang)} ({len(s):,})",
-                                  {"color": "#525252", "weight": 1.5, "opacity": 0.8})
+        s = for_display(streets, role="streets", coords=coords, kinds=("line",), notes=notes, lang=lang, decimals=6)
+        layer = CanvasLayer(merged_shapes(s), name=f"{label('streets', lang)} ({len(s):,})",
+                            style={"color": "#525252", "weight": 1.5, "opacity": 0.8}, pane=BASE_PANE)
         add("streets", layer)
     if communities is not None:
         c = for_display(communities, role="communities", coords=coords, kinds=("polygon",), notes=notes, lang=lang)
@@ -203,12 +229,12 @@ def map_for_grids(
         i = for_display(incidents, role="incidents", coords=coords, kinds=("point",), notes=notes, lang=lang)
         if len(i):
             layer = incident_layer(i, lang=lang, cell_m=incident_cell_m, max_weeks=max_weeks, time=time_field,
-                                   notes=notes)
+                                   notes=notes, max_cells=max_heat_cells)
             add("incidents", layer)
             if isinstance(layer, folium.plugins.HeatMapWithTime):
                 LatestWeek().add_to(m)
     if routes is not None:
-        r = for_display(routes, role="routes", coords=coords, kinds=("line",), notes=notes, lang=lang)
+        r = for_display(routes, role="routes", coords=coords, kinds=("line",), notes=notes, lang=lang, decimals=6)
         layer = line_layer(r, name=f"{label('routes', lang)} ({len(r):,})", key="grid_code",
                            fields=tooltip_fields(r, _ROUTE_FIELDS), lang=lang, weight=3)
         add("routes", layer)
@@ -223,8 +249,12 @@ def map_for_grids(
                                 lang=lang, colour=colour, radius=radius)
             add(key, layer)
     if components is not None:
-        comp = for_display(components, role="components", coords=coords, kinds=("point",), notes=notes, lang=lang)
-        for n, layer in enumerate(component_layers(comp, lang=lang, max_points=max_points, notes=notes)):
+        comp = for_display(components, role="components", coords=coords, kinds=("point",), notes=notes, lang=lang,
+                           decimals=6)
+        many = len(comp) > max_points
+        made = (component_canvas_layers(comp, lang=lang, cluster_below=building_zoom, notes=notes) if many
+                else component_layers(comp, lang=lang, max_points=max_points, notes=notes))
+        for n, layer in enumerate(made):
             add(f"components_{n}", layer)
 
     legend.add_to(m)
@@ -234,6 +264,7 @@ def map_for_grids(
     # component clusters and stop points crowd out the grids at a town's zoom: they start unticked
     hidden = [k for k in layers if k.startswith("components_") or k == "stops"]
     Registry(layers, lang, hidden=hidden).add_to(m)
+    ZoomRange(zoomed).add_to(m)
     log.info("map of %d grids with %s (%s, basemap %s)", len(g), ", ".join(layers), lang,
              base.name if base else "none")
     return m
@@ -278,7 +309,7 @@ def _grid_layer(g: gpd.GeoDataFrame, field: str, lang: Lang) -> tuple[folium.Geo
         return {"fillColor": p["_fill"], "color": "#3b3b3b", "weight": 1.2, "fillOpacity": 0.7,
                 "dashArray": "4 3" if p.get("_dedicated") else None}
 
-    layer = folium.GeoJson(geojson, name=f"{label('grids', lang)} ({len(g):,})", style_function=style,
+    layer = PackedGeoJson(geojson, name=f"{label('grids', lang)} ({len(g):,})", style_function=style,
                            highlight_function=lambda _: {"weight": 3, "color": "#000000", "fillOpacity": 0.85},
                            tooltip=geojson_tooltip(fields, lang), pane=BASE_PANE)
     return layer, cmap
@@ -286,7 +317,7 @@ def _grid_layer(g: gpd.GeoDataFrame, field: str, lang: Lang) -> tuple[folium.Geo
 
 def _context_polygons(layer: gpd.GeoDataFrame, name: str, style: dict) -> folium.GeoJson:
     geojson = to_geojson(layer, [])
-    return folium.GeoJson(geojson, name=name, style_function=lambda _: style, interactive=False, pane=BASE_PANE)
+    return PackedGeoJson(geojson, name=name, style_function=lambda _: style, interactive=False, pane=BASE_PANE)
 
 
 def _alert_layer(g: gpd.GeoDataFrame, alerts: pd.DataFrame, lang: Lang, notes: list[str]) -> folium.GeoJson | None:
@@ -325,14 +356,15 @@ def _alert_layer(g: gpd.GeoDataFrame, alerts: pd.DataFrame, lang: Lang, notes: l
     tooltip = folium.GeoJsonTooltip(fields=["grid_code", "alerts", "alert"],
                                     aliases=[field_alias("grid_code", lang), label("alerts", lang),
                                              field_alias("message", lang)], sticky=True)
-    return folium.GeoJson(geojson, name=f"{label('alerts', lang)} ({len(hit):,})", tooltip=tooltip,
+    return PackedGeoJson(geojson, name=f"{label('alerts', lang)} ({len(hit):,})", tooltip=tooltip,
                           style_function=lambda _: {"color": "#d7191c", "weight": 4, "fillColor": "#d7191c",
                                                     "fillOpacity": 0.25})
 
 
 def _track_layer(tracks: gpd.GeoDataFrame, coords: Literal["wgs84", "gcj02"], lang: Lang, time: str | None,
                  notes: list[str]) -> folium.GeoJson:
-    t = for_display(tracks, role="tracks", coords=coords, kinds=("line", "point"), notes=notes, lang=lang)
+    t = for_display(tracks, role="tracks", coords=coords, kinds=("line", "point"), notes=notes, lang=lang,
+                    decimals=6)
     points = t.geom_type.isin(["Point", "MultiPoint"]).all()
     if points:
         lines = lines_from_fixes(t, time=time, notes=notes, lang=lang)

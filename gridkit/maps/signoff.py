@@ -4,8 +4,9 @@
 where it does and which grids need a second look:
 
 - streets and buildings as context, buildings only from street zoom (``building_zoom``);
-  both cut to the neighbourhood of the grids and drawn as a few dozen merged shapes
-  with coordinates rounded to about 0.1 m, so the page stays light;
+  both cut to the neighbourhood of the grids, merged per square of about 250 m and drawn
+  on a canvas from packed coordinates of about 0.1 m (:class:`gridkit.maps._canvas.CanvasLayer`),
+  so the page stays light whatever the county;
 - each grid filled by its households against its community's mean grid size (the
   regular, non-dedicated grids of that community), its serial (the last three digits of
   ``grid_code``) as a label from ``label_zoom`` on, and households, the community mean and
@@ -44,7 +45,9 @@ import pandas as pd
 import shapely
 
 from gridkit.errors import MissingFieldError, ParameterError, format_ids
+from gridkit.maps._canvas import CanvasLayer
 from gridkit.maps._data import for_display, require_rows, to_geojson
+from gridkit.maps._packed import PackedGeoJson
 from gridkit.maps._page import Notes, Registry, ZoomRange, page_map
 from gridkit.maps._signoff_parts import (
     CONTEXT_PANE,
@@ -53,7 +56,7 @@ from gridkit.maps._signoff_parts import (
     SIGNOFF_CSS,
     Legend,
     SerialLabels,
-    merged_context,
+    merged_shapes,
     near,
 )
 from gridkit.maps.labels import Lang, check_lang, field_alias, has_label, label
@@ -200,28 +203,26 @@ def signoff_map(
     if streets is not None:
         s = near(for_display(streets, role="streets", kinds=("line",), notes=notes, lang=lang, decimals=6),
                  extent, role="streets", notes=notes, lang=lang)
-        add("streets", folium.GeoJson(merged_context(s), name=f"{label('streets', lang)} ({len(s):,})",
-                                      style_function=lambda _: {"color": "#8c8c8c", "weight": 2, "opacity": 0.9},
-                                      interactive=False, pane=CONTEXT_PANE))
+        add("streets", CanvasLayer(merged_shapes(s), name=f"{label('streets', lang)} ({len(s):,})",
+                                   style={"color": "#8c8c8c", "weight": 2, "opacity": 0.9}, pane=CONTEXT_PANE))
     if buildings is not None:
         b = near(for_display(buildings, role="buildings", kinds=("polygon", "point"), notes=notes, lang=lang,
                              decimals=6), extent, role="buildings", notes=notes, lang=lang)
         name = label("from_zoom", lang, layer=f"{label('buildings', lang)} ({len(b):,})", zoom=building_zoom)
-        marker = folium.CircleMarker(radius=2, color="#737373", weight=0, fill=True, fill_color="#737373",
-                                     fill_opacity=0.8, interactive=False)
-        add("buildings", folium.GeoJson(merged_context(b), name=name, marker=marker, interactive=False,
-                                        pane=CONTEXT_PANE,
-                                        style_function=lambda _: {"color": "#737373", "weight": 0.6,
-                                                                  "fillColor": "#969696", "fillOpacity": 0.6}),
+        points = bool(len(b)) and bool(b.geom_type.isin(["Point", "MultiPoint"]).all())
+        style = ({"color": "#737373", "weight": 0, "fill": True, "fillColor": "#737373", "fillOpacity": 0.8,
+                  "radius": 2} if points else
+                 {"color": "#737373", "weight": 0.6, "fillColor": "#969696", "fillOpacity": 0.6})
+        add("buildings", CanvasLayer(merged_shapes(b), name=name, style=style, pane=CONTEXT_PANE, show=False),
             building_zoom)
     add("grids", _grid_layer(g, table, float(tolerance), lang))
     if communities is not None:
         c = for_display(communities, role="communities", kinds=("polygon",), notes=notes, lang=lang, decimals=6)
-        add("communities", folium.GeoJson(to_geojson(c, []), name=f"{label('communities', lang)} ({len(c):,})",
+        add("communities", PackedGeoJson(to_geojson(c, []), name=f"{label('communities', lang)} ({len(c):,})",
                                           style_function=lambda _: {"color": "#252525", "weight": 3, "fill": False,
                                                                     "opacity": 0.9},
                                           interactive=False, pane=OUTLINE_PANE))
-    add("serials", _serial_layer(g, table, lang, label_zoom), label_zoom)
+    add("serials", _serial_layer(g, table, lang, label_zoom), label_zoom)  # ZoomRange adds it from label_zoom
 
     Legend(_legend_html(table, tolerance, lang, building_zoom if buildings is not None else None,
                         communities is not None)).add_to(m)
@@ -351,7 +352,7 @@ def _grid_layer(g: gpd.GeoDataFrame, table: pd.DataFrame, tol: float, lang: Lang
         return {"fillColor": p["_fill"], "color": p["_stroke"], "weight": 4 if warn else 1.2, "opacity": 1.0,
                 "fillOpacity": 0.45, "dashArray": "5 4" if p["_dedicated"] and not warn else None}
 
-    return folium.GeoJson(geojson, name=f"{label('grids', lang)} ({len(g):,})", style_function=style,
+    return PackedGeoJson(geojson, name=f"{label('grids', lang)} ({len(g):,})", style_function=style,
                           highlight_function=lambda _: {"weight": 5, "fillOpacity": 0.65},
                           tooltip=folium.GeoJsonTooltip(fields=["_tip"], labels=False, sticky=True,
                                                         class_name="gridkit-tip"),
@@ -386,7 +387,7 @@ def _serial_layer(g: gpd.GeoDataFrame, table: pd.DataFrame, lang: Lang, min_zoom
     status = np.where(table["breaks_rule"], "rule", np.where(table["within_tolerance"], "", "tolerance"))[drawn]
     serials = g["grid_code"].astype(str).str[-3:].to_numpy()[drawn]
     rows = [[float(y), float(x), str(text), str(s)] for (x, y), text, s in zip(xy, serials, status, strict=True)]
-    return SerialLabels(rows, name=label("from_zoom", lang, layer=label("serials", lang), zoom=min_zoom))
+    return SerialLabels(rows, name=label("from_zoom", lang, layer=label("serials", lang), zoom=min_zoom), show=False)
 
 
 def _legend_html(table: pd.DataFrame, tolerance: float, lang: Lang, building_zoom: int | None,
