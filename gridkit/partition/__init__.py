@@ -12,7 +12,8 @@ Parts, in the order the data flows through them:
   (codes in :mod:`~gridkit.partition.reasons`);
 - :mod:`~gridkit.partition.community` — one community's job, what Dask workers run;
 - :mod:`~gridkit.partition.assemble` — jobs from the inputs, county layers from the results;
-- :mod:`~gridkit.partition.rules` — bounds presets and every rule as ``Rule(text, check)``
+- :mod:`~gridkit.partition.plan` — bounds presets, the :class:`~gridkit.partition.plan.Plan` the rules read;
+- :mod:`~gridkit.partition.rules` — every rule as ``Rule(text, check)``
   over any :class:`~gridkit.partition.rules.Plan`;
 - :mod:`~gridkit.partition.pipeline` — :func:`partition`, the steps in order;
 - :mod:`~gridkit.partition.workload` — deviation, CV and the share within the tolerance;
