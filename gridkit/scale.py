@@ -3,7 +3,8 @@
 The partition divides each community on its own, so a county's communities can be
 spread over processes: a local Dask cluster (``workers=N``) or a running scheduler
 (``scheduler="tcp://host:8786"``). Results come back in job order, so the output
-does not depend on which worker finished first.
+does not depend on which worker finished first. :func:`dask_client` gives the client
+both the partition and the chunked attach (:mod:`gridkit.incidents.distributed`) use.
 
 Examples
 --------
@@ -13,14 +14,15 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from gridkit._progress import Progress, no_progress
 from gridkit.errors import DependencyError, ParameterError
 
-__all__ = ["map_jobs"]
+__all__ = ["dask_client", "map_jobs"]
 
 log = logging.getLogger(__name__)
 
@@ -77,24 +79,9 @@ def _map_on_dask(
     func: Callable[[Any], R], jobs: Sequence[Any], names: list[str], *, workers: int, scheduler: str | None,
     progress: Progress,
 ) -> list[R]:
-    try:
-        from distributed import Client, LocalCluster, as_completed
-    except ImportError as exc:  # pragma: no cover - distributed is a dependency
-        raise DependencyError("the Dask path needs the 'distributed' package",
-                              hint="pip install 'dask[distributed]'") from exc
+    from distributed import as_completed
 
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=logging.ERROR)
-        client = Client(cluster)
-    else:
-        try:
-            client = Client(scheduler, timeout=5)
-        except OSError as exc:
-            raise ParameterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}",
-                                 hint="start one with 'dask scheduler' and workers with 'dask worker ADDRESS'") from exc
-    try:
+    with dask_client(workers=workers, scheduler=scheduler) as client:
         futures = [client.submit(func, job, key=f"gridkit-{i}-{id(jobs)}", pure=False) for i, job in enumerate(jobs)]
         where = {f.key: i for i, f in enumerate(futures)}
         results: list[Any] = [None] * len(jobs)
@@ -105,6 +92,43 @@ def _map_on_dask(
             progress(done, len(jobs), names[i])
         log.info("ran %d jobs on Dask (%s)", len(jobs), scheduler or f"local cluster, {workers} workers")
         return results
+
+
+@contextlib.contextmanager
+def dask_client(*, workers: int = 2, scheduler: str | None = None, memory_limit: str | int | None = None
+                ) -> Iterator[Any]:
+    """A Dask client: of a running scheduler (``scheduler``), else of a local cluster of ``workers`` processes.
+
+    The local cluster (one thread per worker process, no dashboard port clash) is closed
+    afterwards; a running scheduler is only disconnected from. ``memory_limit`` is each
+    local worker's (Dask's ``memory_limit``; default Dask's share of the machine).
+
+    Raises
+    ------
+    ParameterError
+        ``workers`` below 1, or a scheduler that cannot be reached.
+    """
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - distributed is a dependency
+        raise DependencyError("the Dask path needs the 'distributed' package",
+                              hint="pip install 'dask[distributed]'") from exc
+    if workers < 1:
+        raise ParameterError(f"workers must be at least 1, got {workers}")
+    cluster = None
+    if scheduler is None:
+        extra = {} if memory_limit is None else {"memory_limit": memory_limit}
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=":0", silence_logs=logging.ERROR, **extra)
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(scheduler, timeout=5)
+        except OSError as exc:
+            raise ParameterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}",
+                                 hint="start one with 'dask scheduler' and workers with 'dask worker ADDRESS'") from exc
+    try:
+        yield client
     finally:
         client.close()
         if cluster is not None:
