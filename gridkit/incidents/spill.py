@@ -79,21 +79,24 @@ def medians_by_key(folder: Path, n_buckets: int, key: str, value: str) -> pd.Ser
     return pd.concat(parts).sort_index()
 
 
-def overall_median(folder: Path, n_buckets: int, value: str, *, count: int, lo: float, hi: float) -> float:
+def overall_median(
+    folder: Path, n_buckets: int, value: str, *, count: int, lo: float, hi: float, gather: int = _GATHER
+) -> float:
     """The median of every ``value`` in the spill files (``count`` of them, between ``lo`` and ``hi``); NaN if none.
 
     Exact: the middle values are found by narrowing a histogram until they are gathered,
-    and averaged as pandas' group median averages them.
+    and averaged as pandas' group median averages them; ``gather`` is how many values
+    may be held at once.
     """
     if count == 0:
         return float("nan")
     wanted = sorted({(count - 1) // 2, count // 2})
-    found = [_kth(folder, n_buckets, value, k, lo, hi) for k in wanted]
+    found = [_kth(folder, n_buckets, value, k, lo, hi, gather) for k in wanted]
     pair = pd.Series(found if len(found) == 2 else found * 2)
     return float(pair.groupby(np.zeros(2, dtype=int)).median().iloc[0])
 
 
-def _kth(folder: Path, n_buckets: int, value: str, k: int, lo: float, hi: float) -> float:
+def _kth(folder: Path, n_buckets: int, value: str, k: int, lo: float, hi: float, gather: int) -> float:
     """The k-th smallest value (0-based) over all buckets, every value lying in [lo, hi]."""
     below = 0  # how many values lie below lo
     while lo < hi:
@@ -106,7 +109,7 @@ def _kth(folder: Path, n_buckets: int, value: str, k: int, lo: float, hi: float)
         a, b = float(edges[i]), float(edges[i + 1])
         last = i == _BINS - 1
         top = b if last else float(np.nextafter(b, -np.inf))  # the bin is [a, b), the last [a, hi]
-        if hist[i] <= _GATHER or top <= a:
+        if hist[i] <= gather or top <= a:
             gathered: list[np.ndarray] = []
             _each(folder, n_buckets, value, lambda v: gathered.append(v[(v >= a) & (v <= top)]))
             return float(np.sort(np.concatenate(gathered))[k - start])
