@@ -31,7 +31,7 @@ import pandas as pd
 
 from gridkit._types import PathLike
 from gridkit.incidents.cases import TIME_FIELDS, latest_time
-from gridkit.incidents.chunks import ChunkSpec, PointFormat, chunk_specs, iter_chunks, read_chunk, total_rows
+from gridkit.incidents.chunks import ChunkSpec, PointFormat, chunk_specs, iter_chunks, read_chunk
 from gridkit.incidents.job import AttachOptions, check_attach_options
 from gridkit.incidents.stream import (
     ChunkContext,
@@ -40,6 +40,7 @@ from gridkit.incidents.stream import (
     attach_chunk,
     chunk_rows,
     clean_stale_parts,
+    estimated_rows,
     finish,
     latest_of,
     parse_memory,
@@ -95,7 +96,7 @@ def attach_dask_job(
         rows = chunk_rows(share, in_use=_WORKER_BASELINE)
     fmt = point_format(points_path, options, rows=rows)
     specs = chunk_specs(points_path, rows=rows, layer=options.layer)
-    n_rows = total_rows(points_path, layer=options.layer)
+    n_rows = estimated_rows(points_path, layer=options.layer)
     with dask_client(workers=workers, scheduler=scheduler,
                      memory_limit=None if scheduler else share) as client, atomic_dir(out.parent) as staging:
         first = read_chunk(specs[0], fmt) if specs else next(iter_chunks(points_path, fmt, rows=rows))

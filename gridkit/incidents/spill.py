@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,22 +56,30 @@ def spill_values(frame: pd.DataFrame, bucket: np.ndarray, path: Path) -> Path | 
     return path
 
 
-def read_bucket(folder: Path, bucket: int) -> pd.DataFrame:
-    """The rows of one bucket from every spill file in ``folder``, in file-name order (empty when none)."""
+def read_bucket(folder: Path | Any, bucket: int) -> pd.DataFrame:
+    """The rows of one bucket from every spill file in ``folder`` (or its :func:`_dataset`), in file-name order."""
+    import pyarrow.dataset as ds
+
+    dataset = _dataset(folder) if isinstance(folder, Path) else folder
+    if dataset is None:
+        return pd.DataFrame()
+    return dataset.to_table(filter=ds.field("bucket") == bucket).to_pandas()
+
+
+def _dataset(folder: Path) -> Any:
+    """The spill files of ``folder`` as one dataset (None when there are none); opened once per reduction."""
     import pyarrow.dataset as ds
 
     files = sorted(str(p) for p in folder.glob("*.parquet"))
-    if not files:
-        return pd.DataFrame()
-    table = ds.dataset(files, format="parquet").to_table(filter=ds.field("bucket") == bucket)
-    return table.to_pandas()
+    return ds.dataset(files, format="parquet") if files else None
 
 
 def medians_by_key(folder: Path, n_buckets: int, key: str, value: str) -> pd.Series:
     """The median of ``value`` per ``key`` (keys < 0 left out), as ``groupby(key)[value].median()`` over all rows."""
     parts = []
-    for b in range(n_buckets):
-        frame = read_bucket(folder, b)
+    dataset = _dataset(folder)
+    for b in range(n_buckets if dataset is not None else 0):
+        frame = read_bucket(dataset, b)
         if len(frame):
             frame = frame[frame[key] >= 0]
             parts.append(frame.groupby(key, sort=True)[value].median())
@@ -91,12 +100,19 @@ def overall_median(
     if count == 0:
         return float("nan")
     wanted = sorted({(count - 1) // 2, count // 2})
-    found = [_kth(folder, n_buckets, value, k, lo, hi, gather) for k in wanted]
+    dataset = _dataset(folder)
+    if count <= gather:  # all values fit: one pass
+        values: list[np.ndarray] = []
+        _each(dataset, n_buckets, value, values.append)
+        ordered = np.sort(np.concatenate(values))
+        found = [float(ordered[k]) for k in wanted]
+    else:
+        found = [_kth(dataset, n_buckets, value, k, lo, hi, gather) for k in wanted]
     pair = pd.Series(found if len(found) == 2 else found * 2)
     return float(pair.groupby(np.zeros(2, dtype=int)).median().iloc[0])
 
 
-def _kth(folder: Path, n_buckets: int, value: str, k: int, lo: float, hi: float, gather: int) -> float:
+def _kth(folder: Any, n_buckets: int, value: str, k: int, lo: float, hi: float, gather: int) -> float:
     """The k-th smallest value (0-based) over all buckets, every value lying in [lo, hi]."""
     below = 0  # how many values lie below lo
     while lo < hi:
@@ -123,8 +139,8 @@ def _histogram(v: np.ndarray, edges: np.ndarray, lo: float, hi: float) -> np.nda
     return np.bincount(idx, minlength=len(edges) - 1)
 
 
-def _each(folder: Path, n_buckets: int, value: str, visit: Callable[[np.ndarray], object]) -> None:
-    for b in range(n_buckets):
+def _each(folder: Any, n_buckets: int, value: str, visit: Callable[[np.ndarray], object]) -> None:
+    for b in range(n_buckets if folder is not None else 0):
         frame = read_bucket(folder, b)
         if len(frame):
             visit(frame[value].to_numpy(dtype=float))
@@ -133,8 +149,9 @@ def _each(folder: Path, n_buckets: int, value: str, visit: Callable[[np.ndarray]
 def repeated_ids(folder: Path, n_buckets: int) -> pd.DataFrame:
     """The spilled rows (``id``, ``pos``, ``row``) whose ``id`` appears more than once, in input order."""
     parts = []
-    for b in range(n_buckets):
-        frame = read_bucket(folder, b)
+    dataset = _dataset(folder)
+    for b in range(n_buckets if dataset is not None else 0):
+        frame = read_bucket(dataset, b)
         if len(frame):
             parts.append(frame[frame["id"].duplicated(keep=False)])
     if not parts:

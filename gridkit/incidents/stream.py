@@ -77,7 +77,7 @@ COUNTS = tuple(c for c in KPI_COLUMNS if c not in ("closure_rate", "on_time_rate
 #: Memory one point needs while its chunk is worked on, at most (measured: benchmarks/bench_scale.py).
 BYTES_PER_ROW = 2_500
 #: The smallest chunk, whatever the budget.
-MIN_ROWS = 500
+MIN_ROWS = 1_000
 
 
 # --------------------------------------------------------------------------- budget
@@ -246,7 +246,7 @@ def prepare(
         worker_field=field_name if evaluate else None, evaluate=evaluate, as_of=as_of,
         now=local_now() if now is None else local_time(now, name="now"), parts=staging / f"{stem}_{options.kind}",
         spill=staging / f".{stem}-spill", n_buckets=n_buckets,
-        categories=category_table(options.kind, options.categories) if options.categories else None,
+        categories=category_table(options.kind, options.categories),
         limits=time_limits(options.time_limits), calendar=calendar_from_csv(options.holidays) if options.holidays else None,
     )
 
@@ -542,7 +542,7 @@ def attach_stream_job(
     if rows is None:
         rows = chunk_rows(parse_memory(memory_limit if memory_limit is not None else "2GB"))
     fmt = point_format(points_path, options, rows=rows)
-    n_rows = total_rows(points_path, layer=options.layer)
+    n_rows = estimated_rows(points_path, layer=options.layer)
     with atomic_dir(out.parent) as staging:
         chunks = iter_chunks(points_path, fmt, rows=rows)
         first = next(chunks, None)
@@ -596,6 +596,15 @@ def point_format(points_path: PathLike, options: AttachOptions, *, rows: int) ->
     if p.is_file() and p.suffix.lower() == ".csv":
         fmt = csv_format(p, fmt, rows=rows)
     return fmt
+
+
+def estimated_rows(points_path: PathLike, *, layer: str | None = None) -> int | None:
+    """Rows of the input from its metadata; a CSV's from its size (about 100 bytes a row)."""
+    n = total_rows(points_path, layer=layer)
+    p = Path(points_path)
+    if n is None and p.is_file():
+        n = max(1, p.stat().st_size // 100)
+    return n
 
 
 def latest_of(points_path: PathLike, fmt: PointFormat, *, rows: int) -> pd.Timestamp:
