@@ -31,7 +31,13 @@ import shapely
 from pyproj import CRS
 
 from gridkit._types import CoordSystem, PathLike
-from gridkit.errors import EmptyLayerError, GeometryTypeError, InputDataError, InputFileError, MissingFieldError
+from gridkit.errors import (
+    EmptyLayerError,
+    GeometryTypeError,
+    InputDataError,
+    InputFileError,
+    MissingFieldError,
+)
 from gridkit.incidents.attach import TEXT_FIELDS
 
 __all__ = ["ChunkSpec", "PointFormat", "chunk_specs", "iter_chunks", "read_chunk", "total_rows"]
@@ -169,7 +175,7 @@ def _frame_from_arrow(table: Any, pf: Any, name: str, offset: int) -> gpd.GeoDat
     if isinstance(frame.index, pd.RangeIndex):
         frame.index = pd.RangeIndex(offset, offset + len(frame))
     column = json.loads(pf.schema_arrow.metadata[b"geo"])["columns"][name]
-    crs = column["crs"] if "crs" in column else "OGC:CRS84"
+    crs = column.get("crs", "OGC:CRS84")
     geoms = shapely.from_wkb(frame[name].to_numpy())
     gdf = gpd.GeoDataFrame(frame.drop(columns=[name]), geometry=gpd.GeoSeries(geoms, index=frame.index),
                            crs=None if crs is None else CRS.from_user_input(crs))

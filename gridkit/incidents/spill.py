@@ -17,7 +17,7 @@ file (row-group statistics skip the rest), so memory holds one bucket, never the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,9 +102,7 @@ def overall_median(
     wanted = sorted({(count - 1) // 2, count // 2})
     dataset = _dataset(folder)
     if count <= gather:  # all values fit: one pass
-        values: list[np.ndarray] = []
-        _each(dataset, n_buckets, value, values.append)
-        ordered = np.sort(np.concatenate(values))
+        ordered = np.sort(np.concatenate(list(_values(dataset, n_buckets, value))))
         found = [float(ordered[k]) for k in wanted]
     else:
         found = [_kth(dataset, n_buckets, value, k, lo, hi, gather) for k in wanted]
@@ -118,7 +116,8 @@ def _kth(folder: Any, n_buckets: int, value: str, k: int, lo: float, hi: float, 
     while lo < hi:
         edges = np.linspace(lo, hi, _BINS + 1)
         hist = np.zeros(_BINS, dtype=np.int64)
-        _each(folder, n_buckets, value, lambda v: hist.__iadd__(_histogram(v, edges, lo, hi)))
+        for v in _values(folder, n_buckets, value):
+            hist += _histogram(v, edges, lo, hi)
         cum = below + np.cumsum(hist)
         i = int(np.searchsorted(cum, k + 1))  # the bin holding the k-th value
         start = int(cum[i - 1]) if i else below
@@ -126,8 +125,7 @@ def _kth(folder: Any, n_buckets: int, value: str, k: int, lo: float, hi: float, 
         last = i == _BINS - 1
         top = b if last else float(np.nextafter(b, -np.inf))  # the bin is [a, b), the last [a, hi]
         if hist[i] <= gather or top <= a:
-            gathered: list[np.ndarray] = []
-            _each(folder, n_buckets, value, lambda v: gathered.append(v[(v >= a) & (v <= top)]))
+            gathered = [v[(v >= a) & (v <= top)] for v in _values(folder, n_buckets, value)]
             return float(np.sort(np.concatenate(gathered))[k - start])
         below, lo, hi = start, a, top
     return lo
@@ -139,11 +137,12 @@ def _histogram(v: np.ndarray, edges: np.ndarray, lo: float, hi: float) -> np.nda
     return np.bincount(idx, minlength=len(edges) - 1)
 
 
-def _each(folder: Any, n_buckets: int, value: str, visit: Callable[[np.ndarray], object]) -> None:
+def _values(folder: Any, n_buckets: int, value: str) -> Iterator[np.ndarray]:
+    """The ``value`` column of each bucket in turn (one bucket in memory at a time)."""
     for b in range(n_buckets if folder is not None else 0):
         frame = read_bucket(folder, b)
         if len(frame):
-            visit(frame[value].to_numpy(dtype=float))
+            yield frame[value].to_numpy(dtype=float)
 
 
 def repeated_ids(folder: Path, n_buckets: int) -> pd.DataFrame:

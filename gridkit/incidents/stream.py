@@ -40,8 +40,8 @@ from gridkit.incidents.cases import (
     KPI_COLUMNS,
     TIME_FIELDS,
     calendar_from_csv,
-    cases_from_incidents,
     case_indicators,
+    cases_from_incidents,
     future_cases,
     latest_time,
     time_limits,
@@ -263,11 +263,11 @@ def attach_chunk(points: gpd.GeoDataFrame, ctx: ChunkContext, part: int, *, posi
     opts = ctx.options
     attached = attach_points(points, ctx.grids)
     named = categories_for_points(attached, kind=opts.kind, table=ctx.categories, require_values=False)
-    rank = pd.Index(ctx.codes).get_indexer(named["grid_code"].to_numpy(dtype=object))
+    rank = pd.Index(ctx.codes).get_indexer(pd.Index(named["grid_code"].to_numpy(dtype=object)))
     n_grids = len(ctx.codes)
     row = np.where(rank >= 0, rank, n_grids)
     major = pd.Series(as_text(named["major"]), index=named.index)
-    slot = pd.Index(MAJORS).get_indexer(major.to_numpy(dtype=object))
+    slot = pd.Index(MAJORS).get_indexer(pd.Index(major.to_numpy(dtype=object)))
     slot = np.where(slot >= 0, slot, len(MAJORS))
     counts = np.bincount(row * (len(MAJORS) + 1) + slot, minlength=(n_grids + 1) * (len(MAJORS) + 1))
     outside = named["grid_code"] == ""
