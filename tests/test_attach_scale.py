@@ -92,21 +92,15 @@ def test_dask_local_cluster_equals_in_memory(grids, in_memory, cluster, tmp_path
     assert result.summary()[:3] == in_memory[0].summary()[:3]
 
 
-def test_streaming_with_a_tiny_memory_limit_equals_in_memory(grids, in_memory, tmp_path, capsys):
-    """The CSV in chunks of the smallest size (a budget below what the process holds), through the command."""
-    from gridkit_cli.main import main
-
+def test_streaming_with_a_tiny_memory_limit_equals_in_memory(grids, in_memory, tmp_path):
+    """The CSV in chunks of the smallest size: a budget below what the process already holds."""
     out = tmp_path / "stream" / "a.gpkg"
-    code = main(["attach", str(grids), str(get_path("sample_county", "incidents.csv")), "--as", "incidents",
-                 "--streets", str(get_path("sample_county", "streets.gpkg")), "--memory-limit", "1MB",
-                 "-o", str(out)])
-    assert code == 0
-    printed = capsys.readouterr().out
-    assert "8 chunks" in printed  # 7,552 rows in chunks of the smallest size, 1,000
-    # the command's clock is now: compare with an in-memory run of the same clock
-    now_run = attach_job(grids, get_path("sample_county", "incidents.csv"), tmp_path / "mem" / "a.gpkg",
-                         options=AttachOptions(kind="incidents"), streets_path=get_path("sample_county", "streets.gpkg"))
-    assert_same_outputs((now_run, tmp_path / "mem" / "a.gpkg"), out)
+    result = attach_stream_job(grids, get_path("sample_county", "incidents.csv"), out,
+                               options=AttachOptions(kind="incidents"), memory_limit="1MB",
+                               streets_path=get_path("sample_county", "streets.gpkg"), now=NOW)
+    assert result.chunks == 8  # 7,552 rows in chunks of the smallest size, 1,000
+    assert_same_outputs(in_memory, out)
+    assert result.summary()[:4] == in_memory[0].summary()[:4]
 
 
 def test_streaming_components_from_a_geopackage(grids, tmp_path):
@@ -126,33 +120,18 @@ def test_repeated_ids_across_chunks_are_refused_and_nothing_is_written(grids, tm
     from gridkit_cli.main import main
 
     frame = pd.read_csv(get_path("sample_county", "incidents.csv"), dtype=str)
-    frame.loc[7000, "incident_id"] = frame.loc[3, "incident_id"]  # chunks 0 and 3 of 2,000 rows
+    frame.loc[7000, "incident_id"] = frame.loc[3, "incident_id"]  # chunks 0 and 7 of 1,000 rows
     source = tmp_path / "incidents.csv"
     frame.to_csv(source, index=False)
     out = tmp_path / "out" / "a.gpkg"
-    code = main(["attach", str(grids), str(source), "--as", "incidents", "--chunk-rows", "2000", "-o", str(out)])
+    code = main(["attach", str(grids), str(source), "--as", "incidents", "--memory-limit", "1MB", "-o", str(out)])
     assert code == 3
     err = capsys.readouterr().err
     assert "incident_id" in err and "features 3, 7000" in err
     assert not out.parent.exists() or not any(out.parent.iterdir())
 
 
-def test_unreachable_scheduler_is_a_usage_error(grids, tmp_path, capsys):
-    import socket
-
-    from gridkit_cli.main import main
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    out = tmp_path / "a.gpkg"
-    code = main(["attach", str(grids), str(get_path("sample_county", "incidents.csv")), "--as", "incidents",
-                 "--scheduler", f"tcp://127.0.0.1:{port}", "-o", str(out)])
-    assert code == 2 and f"127.0.0.1:{port}" in capsys.readouterr().err
-    assert not out.exists()
-
-
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from([0.0, 0.5, 1.0, 2.25, 7.0, 1e6])
                           | st.floats(0, 1e4, allow_nan=False)), min_size=1, max_size=60),
        st.integers(1, 4), st.integers(1, 5))
