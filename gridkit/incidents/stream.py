@@ -461,7 +461,6 @@ def _evaluation(ctx: ChunkContext, total: ChunkSummary) -> tuple[Evaluation, str
     assert total.kpis is not None and ctx.as_of is not None
     opts = ctx.options
     hours = ctx.spill / "hours"
-    n_grids = len(ctx.codes)
     counts = pd.DataFrame(total.kpis[:-1], columns=list(COUNTS), index=pd.Index(ctx.codes, name="grid_code"))
     by_grid = medians_by_key(hours, ctx.n_buckets, "grid", "hours") if total.closed else pd.Series(dtype=float)
     by_grid.index = ctx.codes[by_grid.index.to_numpy(dtype=np.int64)] if len(by_grid) else by_grid.index
@@ -495,7 +494,6 @@ def _evaluation(ctx: ChunkContext, total: ChunkSummary) -> tuple[Evaluation, str
     cases.attrs.update({"as_of": ctx.as_of, "month": opts.month, "without_limit": []})
     markdown = evaluation_markdown(tables, as_of=ctx.as_of, month=opts.month, totals=totals,
                                    notes=[f"**Warning:** {note}."] if note else [])
-    del n_grids
     return Evaluation(cases=cases, grids=grid_table, workers=workers_table, totals=totals, markdown=markdown), note
 
 
