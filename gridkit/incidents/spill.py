@@ -50,7 +50,7 @@ def spill_values(frame: pd.DataFrame, bucket: np.ndarray, path: Path) -> Path | 
     starts = np.concatenate([[0], bounds])
     stops = np.concatenate([bounds, [len(frame)]])
     path.parent.mkdir(parents=True, exist_ok=True)
-    with pq.ParquetWriter(path, table.schema) as writer:
+    with pq.ParquetWriter(path, table.schema, compression="none", use_dictionary=False) as writer:  # read once
         for a, b in zip(starts, stops):
             writer.write_table(table.slice(int(a), int(b - a)))
     return path

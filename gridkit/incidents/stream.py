@@ -72,6 +72,8 @@ __all__ = ["ChunkContext", "ChunkSummary", "StreamResult", "attach_chunk", "atta
 log = logging.getLogger(__name__)
 
 MAJORS = ("01", "02", "03", "04", "05", "06")
+_FEW_VALUES = ("grid_code", "community_code", "category", "major", "category_zh", "category_en", "major_zh",
+               "major_en", "status", "level")
 #: The case indicators that are counts (added up over chunks); the rates and the median are derived.
 COUNTS = tuple(c for c in KPI_COLUMNS if c not in ("closure_rate", "on_time_rate", "median_hours"))
 #: Memory one point needs while its chunk is worked on, at most (measured: benchmarks/bench_scale.py).
@@ -305,7 +307,8 @@ def attach_chunk(points: gpd.GeoDataFrame, ctx: ChunkContext, part: int, *, posi
     ctx.parts.mkdir(parents=True, exist_ok=True)
     path = ctx.parts / f"part.{part:05d}.parquet"
     written.attrs = {}
-    written.to_parquet(path, index=True)
+    # dictionary pages for the few-valued text gridkit adds; not for ids and times (a wasted try each chunk)
+    written.to_parquet(path, index=True, use_dictionary=[c for c in _FEW_VALUES if c in written.columns])
     out.files = [path.name]
     return out
 
