@@ -90,8 +90,8 @@ def make_incidents(folder: Path, n_points: int, seed: int) -> None:
         frame = pd.DataFrame({
             "incident_id": [f"I{first + k:010d}" for k in range(n)],
             "category": rng.choice(codes, n),
-            "reported_at": pd.Series(reported).dt.strftime("%Y-%m-%dT%H:%M:%S"),
-            "closed_at": pd.Series(closed).dt.strftime("%Y-%m-%dT%H:%M:%S").where(~open_, ""),
+            "reported_at": pd.Series(reported).dt.strftime("%Y-%m-%dT%H:%M:%S").to_numpy(),
+            "closed_at": pd.Series(closed).dt.strftime("%Y-%m-%dT%H:%M:%S").where(~open_, "").to_numpy(),
         }, index=pd.RangeIndex(first, first + n))
         points = gpd.GeoDataFrame(frame, geometry=shapely.points(xy), crs=4545).to_crs(4490)
         points.to_parquet(folder / f"part.{i:04d}.parquet", row_group_size=250_000, index=True)
@@ -136,7 +136,7 @@ def run_sjoin(data: Path, out: Path, workers: int, memory_limit: str) -> None:
     grids = gpd.read_file(data / "grids.gpkg", layer="grids")
     share = parse_memory(memory_limit) // (workers + 1)
     with dask_client(workers=workers, memory_limit=share):
-        points = dask_geopandas.read_parquet(data / "incidents")
+        points = dask_geopandas.read_parquet(data / "incidents", split_row_groups=True)  # partitions of 250,000
         joined = dask_geopandas.sjoin(points, grids, how="inner", predicate="intersects")  # the only one it has
         joined.to_parquet(out.parent / "sjoin")
 
