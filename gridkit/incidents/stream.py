@@ -23,7 +23,7 @@ import logging
 import math
 import re
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -568,9 +568,23 @@ def attach_stream_job(
     return replace(result, written=tuple(out.parent / p.name for p in written))
 
 
-def _chain(first: gpd.GeoDataFrame, rest: Iterable[gpd.GeoDataFrame]) -> Iterable[gpd.GeoDataFrame]:
-    yield first
-    yield from rest
+def _chain(first: gpd.GeoDataFrame, rest: Iterator[gpd.GeoDataFrame]) -> Iterator[gpd.GeoDataFrame]:
+    """``first``, then the chunks of ``rest``, each read in a thread while the one before is attached.
+
+    Reading (Parquet decoding, WKB parsing) mostly releases the GIL, so on two cores it
+    overlaps the attach; one chunk is read ahead, never more (the budget counts it).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gridkit-read") as pool:
+        ahead = pool.submit(next, rest, None)
+        yield first
+        while True:
+            chunk = ahead.result()
+            if chunk is None:
+                return
+            ahead = pool.submit(next, rest, None)
+            yield chunk
 
 
 def read_grids(
