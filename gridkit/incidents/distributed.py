@@ -109,8 +109,8 @@ def attach_dask_job(
         ctx = prepare(grids, first, options=options, staging=staging, stem=out.stem, latest=latest,
                       n_rows=n_rows, now=now)
         shared = client.scatter(ctx, broadcast=True)
-        summaries = _run(client, shared, points_path, fmt, specs, rows, n_rows, progress)
-        result = finish(ctx, summaries, streets=streets, last_chunk=first, points_path=points_path)
+        total, n = _run(client, shared, points_path, fmt, specs, rows, n_rows, progress)
+        result = finish(ctx, total, chunks=n, streets=streets, last_chunk=first, points_path=points_path)
         written = write_stream(result, staging, out, ctx)
     clean_stale_parts(out.parent / ctx.parts.name, result.summary_of_chunks.files)
     log.info("attached %d points in %d chunks on Dask (%s)", result.summary_of_chunks.rows, result.chunks,
@@ -123,33 +123,39 @@ _WORKER_BASELINE = 250_000_000
 
 
 def _run(client: Any, ctx: Any, points_path: PathLike, fmt: PointFormat, specs: list[ChunkSpec] | None, rows: int,
-         n_rows: int | None, progress: Callable[[int, int | None, str], None] | None) -> list[ChunkSummary]:
-    """The chunks' summaries in chunk order; chunks read by the workers (specs) or sent from here (CSV)."""
+         n_rows: int | None, progress: Callable[[int, int | None, str], None] | None) -> tuple[ChunkSummary, int]:
+    """The chunks' figures added up as they finish, and how many chunks; read by the workers (specs) or sent
+    from here (CSV, at most two chunks per worker in flight)."""
     from distributed import as_completed
 
+    total, n = ChunkSummary(), 0
+
+    def take(fut: Any) -> None:
+        nonlocal total, n
+        total = total.add(fut.result())
+        n += 1
+        fut.release()
+        if progress is not None:
+            progress(total.rows, n_rows, "chunks on Dask")
+
     if specs is not None:
-        futures = client.map(_attach_spec, specs, range(len(specs)), ctx=ctx, fmt=fmt, pure=False)
-        done = 0
-        for fut in as_completed(futures):
-            done += fut.result().rows
-            if progress is not None:
-                progress(done, n_rows, "chunks on Dask")
-        return list(client.gather(futures))
-    futures, in_flight = [], []
-    position = 0
+        for fut in as_completed(client.map(_attach_spec, specs, range(len(specs)), ctx=ctx, fmt=fmt, pure=False)):
+            take(fut)
+        return total, n
+    pending = as_completed()
     limit = 2 * max(1, len(client.scheduler_info()["workers"]))
+    position, in_flight = 0, 0
     for i, chunk in enumerate(iter_chunks(points_path, fmt, rows=rows)):
-        fut = client.submit(attach_chunk, chunk, ctx, i, position=position, pure=False)
+        pending.add(client.submit(attach_chunk, chunk, ctx, i, position=position, pure=False))
         position += len(chunk)
-        futures.append(fut)
-        in_flight.append(fut)
+        in_flight += 1
         del chunk
-        while len(in_flight) >= limit:
-            finished = next(iter(as_completed(in_flight)))
-            in_flight.remove(finished)
-            if progress is not None:
-                progress(sum(f.result().rows for f in futures if f.done()), n_rows, "chunks on Dask")
-    return list(client.gather(futures))
+        while in_flight >= limit:
+            take(next(pending))
+            in_flight -= 1
+    for fut in pending:
+        take(fut)
+    return total, n
 
 
 def _attach_spec(spec: ChunkSpec, part: int, *, ctx: ChunkContext, fmt: PointFormat) -> ChunkSummary:

@@ -177,12 +177,13 @@ class ChunkSummary:
     hours_lo: float = math.inf
     hours_hi: float = -math.inf
     future: int = 0
-    future_ids: list[Any] = field(default_factory=list)
+    future_ids: list[tuple[int, Any]] = field(default_factory=list)
+    """(input position, id) of the first incidents with future times, at most as many as a message names."""
     without_limit: int = 0
     files: list[str] = field(default_factory=list)
 
     def add(self, other: ChunkSummary) -> ChunkSummary:
-        """This summary and ``other`` added up (in input order: self first)."""
+        """This summary and ``other`` added up, in any order (the chunks of a cluster finish as they do)."""
         def plus(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
             return b if a is None else a if b is None else a + b
 
@@ -195,8 +196,8 @@ class ChunkSummary:
             kpis=plus(self.kpis, other.kpis), unknown=unknown, with_category=self.with_category or other.with_category,
             closed=self.closed + other.closed, hours_lo=min(self.hours_lo, other.hours_lo),
             hours_hi=max(self.hours_hi, other.hours_hi), future=self.future + other.future,
-            future_ids=(self.future_ids + other.future_ids)[:_MAX_IDS_SHOWN],
-            without_limit=self.without_limit + other.without_limit, files=self.files + other.files,
+            future_ids=sorted(self.future_ids + other.future_ids)[:_MAX_IDS_SHOWN],
+            without_limit=self.without_limit + other.without_limit, files=sorted(self.files + other.files),
         )
 
 
@@ -290,7 +291,8 @@ def attach_chunk(points: gpd.GeoDataFrame, ctx: ChunkContext, part: int, *, posi
         out.kpis = kpis[list(COUNTS)].to_numpy(dtype=np.int64)
         out.without_limit = len(cases.attrs.get("without_limit", []))
         out.future = int(future.sum())
-        out.future_ids = list(future.index[future.to_numpy(dtype=bool)][:_MAX_IDS_SHOWN])
+        where = np.flatnonzero(future.to_numpy(dtype=bool))[:_MAX_IDS_SHOWN]
+        out.future_ids = list(zip((position + where).tolist(), future.index[where]))
         hours = cases["hours_to_close"].to_numpy(dtype=float)
         closed = ~np.isnan(hours)
         if closed.any():
@@ -396,18 +398,17 @@ def _pct(value: float) -> str:
 
 def finish(
     ctx: ChunkContext,
-    summaries: Iterable[ChunkSummary],
+    total: ChunkSummary,
     *,
+    chunks: int,
     streets: gpd.GeoDataFrame | None,
     last_chunk: gpd.GeoDataFrame,
     points_path: PathLike,
 ) -> StreamResult:
-    """Add up the chunks' figures, check the ids, take the medians: the result of the in-memory attach."""
-    total = ChunkSummary()
-    n = 0
-    for s in summaries:
-        total = total.add(s)
-        n += 1
+    """From the added-up figures of ``chunks`` chunks and their spills: the result of the in-memory attach.
+
+    Checks the ids (nothing repeats) and that some point had a category, takes the medians.
+    """
     opts = ctx.options
     if not total.with_category:
         require_categories(last_chunk, kind=opts.kind)  # raises: not one row has a category
@@ -425,7 +426,7 @@ def finish(
     stats["per_100_households"] = 100 * stats["count"] / stats["households"].where(stats["households"] > 0)
     if "per_street_km" in stats.columns:
         stats["per_street_km"] = stats["count"] / stats["street_km"].where(stats["street_km"] > 0)
-    result = StreamResult(kind=opts.kind, stats=stats, summary_of_chunks=total, chunks=n)
+    result = StreamResult(kind=opts.kind, stats=stats, summary_of_chunks=total, chunks=chunks)
     if not ctx.evaluate:
         return result
     evaluation, note = _evaluation(ctx, total)
@@ -489,8 +490,9 @@ def _evaluation(ctx: ChunkContext, total: ChunkSummary) -> tuple[Evaluation, str
     totals = _indicators(all_counts, pd.Series([median_all], index=["all"])).iloc[0]
     note = ""
     if total.future:
-        note = future_sentence(total.future, format_ids(total.future_ids) + (
-            f" and {total.future - len(total.future_ids)} more" if total.future > len(total.future_ids) else ""),
+        ids = [i for _, i in total.future_ids]
+        note = future_sentence(total.future, format_ids(ids) + (
+            f" and {total.future - len(ids)} more" if total.future > len(ids) else ""),
             ctx.now)
         log.warning("%s", note)
     cases = pd.DataFrame()
@@ -554,15 +556,16 @@ def attach_stream_job(
                                   hint="check you chose the right file and layer")
         ctx = prepare(grids, first, options=options, staging=staging, stem=out.stem, n_rows=n_rows, now=now,
                       latest=lambda: latest_of(points_path, fmt, rows=rows))
-        summaries: list[ChunkSummary] = []
+        total, n = ChunkSummary(), 0  # added up as the chunks go: memory holds one summary, not one per chunk
         position, last = 0, first
         for i, chunk in enumerate(_chain(first, chunks)):
-            summaries.append(attach_chunk(chunk, ctx, i, position=position))
+            total = total.add(attach_chunk(chunk, ctx, i, position=position))
+            n += 1
             position += len(chunk)
             last = chunk
             if progress is not None:
                 progress(position, n_rows, f"chunk {i + 1}")
-        result = finish(ctx, summaries, streets=streets, last_chunk=last, points_path=points_path)
+        result = finish(ctx, total, chunks=n, streets=streets, last_chunk=last, points_path=points_path)
         written = write_stream(result, staging, out, ctx)
     clean_stale_parts(out.parent / ctx.parts.name, result.summary_of_chunks.files)
     return replace(result, written=tuple(out.parent / p.name for p in written))
