@@ -5,6 +5,7 @@ Run on demand (not part of the test suite)::
     python benchmarks/bench_scale.py [--incidents 10000000,50000000] [--in-memory-max 10000000]
                                      [--grids 10000] [--memory-limit 2GB] [--households 1000000,5000000]
                                      [--workers 2] [--seed 1] [--skip-partition] [--skip-attach]
+                                     [--methods in-memory,streaming,dask,dask_geopandas.sjoin]
 
 **Attach.** Grids are Voronoi cells clipped to a 20 km x 25 km box (as in
 ``bench_attach.py``), written to a GeoPackage. Incidents are generated in chunks of one
@@ -192,6 +193,7 @@ def attach_table(sizes: list[int], args: argparse.Namespace) -> list[str]:
             methods = ["streaming", "dask", "dask_geopandas.sjoin"]
             if n <= args.in_memory_max:
                 methods.insert(0, "in-memory")
+            methods = [m for m in methods if m in args.methods.split(",")]
             for method in methods:
                 out = data / method.replace(".", "_") / "a.gpkg"
                 out.parent.mkdir()
@@ -242,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--households", default="1000000,5000000")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--methods", default="in-memory,streaming,dask,dask_geopandas.sjoin")
     parser.add_argument("--skip-partition", action="store_true")
     parser.add_argument("--skip-attach", action="store_true")
     parser.add_argument("--run", help=argparse.SUPPRESS)

@@ -109,6 +109,7 @@ def dask_client(*, workers: int = 2, scheduler: str | None = None, memory_limit:
         ``workers`` below 1, or a scheduler that cannot be reached.
     """
     try:
+        import dask
         from distributed import Client, LocalCluster
     except ImportError as exc:  # pragma: no cover - distributed is a dependency
         raise DependencyError("the Dask path needs the 'distributed' package",
@@ -118,8 +119,12 @@ def dask_client(*, workers: int = 2, scheduler: str | None = None, memory_limit:
     cluster = None
     if scheduler is None:
         extra = {} if memory_limit is None else {"memory_limit": memory_limit}
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=logging.ERROR, **extra)
+        # gridkit's tasks keep nothing in worker memory (results are small): spilling it to disk
+        # is useless, and pausing at Dask's 80 % stalls a worker whose one chunk fills its share
+        with dask.config.set({"distributed.worker.memory.target": False, "distributed.worker.memory.spill": False,
+                              "distributed.worker.memory.pause": 0.95}):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=":0", silence_logs=logging.ERROR, **extra)
         client = Client(cluster)
     else:
         try:
