@@ -92,6 +92,16 @@ def test_dask_local_cluster_equals_in_memory(grids, in_memory, cluster, tmp_path
     assert result.summary()[:3] == in_memory[0].summary()[:3]
 
 
+def test_dask_with_a_csv_sent_in_chunks_equals_in_memory(grids, in_memory, cluster, tmp_path):
+    """A CSV is read here in chunks and sent to the workers, a few in flight: the same files."""
+    out = tmp_path / "dask_csv" / "a.gpkg"
+    result = attach_dask_job(grids, get_path("sample_county", "incidents.csv"), out,
+                             options=AttachOptions(kind="incidents"), scheduler=cluster.scheduler_address, rows=1000,
+                             streets_path=get_path("sample_county", "streets.gpkg"), now=NOW)
+    assert result.chunks == 8
+    assert_same_outputs(in_memory, out)
+
+
 def test_streaming_with_a_tiny_memory_limit_equals_in_memory(grids, in_memory, tmp_path):
     """The CSV in chunks of the smallest size: a budget below what the process already holds."""
     out = tmp_path / "stream" / "a.gpkg"

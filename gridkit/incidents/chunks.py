@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -200,8 +200,8 @@ def _parquet_batches(path: Path, fmt: PointFormat, rows: int, columns: Sequence[
 
 def iter_chunks(
     path: PathLike, fmt: PointFormat, *, rows: int, columns: Sequence[str] | None = None,
-) -> Iterator[gpd.GeoDataFrame]:
-    """Every piece of ``path`` in file order, about ``rows`` rows each (Parquet: whole row groups)."""
+) -> Generator[gpd.GeoDataFrame, None, None]:
+    """Every piece of ``path`` in file order, ``rows`` rows each (the last fewer), whatever the row groups."""
     p = Path(path)
     if p.is_dir() or p.suffix.lower() == ".parquet":
         yield from _parquet_batches(p, fmt, rows, columns)
@@ -222,20 +222,10 @@ def csv_format(path: PathLike, fmt: PointFormat, *, rows: int) -> PointFormat:
     p = Path(path)
     encoding = _csv_encoding(p)
     profile: dict[str, list[Any]] = {}
-    for frame in pd.read_csv(p, chunksize=rows, dtype=str, skipinitialspace=True, encoding=encoding):
-        for name in frame.columns:
-            text = frame[name].astype("string").str.strip()
-            filled = text.notna() & (text != "")
-            values = text[filled]
-            stat = profile.setdefault(name, [0, True, True, False, 0])
-            stat[0] += int(filled.sum())
-            stat[4] += len(text)
-            if stat[1] and len(values):
-                stat[1] = bool(values.str.fullmatch(_NUMBER).all())
-            if stat[1] and stat[2] and len(values):
-                stat[2] = bool(values.str.fullmatch(r"[+-]?\d+").all())
-            if stat[1] and stat[2] and len(values):
-                stat[3] = stat[3] or bool((values.str.match(r"[+-]?0\d") | (values.str.len() >= 12)).any())
+    with pd.read_csv(p, chunksize=rows, dtype=str, skipinitialspace=True, encoding=encoding) as reader:
+        for frame in reader:  # one chunk at a time
+            for name in frame.columns:
+                _profile(profile.setdefault(name, [0, True, True, False, 0]), frame[name])
     keep = {f.lower() for f in fmt.text_fields}
     types = []
     for name, (n, number, integer, code, total) in profile.items():
@@ -247,6 +237,21 @@ def csv_format(path: PathLike, fmt: PointFormat, *, rows: int) -> PointFormat:
             types.append((name, "float"))
     return PointFormat(layer=fmt.layer, input_coords=fmt.input_coords, assume_crs=fmt.assume_crs, role=fmt.role,
                        text_fields=fmt.text_fields, csv_types=tuple(types), encoding=encoding)
+
+
+def _profile(stat: list[Any], column: pd.Series) -> None:
+    """Add one chunk of a column to its profile: [filled, all numbers, all integers, any code-like, rows]."""
+    text = column.astype("string").str.strip()
+    filled = text.notna() & (text != "")
+    values = text[filled]
+    stat[0] += int(filled.sum())
+    stat[4] += len(text)
+    if stat[1] and len(values):
+        stat[1] = bool(values.str.fullmatch(_NUMBER).all())
+    if stat[1] and stat[2] and len(values):
+        stat[2] = bool(values.str.fullmatch(r"[+-]?\d+").all())
+    if stat[1] and stat[2] and len(values):
+        stat[3] = stat[3] or bool((values.str.match(r"[+-]?0\d") | (values.str.len() >= 12)).any())
 
 
 def _csv_encoding(path: Path) -> str:
@@ -281,18 +286,18 @@ def _csv_chunks(path: Path, fmt: PointFormat, *, rows: int, columns: Sequence[st
     if columns is not None:
         usecols = list(dict.fromkeys([c for c in columns if c in types] + [c for c in (lon, lat, wkt) if c]))
     offset = 0
-    reader = pd.read_csv(path, chunksize=rows, dtype=str, skipinitialspace=True, encoding=fmt.encoding,
-                         usecols=usecols)
-    for frame in reader:
-        frame.index = pd.RangeIndex(offset, offset + len(frame))
-        offset += len(frame)
-        typed = _typed(frame, types)
-        if wkt is not None:
-            gdf = _from_wkt(typed, wkt, crs, path)
-        else:
-            assert lon is not None and lat is not None
-            gdf = _from_lonlat(typed, lon, lat, crs, path)
-        yield _checked(gdf, fmt, str(path))
+    with pd.read_csv(path, chunksize=rows, dtype=str, skipinitialspace=True, encoding=fmt.encoding,
+                     usecols=usecols) as reader:  # closed when the caller stops early too
+        for frame in reader:
+            frame.index = pd.RangeIndex(offset, offset + len(frame))
+            offset += len(frame)
+            typed = _typed(frame, types)
+            if wkt is not None:
+                gdf = _from_wkt(typed, wkt, crs, path)
+            else:
+                assert lon is not None and lat is not None
+                gdf = _from_lonlat(typed, lon, lat, crs, path)
+            yield _checked(gdf, fmt, str(path))
 
 
 def _find(columns: Any, names: Sequence[str]) -> str | None:

@@ -99,7 +99,7 @@ def attach_dask_job(
     n_rows = estimated_rows(points_path, layer=options.layer)
     with dask_client(workers=workers, scheduler=scheduler,
                      memory_limit=None if scheduler else share) as client, atomic_dir(out.parent) as staging:
-        first = read_chunk(specs[0], fmt) if specs else next(iter_chunks(points_path, fmt, rows=rows))
+        first = read_chunk(specs[0], fmt) if specs else _first_chunk(points_path, fmt, rows)
 
         def latest() -> pd.Timestamp:
             if specs is None:
@@ -166,3 +166,18 @@ def _attach_spec(spec: ChunkSpec, part: int, *, ctx: ChunkContext, fmt: PointFor
 def _latest_of_spec(spec: ChunkSpec, *, fmt: PointFormat) -> pd.Timestamp:
     """On a worker: the latest time in one piece, reading only the time fields."""
     return latest_time(read_chunk(spec, fmt, columns=TIME_FIELDS[:3]))
+
+
+def _first_chunk(points_path: PathLike, fmt: PointFormat, rows: int) -> Any:
+    """The first chunk of a file read here (its columns tell what to compute), the file closed again."""
+    chunks = iter_chunks(points_path, fmt, rows=rows)
+    try:
+        first = next(chunks, None)
+    finally:
+        chunks.close()
+    if first is None:
+        from gridkit.errors import EmptyLayerError
+
+        raise EmptyLayerError(f"the {fmt.role} layer has no features", path=points_path,
+                              hint="check you chose the right file and layer")
+    return first
