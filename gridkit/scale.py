@@ -4,7 +4,9 @@ The partition divides each community on its own, so a county's communities can b
 spread over processes: this machine's cores (``workers=N``, forked worker processes,
 which start in milliseconds) or a running Dask scheduler (``scheduler="tcp://host:8786"``).
 Results come back in job order, so the output does not depend on which worker finished
-first. :func:`auto_workers` says how many processes pay on a given amount of work.
+first. :func:`auto_workers` says how many processes pay on a given amount of work;
+:func:`dask_client` gives the Dask client the partition's ``scheduler`` path and the
+chunked attach (:mod:`gridkit.incidents.distributed`) use.
 
 Examples
 --------
@@ -14,18 +16,19 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
 
 from gridkit._progress import Progress, no_progress
 from gridkit.errors import DependencyError, ParameterError
 
-__all__ = ["MIN_PARALLEL_ITEMS", "auto_workers", "available_cores", "map_jobs"]
+__all__ = ["MIN_PARALLEL_ITEMS", "auto_workers", "available_cores", "dask_client", "map_jobs"]
 
 log = logging.getLogger(__name__)
 
@@ -135,19 +138,9 @@ def _map_in_processes(func: Callable[[Any], R], jobs: Sequence[Any], names: list
 def _map_on_dask(
     func: Callable[[Any], R], jobs: Sequence[Any], names: list[str], *, scheduler: str, progress: Progress,
 ) -> list[R]:
-    try:
-        from distributed import Client
-        from distributed import as_completed as dask_completed
-    except ImportError as exc:  # pragma: no cover - distributed is a dependency
-        raise DependencyError("the Dask path needs the 'distributed' package",
-                              hint="pip install 'dask[distributed]'") from exc
+    from distributed import as_completed as dask_completed
 
-    try:
-        client = Client(scheduler, timeout=5)
-    except OSError as exc:
-        raise ParameterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}",
-                             hint="start one with 'dask scheduler' and workers with 'dask worker ADDRESS'") from exc
-    try:
+    with dask_client(scheduler=scheduler) as client:
         futures = [client.submit(func, job, key=f"gridkit-{i}-{id(jobs)}", pure=False) for i, job in enumerate(jobs)]
         where = {f.key: i for i, f in enumerate(futures)}
         results: list[Any] = [None] * len(jobs)
@@ -158,5 +151,47 @@ def _map_on_dask(
             progress(done, len(jobs), names[i])
         log.info("ran %d jobs on the Dask scheduler at %s", len(jobs), scheduler)
         return results
+
+
+@contextlib.contextmanager
+def dask_client(*, workers: int = 2, scheduler: str | None = None, memory_limit: str | int | None = None
+                ) -> Iterator[Any]:
+    """A Dask client: of a running scheduler (``scheduler``), else of a local cluster of ``workers`` processes.
+
+    The local cluster (one thread per worker process, no dashboard port clash) is closed
+    afterwards; a running scheduler is only disconnected from. ``memory_limit`` is each
+    local worker's (Dask's ``memory_limit``; default Dask's share of the machine).
+
+    Raises
+    ------
+    ParameterError
+        ``workers`` below 1, or a scheduler that cannot be reached.
+    """
+    try:
+        import dask
+        from distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - distributed is a dependency
+        raise DependencyError("the Dask path needs the 'distributed' package",
+                              hint="pip install 'dask[distributed]'") from exc
+    if workers < 1:
+        raise ParameterError(f"workers must be at least 1, got {workers}")
+    cluster = None
+    if scheduler is None:
+        extra = {} if memory_limit is None else {"memory_limit": memory_limit}
+        # gridkit's tasks keep nothing in worker memory (results are small): spilling it to disk
+        # is useless, and pausing at Dask's 80 % stalls a worker whose one chunk fills its share
+        with dask.config.set({"distributed.worker.memory.target": False, "distributed.worker.memory.spill": False,
+                              "distributed.worker.memory.pause": 0.95}):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=":0", silence_logs=logging.ERROR, **extra)
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(scheduler, timeout=5)
+        except OSError as exc:
+            raise ParameterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}",
+                                 hint="start one with 'dask scheduler' and workers with 'dask worker ADDRESS'") from exc
+    try:
+        yield client
     finally:
         client.close()

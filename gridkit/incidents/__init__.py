@@ -6,7 +6,11 @@
 - :mod:`~gridkit.incidents.cases`: each case's state at an evaluation time, the indicators per grid or worker;
 - :mod:`~gridkit.incidents.evaluation`: the ranked evaluation (考核) tables and report;
 - :mod:`~gridkit.incidents.workcal`: working time for deadlines (weekdays, periods, holidays);
-- :mod:`~gridkit.incidents.job`: the ``gridkit attach`` verb (read, compute, write).
+- :mod:`~gridkit.incidents.job`: the ``gridkit attach`` verb (read, compute, write);
+- larger than memory: :mod:`~gridkit.incidents.chunks` (reading in chunks), :mod:`~gridkit.incidents.stream`
+  (one chunk, the job in one process within a budget), :mod:`~gridkit.incidents.reduce` (the figures added
+  up), :mod:`~gridkit.incidents.spill` (exact medians and id checks from disk),
+  :mod:`~gridkit.incidents.distributed` (the chunks on Dask).
 """
 
 from gridkit.incidents.attach import attach_points, read_points

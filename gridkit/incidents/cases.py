@@ -154,13 +154,15 @@ def time_limits(path: PathLike | None = None) -> pd.DataFrame:
 def _limit_rows(categories: pd.Series, limits: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Limit and unit per case: its category, else its major, else ``*``; NaN/None when none applies."""
     table = limits.set_index("category")
-    cats = categories.fillna("").astype(str)
+    # per distinct category (a few hundred among millions of cases), then back to the cases
+    codes, distinct = pd.factorize(categories.fillna("").astype(str))
+    cats = pd.Series(np.asarray(distinct, dtype=object), dtype="str")
     key = cats.where(cats.isin(table.index), cats.str[:2])
     key = key.where(key.isin(table.index), "*")
     found = key.isin(table.index)
     limit = key.map(table["limit"]).where(found).to_numpy(dtype=float)
     unit = key.map(table["unit"]).where(found).to_numpy(dtype=object)
-    return limit, unit
+    return limit[codes], unit[codes]
 
 
 # --------------------------------------------------------------------------- cases

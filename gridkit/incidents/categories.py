@@ -187,6 +187,7 @@ def categories_for_points(
     table: pd.DataFrame | None = None,
     category_field: str = "category",
     id_field: str = "component_id",
+    require_values: bool = True,
 ) -> pd.DataFrame:
     """Name the category of every component or incident, in Chinese and English.
 
@@ -204,6 +205,9 @@ def categories_for_points(
         A category table of your own, with the columns of those tables.
     category_field, id_field
         The fields to read.
+    require_values
+        Refuse points none of which has a category (below). False for one chunk of a
+        larger file, whose other chunks may have them; the field must still be there.
 
     Returns
     -------
@@ -235,7 +239,7 @@ def categories_for_points(
     _check_kind(kind)
     if table is None:
         table = category_table(kind)
-    category = _category_codes(points, kind, category_field, id_field)
+    category = _category_codes(points, kind, category_field, id_field, require_values=require_values)
     lookup = table.assign(code=table["code"].astype(str).str.strip()).drop_duplicates("code").set_index("code")
     major = category.str[:2].where(category.str.fullmatch(r"\d{4,5}"), "")
     out = points.copy()
@@ -287,7 +291,9 @@ def require_categories(
     _category_codes(points, kind, category_field, id_field)
 
 
-def _category_codes(points: pd.DataFrame, kind: str, category_field: str, id_field: str) -> pd.Series:
+def _category_codes(
+    points: pd.DataFrame, kind: str, category_field: str, id_field: str, *, require_values: bool = True
+) -> pd.Series:
     """The category code of each row as text: the category field, else parsed from the component id."""
     fields = [category_field] + ([id_field] if kind == "components" else [])
     present = [f for f in fields if f in points.columns]
@@ -305,7 +311,7 @@ def _category_codes(points: pd.DataFrame, kind: str, category_field: str, id_fie
             parsed = parse_component_ids(ids[parseable])["category"].astype("str")
             category = category.copy()
             category[parseable] = parsed
-    if len(points) and (category == "").all():
+    if require_values and len(points) and (category == "").all():
         _no_categories(points, kind, fields, "no row has a value in " + " or ".join(repr(f) for f in present))
     return category
 

@@ -144,10 +144,7 @@ class AttachResult:
         if not self.n_future or self.future is None or self.now is None:
             return ""
         rows = self.future.index[self.future.to_numpy(dtype=bool)]
-        verb = "incident has" if len(rows) == 1 else "incidents have"
-        return (f"{len(rows):,} {verb} times after this run ({self.now:%Y-%m-%d %H:%M}): features "
-                f"{format_ids(rows)}; they are counted as given (field future_time): check their year "
-                f"and the clock of the system they came from")
+        return future_sentence(len(rows), format_ids(rows), self.now)
 
     def __repr__(self) -> str:
         inside = int((self.points["grid_code"] != "").sum())
@@ -163,6 +160,14 @@ class AttachResult:
         if self.written:
             parts.append(f"written to {self.written[0]}")
         return f"<AttachResult: {', '.join(parts)}>"
+
+
+def future_sentence(count: int, ids: str, now: pd.Timestamp) -> str:
+    """The sentence on ``count`` incidents with times after the run ``now``; ``ids`` names them."""
+    verb = "incident has" if count == 1 else "incidents have"
+    return (f"{count:,} {verb} times after this run ({now:%Y-%m-%d %H:%M}): features "
+            f"{ids}; they are counted as given (field future_time): check their year "
+            f"and the clock of the system they came from")
 
 
 def _pct(value: float) -> str:
