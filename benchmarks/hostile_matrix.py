@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from hostile_base import VERBS, make_base  # noqa: E402
-from hostile_run import Outcome, all_cases, run_case  # noqa: E402
+from hostile_base import VERBS, make_base
+from hostile_run import Outcome, all_cases, run_case
 
 SHORT = {"exit 0, documented": "ok0", "exit 2, clear": "ok2", "exit 3, clear": "ok3", "exit 4, clear": "ok4",
          "exit 130, clear": "ok130", "internal error": "INTERNAL", "traceback": "TRACEBACK",

@@ -115,7 +115,7 @@ def make_base(folder: Path, sample: Path = SAMPLE) -> Base:
     workers = pd.read_csv(sample / "workers.csv", dtype=str, keep_default_na=False)
     workers[workers["community_code"].isin(CLIP_CODES)].to_csv(folder / "workers.csv", index=False)
     base = Base(folder)
-    done = run_gridkit(verb_argv("partition", base, folder / "_part", {}), cwd=folder)
+    done = run_gridkit(verb_argv("partition", base, folder, {}, output=folder / "_part"), cwd=folder)
     if done.returncode != 0:
         raise RuntimeError(f"partitioning the base failed: {done.stderr}")
     shutil.move(folder / "_part" / "grids.gpkg", folder / "grids.gpkg")

@@ -100,7 +100,8 @@ def _case(family: str, verb: str, key: str, name: str, make: Callable[[Base, Pat
         path.parent.mkdir(parents=True, exist_ok=True)
         make(base, path)
         judge = None if check is None else (lambda out: check(base, out))
-        return Run(verb_argv(verb, base, work / "out", {key: path}, options=options), subject=name, check=judge)
+        subject = "" if expect.exit == 2 else name   # a usage error is about the options, not a file
+        return Run(verb_argv(verb, base, work / "out", {key: path}, options=options), subject=subject, check=judge)
     return Case(family, verb, build, expect, doc=doc)
 
 
@@ -402,7 +403,7 @@ def _encoding_cases() -> list[Case]:
         _case("GBK Shapefile without .cpg", "export", "file", "gbk.shp", _gbk_shapefile, Expect(0),
               check=_names_kept("export"), doc=doc),
         _case("GBK Shapefile without .cpg", "inspect", "file", "gbk.shp", _gbk_shapefile,
-              Expect(0, ("gbk|gb18030", "文昌社区")), doc=doc),
+              Expect(0, (r"encoding\s+gbk",)), doc=doc),
     ]
 
 
@@ -417,6 +418,14 @@ def _cell(column: str, value: str, rows: tuple[int, ...] = (5, 9)) -> Callable[[
         df.loc[list(rows), column] = value
         return df
     return change
+
+
+def _future(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows 5 and 9 seven years ahead: every time of the case (a wrong clock), 2030-2031."""
+    for col in ("reported_at", "registered_at", "closed_at", "due_at"):
+        df.loc[[5, 9], col] = df.loc[[5, 9], col].str.replace(r"^202([34])", lambda m: f"203{int(m[1]) - 3}",
+                                                             regex=True)
+    return df
 
 
 def _incident_key(verb: str) -> tuple[str, tuple[str, ...]]:
@@ -442,11 +451,9 @@ def _incident_cases() -> list[Case]:
                            Expect(3, ("incident_id", "more than once|twice|repeated|duplicate")),
                            doc="exit 3: the repeated ids and every row named"))
     cases += [
-        _case("incident times in the future", "attach", "points", "future.csv",
-              _table("incidents", _cell("reported_at", "2031-05-01T10:00:00")), Expect(0, ("after this run",)),
+        _case("incident times in the future", "attach", "points", "future.csv", _table("incidents", _future), Expect(0, ("after this run",)),
               doc="exit 0: kept; a warning line, future_time true, a line in OUT_evaluation.md"),
-        _case("incident times in the future", "heatmap", "incidents", "future.csv",
-              _table("incidents", _cell("reported_at", "2031-05-01T10:00:00")), Expect(0, ("future|after",)),
+        _case("incident times in the future", "heatmap", "incidents", "future.csv", _table("incidents", _future), Expect(0, ("future|after",)),
               doc="exit 0: kept; said on stdout and in report.md"),
         _case("unknown category codes", "attach", "points", "unknowncat.csv",
               _table("incidents", _cell("category", "9999")), Expect(0, ("9999|unknown|未知",)),
@@ -486,7 +493,7 @@ def _track_cases() -> list[Case]:
               _table("tracks", lambda d: pd.concat([d, d.iloc[100:130]], ignore_index=True)),
               Expect(0, ("dropped|duplicate",)), doc="exit 0: dropped with file, row and reason; counted"),
         _case("track times in the future", v, k, "future.csv",
-              _table("tracks", _cell("time", "2034-06-26T08:30:00", rows=(40,))), Expect(0, ("future",)),
+              _table("tracks", _cell("time", "2034-06-26T08:30:00", rows=(40,))), Expect(0, ("timed after this check",)),
               doc="exit 0: measured as given; how many fixes and which workers said"),
     ]
 
@@ -497,7 +504,7 @@ def _stale_boards(base: Base, work: Path) -> Run:
     out = work / "out"
     boards = output_of("board", out)
     shutil.copytree(base.reference("board"), boards)
-    first = sorted(boards.glob("52*.html"))[0]
+    first = min(boards.glob("52*.html"))
     gone = "520199001001999"
     text = first.read_text(encoding="utf-8").replace(first.stem, gone)
     (boards / f"{gone}.html").write_text(text, encoding="utf-8")

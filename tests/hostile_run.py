@@ -10,9 +10,12 @@ only ``benchmarks/hostile_matrix.py`` runs.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -88,6 +91,30 @@ def execute(run: Run, cwd: Path, timeout: float = 300) -> tuple[int | None, str]
     return proc.returncode, out
 
 
+class Zygote:
+    """A warm ``gridkit`` (``hostile_zygote.py``) that forks one child process per command."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("hostile_zygote.py"))],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        json.loads(self.proc.stdout.readline())
+
+    def execute(self, run: Run, cwd: Path, timeout: float = 300) -> tuple[int | None, str]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        log = cwd / "gridkit.log"
+        request = {"argv": ["--quiet", *run.argv], "cwd": str(cwd), "log": str(log), "timeout": int(timeout)}
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        code = json.loads(self.proc.stdout.readline())["code"]
+        return (None if code == -signal.SIGALRM else code), log.read_text(encoding="utf-8", errors="replace")
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
 def classify(case: Case, run: Run, code: int | None, text: str, left: list[str], out: Path) -> tuple[str, str]:
     """The outcome's kind and what is missing or wrong."""
     exp: Expect = case.expect
@@ -110,7 +137,8 @@ def classify(case: Case, run: Run, code: int | None, text: str, left: list[str],
     if left:
         return "partial output", ""
     if code in (2, 3, 4, 130):
-        missing = [p for p in (_name_pattern(run.subject), *exp.says) if not says(text, p)]
+        named = (_name_pattern(run.subject),) if run.subject else ()
+        missing = [p for p in (*named, *exp.says) if not says(text, p)]
         if exp.fix and code != 130 and not says(text, r"fix:"):
             missing.append("Fix:")
         if code != exp.exit:
@@ -122,12 +150,11 @@ def classify(case: Case, run: Run, code: int | None, text: str, left: list[str],
 
 
 def _name_pattern(subject: str) -> str:
-    import re
     return re.escape(subject)
 
 
-def run_case(case: Case, base: Base, work: Path) -> Outcome:
-    """Build ``case`` in the empty folder ``work`` and run it."""
+def run_case(case: Case, base: Base, work: Path, zygote: Zygote | None = None) -> Outcome:
+    """Build ``case`` in the empty folder ``work`` and run it (through ``zygote`` when given)."""
     (work / "in").mkdir(parents=True, exist_ok=True)
     (work / "out").mkdir(parents=True, exist_ok=True)
     reason = case.skip()
@@ -136,7 +163,8 @@ def run_case(case: Case, base: Base, work: Path) -> Outcome:
     run = case.build(base, work)
     before = _tree(work / "out")
     start = time.monotonic()
-    code, text = execute(run, work)
+    plain = run.wrap is None and run.sigint_when_open is None and run.sigint_after is None
+    code, text = zygote.execute(run, work) if zygote is not None and plain else execute(run, work)
     seconds = time.monotonic() - start
     if run.listing is not None:
         left = sorted(set(run.listing.read_text().split()) - set()) if run.listing.exists() else []
