@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-import shapely.ops
 from hostile_base import OSM, PRIMARY, Base, output_of, verb_argv
 
 
@@ -67,7 +67,9 @@ def _save(gdf: gpd.GeoDataFrame, path: Path, layer: str | None = None) -> Path:
     if path.suffix == ".geojson":
         path.write_text(gdf.to_json(), encoding="utf-8")
     elif path.suffix == ".shp":
-        gdf.to_file(path, engine="pyogrio")
+        with warnings.catch_warnings():  # field names cut to 10 characters, as any Shapefile has them
+            warnings.simplefilter("ignore")
+            gdf.to_file(path, engine="pyogrio")
     else:
         gdf.to_file(path, layer=layer or path.stem, engine="pyogrio")
     return path
@@ -387,10 +389,10 @@ def _names_kept(where: str) -> Callable[[Base, Path], str | None]:
     def check(base: Base, out: Path) -> str | None:
         wanted = set(base.communities["name"])
         if where == "partition":
-            got = set(gpd.read_file(output_of("partition", out) / "grids.gpkg", layer="communities").iloc[:, :5]
-                      .select_dtypes("object").stack())
+            layer = gpd.read_file(output_of("partition", out) / "grids.gpkg", layer="communities")
         else:
-            got = set(gpd.read_file(output_of("export", out)).select_dtypes("object").stack())
+            layer = gpd.read_file(output_of("export", out))
+        got = {str(v) for col in layer.columns if col != layer.geometry.name for v in layer[col]}
         return None if wanted <= got else f"community names changed: {sorted(wanted - got)} not in the output"
     return check
 
@@ -528,7 +530,7 @@ def _relabelled(fmt: str, what: str) -> Callable[[Base, Path], object]:
         if fmt == "metres":
             bad = gdf.to_crs(4545).set_crs(4490, allow_override=True)
         elif fmt == "swapped":
-            bad = gdf.set_geometry(gdf.geometry.map(lambda g: shapely.ops.transform(lambda x, y: (y, x), g)))
+            bad = gdf.set_geometry(shapely.transform(gdf.geometry.to_numpy(), lambda xy: xy[:, ::-1]))
         else:  # projected coordinates in a GeoJSON (GeoJSON is WGS84 lon/lat by definition)
             bad = gdf.to_crs(4545)
         _save(bad, path, what)

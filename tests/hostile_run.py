@@ -113,6 +113,8 @@ class Zygote:
         if self.proc.stdin:
             self.proc.stdin.close()
         self.proc.wait(timeout=30)
+        if self.proc.stdout:
+            self.proc.stdout.close()
 
 
 def classify(case: Case, run: Run, code: int | None, text: str, left: list[str], out: Path) -> tuple[str, str]:
