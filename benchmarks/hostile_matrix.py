@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -52,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="keep the work folders here")
     parser.add_argument("--verbose", action="store_true", help="print the output of every failing case")
     args = parser.parse_args(argv)
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        # a shell starts background jobs with SIGINT ignored, and the commands would inherit that
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     cases = [c for c in all_cases() if (not args.only or args.only in c.id) and (not args.scope or c.scope == args.scope)]
     root = Path(tempfile.mkdtemp(prefix="hostile-")) if args.keep is None else args.keep

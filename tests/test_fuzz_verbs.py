@@ -13,8 +13,8 @@ but a :class:`~gridkit.errors.GridkitError`, and every count they return is a wh
 from __future__ import annotations
 
 import tempfile
-from datetime import date
 import warnings
+from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
@@ -366,3 +366,23 @@ def test_board_refuses_an_infinite_household_size():
     with pytest.raises(ParameterError, match="persons per household"):
         board_html("520199001001001", grids, persons_per_household=float("inf"), issued=date(2024, 6, 30))
     assert "300" in board_html("520199001001001", grids, issued=date(2024, 6, 30))
+
+
+def test_board_draws_invalid_grids_and_buildings_repaired():
+    """Found by the fuzz: a bow-tie grid or a self-touching building raised a GEOS TopologyException
+    (and a 3-point ring an IllegalArgumentException) from the library's ``board_html``."""
+    from gridkit.board.build import board_html
+
+    bowtie = shapely.Polygon([(X0, Y0), (X0 + 300, Y0 + 300), (X0 + 300, Y0), (X0, Y0 + 300)])
+    grids = gpd.GeoDataFrame({"grid_code": ["520199001001001"], "households": [300]}, geometry=[bowtie], crs=4545)
+    touching = shapely.Polygon([(X0 + 10, Y0 + 10), (X0 + 60, Y0 + 10), (X0 + 35, Y0 + 35), (X0 + 60, Y0 + 60),
+                                (X0 + 10, Y0 + 60), (X0 + 35, Y0 + 35)])
+    collapsed = shapely.from_wkt(f"POLYGON (({X0 + 70} {Y0 + 70}, {X0 + 90} {Y0 + 70}, {X0 + 70} {Y0 + 70}))")
+    buildings = gpd.GeoDataFrame({"households": [20, 5]}, geometry=[touching, collapsed], crs=4545)
+    page = board_html("520199001001001", grids, buildings=buildings, issued=date(2024, 6, 30))
+    assert "520199001001001" in page and "<svg" in page
+    empty = gpd.GeoDataFrame({"grid_code": ["520199001001001"], "households": [300]},
+                             geometry=[shapely.from_wkt(f"POLYGON (({X0} {Y0}, {X0 + 9} {Y0}, {X0 + 18} {Y0}, {X0} {Y0}))")],
+                             crs=4545)
+    with pytest.raises(GridkitError, match="no area left"):
+        board_html("520199001001001", empty, issued=date(2024, 6, 30))
