@@ -10,10 +10,19 @@ forked from a warm interpreter (``hostile_zygote.py``) to keep the file within i
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
 import pytest
 from hostile_base import make_base
 from hostile_cases import Case, input_cases
 from hostile_run import Zygote, run_case
+
+from gridkit.errors import InputDataError
+from gridkit.heat.job import HeatmapOptions, heatmap_outputs, read_heatmap_inputs
+from gridkit.patrol.coverage import check_tracks
+from gridkit.patrol.tracks import read_tracks
 
 # cases of issue 17 whose fix is on another branch at the time of writing (they pass once it lands)
 _ELSEWHERE = {
@@ -50,3 +59,47 @@ def gridkit():
 def test_hostile_input_ends_as_documented(case, base, gridkit, tmp_path):
     outcome = run_case(case, base, tmp_path, gridkit)
     assert outcome.ok, outcome.explain()
+
+
+# ----------------------------------------------------------------------------- library defects the matrix found
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_county"
+
+
+def _sample_grids():
+    comm = gpd.read_file(SAMPLE / "communities.gpkg")
+    return comm.rename(columns={"code": "grid_code"}).assign(households=300)
+
+
+def test_heatmap_refuses_repeated_incident_ids(tmp_path):
+    rows = pd.read_csv(SAMPLE / "incidents.csv", dtype=str, keep_default_na=False).iloc[:40]
+    pd.concat([rows, rows.iloc[[3]]]).to_csv(tmp_path / "inc.csv", index=False)
+    _sample_grids().to_file(tmp_path / "grids.gpkg", layer="grids")
+    with pytest.raises(InputDataError) as err:
+        read_heatmap_inputs(tmp_path / "grids.gpkg", tmp_path / "inc.csv")
+    assert err.value.field == "incident_id" and err.value.feature_ids == [3, 40]
+
+
+def test_heatmap_reports_incidents_reported_after_the_run(tmp_path):
+    rows = pd.read_csv(SAMPLE / "incidents.csv", dtype=str, keep_default_na=False).iloc[:300]
+    rows.to_csv(tmp_path / "inc.csv", index=False)
+    _sample_grids().to_file(tmp_path / "grids.gpkg", layer="grids")
+    grids, incidents = read_heatmap_inputs(tmp_path / "grids.gpkg", tmp_path / "inc.csv")
+    now = "2023-07-08T00:00:00"
+    later = int((pd.to_datetime(rows["reported_at"]) > pd.Timestamp(now)).sum())
+    assert 0 < later < len(rows)
+    summary = heatmap_outputs(grids, incidents, tmp_path / "out", options=HeatmapOptions(now=now))
+    assert summary["incidents_in_future"] == later
+    assert f"{later:,} incidents are reported after this run" in summary["future_note"]
+    assert summary["future_note"] in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    quiet = heatmap_outputs(grids, incidents, tmp_path / "out2", options=HeatmapOptions(now="2030-01-01"))
+    assert quiet["incidents_in_future"] == 0 and quiet["future_note"] == ""
+
+
+def test_track_check_refuses_repeated_grid_codes():
+    fixes = read_tracks(SAMPLE / "tracks.csv").iloc[:200]
+    grids = _sample_grids()
+    grids.loc[1, "grid_code"] = grids.loc[0, "grid_code"]
+    with pytest.raises(InputDataError) as err:
+        check_tracks(fixes, grids)
+    assert err.value.field == "grid_code" and err.value.feature_ids == [0, 1]
