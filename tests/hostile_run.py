@@ -82,6 +82,9 @@ def execute(run: Run, cwd: Path, timeout: float = 300) -> tuple[int | None, str]
             time.sleep(run.sigint_after or 0)
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
+        else:  # the command was done before it could be interrupted: nothing to judge
+            proc.communicate()
+            return None, _NOT_SENT
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -115,6 +118,9 @@ class Zygote:
         self.proc.wait(timeout=30)
         if self.proc.stdout:
             self.proc.stdout.close()
+
+
+_NOT_SENT = "[the command finished before SIGINT could be sent]"
 
 
 def classify(case: Case, run: Run, code: int | None, text: str, left: list[str], out: Path) -> tuple[str, str]:
@@ -168,6 +174,9 @@ def run_case(case: Case, base: Base, work: Path, zygote: Zygote | None = None) -
     plain = run.wrap is None and run.sigint_when_open is None and run.sigint_after is None
     code, text = zygote.execute(run, work) if zygote is not None and plain else execute(run, work)
     seconds = time.monotonic() - start
+    if text == _NOT_SENT:
+        return Outcome(case, "skipped", None, text, [], "the command read its input faster than the harness "
+                       "could interrupt it", seconds)
     if run.listing is not None:
         left = sorted(set(run.listing.read_text().split()) - set()) if run.listing.exists() else []
     else:
@@ -260,7 +269,7 @@ def _stale_tmp(verb: str) -> Case:
 def _sigint(verb: str, *, early: bool) -> Case:
     def build(base: Base, work: Path) -> Run:
         argv = verb_argv(verb, base, work / "out", {})
-        reading = Path(argv[{"partition": 1, "attach": 2, "heatmap": 2, "export": 1}[verb]])
+        reading = Path(argv[{"partition": 1, "attach": 2, "heatmap": 1, "export": 1}[verb]])
         if early:
             return Run(argv, subject="", sigint_after=0.15)
         return Run(argv, subject="", sigint_when_open=reading)
