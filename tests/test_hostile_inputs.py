@@ -81,11 +81,11 @@ def test_heatmap_refuses_repeated_incident_ids(tmp_path):
 
 
 def test_heatmap_reports_incidents_reported_after_the_run(tmp_path):
-    rows = pd.read_csv(SAMPLE / "incidents.csv", dtype=str, keep_default_na=False).iloc[:300]
+    rows = pd.read_csv(SAMPLE / "incidents.csv", dtype=str, keep_default_na=False).iloc[:150]
     rows.to_csv(tmp_path / "inc.csv", index=False)
     _sample_grids().to_file(tmp_path / "grids.gpkg", layer="grids")
     grids, incidents = read_heatmap_inputs(tmp_path / "grids.gpkg", tmp_path / "inc.csv")
-    now = "2023-07-08T00:00:00"
+    now = "2023-07-04T00:00:00"
     later = int((pd.to_datetime(rows["reported_at"]) > pd.Timestamp(now)).sum())
     assert 0 < later < len(rows)
     summary = heatmap_outputs(grids, incidents, tmp_path / "out", options=HeatmapOptions(now=now))
