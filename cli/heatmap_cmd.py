@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"early warning as of {summary['as_of']}: {summary['alerts']} of {summary['grids_tested']} grids alert")
     print(f"wrote {outdir / 'heat.tif'}, heat.png, choropleth.png, heatmap.html "
           f"({summary['page_bytes'] / 2**20:.1f} MB, {summary['weeks_shown']} weeks), alerts.csv, report.md")
+    if summary.get("future_note"):
+        print(f"warning: {summary['future_note']}", file=sys.stderr)
     if summary["page_over_budget"]:
         print(f"warning: heatmap.html is {summary['page_bytes'] / 2**20:.1f} MB, over its budget of "
               f"{round(summary['page_budget_bytes'] / 2**20, 1):g} MB: it may open slowly", file=sys.stderr)

@@ -28,7 +28,7 @@ from gridkit.board.page import MAP_PANEL_MM, PAGE_MM, board_page, index_page
 from gridkit.board.scene import MapLayers, Scene, scene_for_grid, scene_svg
 from gridkit.board.workers import workers_for_grids, workers_from_grids
 from gridkit.errors import DependencyError, InputDataError, MissingFieldError, ParameterError
-from gridkit.io import atomic_dir, write_text
+from gridkit.io import atomic_dir, keep_dimension, write_text
 
 __all__ = ["Format", "Renderer", "board_html", "boards_for_grids", "choose_renderer", "stale_boards"]
 
@@ -86,6 +86,8 @@ class _Run:
         issued: date | None,
     ) -> None:
         grids = _checked_grids(grids)
+        buildings, streets, routes = (_repaired(layer, what) for layer, what in
+                                      ((buildings, "building"), (streets, "street"), (routes, "route")))
         self.lang = lang
         self.layers = MapLayers.prepare(grids, buildings=buildings, streets=streets, routes=routes)
         crew = workers_from_grids(grids) if workers is None else workers_for_grids(grids, workers)
@@ -124,7 +126,7 @@ def _checked_grids(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
                                 hint="use the grids layer written by 'gridkit partition'")
     if grids.crs is None:
         raise InputDataError("the grids have no CRS", path=path, hint="set the CRS of the grids layer")
-    grids = grids.copy()
+    grids = _repaired(grids, "grid").copy()  # type: ignore[union-attr]
     grids["grid_code"] = grids["grid_code"].astype(str).str.strip()
     dup = grids.index[grids["grid_code"].duplicated(keep=False)]
     if len(dup):
@@ -133,9 +135,26 @@ def _checked_grids(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
                              hint="every grid needs its own code; run 'gridkit partition' again")
     empty = grids.index[grids.geometry.is_empty | grids.geometry.isna()]
     if len(empty):
-        raise InputDataError("grids without a geometry", path=path, feature_ids=list(empty), field="geometry",
-                             hint="drop or redraw these grids")
+        raise InputDataError("grids without a geometry (none, or no area left once an invalid one is repaired)",
+                             path=path, feature_ids=list(empty), field="geometry", hint="drop or redraw these grids")
     return grids
+
+
+def _repaired(layer: gpd.GeoDataFrame | None, what: str) -> gpd.GeoDataFrame | None:
+    """``layer`` with invalid geometries repaired as :func:`gridkit.io.read_layer` repairs them
+    (``make_valid``, structure method, the parts of each geometry's own dimension): a library
+    caller may hand the boards any geometry, and drawing an invalid one raised a GEOS error."""
+    if layer is None:
+        return None
+    geoms = layer.geometry.to_numpy()
+    bad = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
+    if not bad.any():
+        return layer
+    fixed = geoms.copy()
+    fixed[bad] = keep_dimension(shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False),
+                                shapely.get_dimensions(geoms[bad]))
+    logger.info("boards: %d invalid %s geometries repaired", int(bad.sum()), what)
+    return layer.set_geometry(gpd.GeoSeries(fixed, index=layer.index, crs=layer.crs))
 
 
 def _area(grids: gpd.GeoDataFrame, layers: MapLayers) -> pd.Series:

@@ -42,6 +42,9 @@ POPULATION_FIELDS = ("population", "人口")
 _PHOTO_EXTS = (".jpg", ".jpeg", ".png")
 
 
+MAX_COUNT = 10**9  # households or people of one grid: far beyond any real grid, far below int64 limits
+MAX_PERSONS_PER_HOUSEHOLD = 50.0
+
 @dataclass(frozen=True)
 class Worker:
     """A grid worker (网格员) as the board shows them."""
@@ -197,8 +200,9 @@ def facts_for_grids(
     :func:`workers_from_grids`) and ``contacts`` from :func:`read_contacts`.
     """
     _check_lang(lang)
-    if not persons_per_household > 0:
-        raise ParameterError(f"persons per household must be > 0, got {persons_per_household}")
+    if not 0 < persons_per_household < MAX_PERSONS_PER_HOUSEHOLD:
+        raise ParameterError(f"persons per household must be > 0 and below {MAX_PERSONS_PER_HOUSEHOLD}, "
+                             f"got {persons_per_household}", hint="e.g. 2.62 (the 2020 census average)")
     photo_dir = None if photos is None else Path(photos)
     if photo_dir is not None and not photo_dir.is_dir():
         raise InputFileError("the photos folder does not exist", path=photo_dir,
@@ -250,25 +254,28 @@ def _households(grids: gpd.GeoDataFrame) -> pd.Series:
     if "households" not in grids.columns:
         raise MissingFieldError("the grids have no households field", path=grids.attrs.get("source"),
                                 field="households", hint="use the grids layer written by 'gridkit partition'")
-    values = pd.to_numeric(grids["households"], errors="coerce")
-    bad = grids.index[values.isna() | (values < 0)]
-    if len(bad):
-        raise InputDataError("households must be a number >= 0", path=grids.attrs.get("source"),
-                             feature_ids=list(bad), field="households", hint="fix these grids")
-    return values.round().astype(int)
+    return _whole_counts(grids, "households", hint="fix these grids")
 
 
 def _population(grids: gpd.GeoDataFrame, households: pd.Series, pph: float) -> tuple[pd.Series, bool]:
     column = next((c for c in POPULATION_FIELDS if c in grids.columns), None)
     if column is None:
-        return (households * pph).round().astype(int), True
-    values = pd.to_numeric(grids[column], errors="coerce")
-    bad = grids.index[values.isna() | (values < 0)]
-    if len(bad):
-        raise InputDataError("population must be a number >= 0", path=grids.attrs.get("source"),
-                             feature_ids=list(bad), field=column,
-                             hint=f"fix these grids, or drop the field to estimate households x {pph}")
-    return values.round().astype(int), False
+        return (households * pph).round().astype(np.int64), True
+    return _whole_counts(grids, column, hint=f"fix these grids, or drop the field to estimate households x {pph}"), False
+
+
+def _whole_counts(grids: gpd.GeoDataFrame, column: str, *, hint: str) -> pd.Series:
+    """``column`` as int64, refusing what no grid holds: not a number, negative, fractional, infinite
+    or at least :data:`MAX_COUNT` (a count printed on a board is never rounded, wrapped or invented)."""
+    values = pd.to_numeric(grids[column], errors="coerce").astype(float)
+    numbers = values.to_numpy()
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(numbers) | (numbers < 0) | (numbers >= MAX_COUNT) | (numbers != np.round(numbers))
+    if bad.any():
+        raise InputDataError(f"{column} must be a whole number from 0 to below {MAX_COUNT:,}",
+                             path=grids.attrs.get("source"), feature_ids=list(grids.index[bad]), field=column,
+                             hint=hint)
+    return pd.Series(numbers.astype(np.int64), index=grids.index, name=column)
 
 
 def _contacts_for(contacts: pd.DataFrame | None, grid_code: str, community: str) -> tuple[Contact, ...]:

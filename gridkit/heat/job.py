@@ -54,6 +54,7 @@ class HeatmapOptions:
     time_field: str = "reported_at"
     seed: int = 0
     max_weeks: int = 104
+    now: str | None = None  # the run's time for reporting times in the future (default this machine's clock)
 
 
 def heatmap_job(
@@ -90,7 +91,8 @@ def read_heatmap_inputs(
     input_coords: str = "wgs84",
     assume_crs: Any = None,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Read the grids and the incidents, checked: point geometries, categories and reporting times.
+    """Read the grids and the incidents, checked: point geometries, categories, reporting times and
+    ``incident_id`` given once (the same case twice would weigh twice in the heat and the alerts).
 
     A GeoPackage holding a ``grids`` layer is read from that layer unless ``grids_layer``
     says otherwise. Incident codes stay text (:func:`gridkit.incidents.attach.read_points`);
@@ -100,11 +102,13 @@ def read_heatmap_inputs(
     ------
     InputFileError, InputDataError
         A file that cannot be read; missing fields; incidents that are not points, have
-        no category or a reporting time that is not a date (naming the rows).
+        no category or a reporting time that is not a date, or repeat an ``incident_id``
+        (naming the rows).
     """
     import shapely
 
     from gridkit.heat.select import with_reported_times
+    from gridkit.incidents._checks import check_unique_ids
     from gridkit.incidents.attach import read_points
     from gridkit.io import preferred_layer, read_layer
 
@@ -134,6 +138,7 @@ def read_heatmap_inputs(
                  "docs/heat.md)",
         )
     incidents[category_field] = codes.astype(str)
+    check_unique_ids(incidents, "incident_id", what="incidents")
     # parsed once here (raising on bad or missing times, naming the rows); later steps reuse it
     return grids, with_reported_times(incidents, field=time_field)
 
@@ -171,11 +176,14 @@ def heatmap_outputs(
     from gridkit.heat.select import filter_incidents, with_reported_times
     from gridkit.incidents.attach import attach_points
     from gridkit.io import atomic_dir, write_text
+    from gridkit.times import local_now, local_time
 
     progress = progress or no_progress
     o = options
     crs = local_crs(grids)  # the one metric CRS of the run
     incidents = with_reported_times(incidents, field=o.time_field)  # no-op when read_heatmap_inputs parsed them
+    now = local_now() if o.now is None else local_time(o.now, name="now")
+    future = (incidents[o.time_field] > now).to_numpy(dtype=bool)
     attached = attach_points(incidents, grids, grid_field=o.grid_field)
     heat_set = filter_incidents(attached, categories=o.categories, start=o.start, end=o.end,
                                 category_field=o.category_field, time_field=o.time_field)
@@ -207,6 +215,7 @@ def heatmap_outputs(
         "page_bytes": page_bytes, "page_budget_bytes": PAGE_BUDGET_BYTES,
         "page_over_budget": page_bytes > PAGE_BUDGET_BYTES,
         "weeks_shown": len(weeks.labels), "weeks_total": weeks.weeks_total,
+        "incidents_in_future": int(future.sum()), "future_note": _future_note(incidents, future, now, o.time_field),
     }
     if summary["page_over_budget"]:
         log.warning("heatmap.html is %.1f MB, over its budget of %.1f MB", page_bytes / 2**20, PAGE_BUDGET_BYTES / 2**20)
@@ -221,6 +230,19 @@ def heatmap_outputs(
         write_text(tmp / "report.md", report)
     log.info("wrote %s: %s", outdir, ", ".join(OUTPUT_FILES))
     return summary
+
+
+def _future_note(incidents: gpd.GeoDataFrame, future: Any, now: Any, field: str) -> str:
+    """A sentence on incidents reported after ``now`` (a wrong year or clock), or ``""``."""
+    from gridkit.errors import format_ids
+
+    n = int(future.sum())
+    if not n:
+        return ""
+    latest = incidents[field][future].max()
+    return (f"{n:,} incident{'s are' if n > 1 else ' is'} reported after this run ({now:%Y-%m-%d %H:%M}), up to "
+            f"{latest:%Y-%m-%dT%H:%M:%S}: features {format_ids(incidents.index[future])}; they are mapped as given "
+            f"({field}): check their year or the export's clock")
 
 
 def _sources(grids: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame) -> dict[str, str]:

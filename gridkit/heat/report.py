@@ -30,6 +30,7 @@ def heatmap_report(
         f"to {o.end or 'the last'} incident"),
         (f"- incidents: {summary['incidents_read']:,} read, {summary['incidents_used']:,} kept by the filters, "
         f"{summary['incidents_outside']:,} of them outside every grid (kept in the surface, not in grid rates)"),
+        *([f"- warning: {summary['future_note']}"] if summary.get("future_note") else []),
         "", "## Density surface", "",
         (f"Gaussian kernel density ({_method_text(d)}) in {surface.crs.name} "
         f"(EPSG:{surface.crs.to_epsg()}), cells of {surface.cell_m:g} m, "

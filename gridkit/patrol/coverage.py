@@ -39,7 +39,8 @@ from scipy.spatial import cKDTree
 
 from gridkit._progress import Progress, no_progress
 from gridkit.crs import local_crs
-from gridkit.errors import EmptyLayerError, InputDataError, MissingFieldError, ParameterError
+from gridkit.errors import EmptyLayerError, InputDataError, ParameterError
+from gridkit.incidents._checks import grid_code_arrays
 from gridkit.patrol.cleaning import DROP_REASONS, clean_tracks
 from gridkit.patrol.coverage_report import coverage_markdown
 from gridkit.patrol.measures import (
@@ -168,9 +169,8 @@ def check_tracks(
     _check_options(month, max_speed_kmh, max_gap_minutes, inside_tolerance_m, street_radius_m, building_radius_m)
     if len(fixes) == 0:
         raise EmptyLayerError("there are no GPS fixes", hint="give a track file with rows")
-    if grid_field not in grids.columns:
-        raise MissingFieldError(f"the grids have no {grid_field!r} field", path=grids.attrs.get("source"),
-                                field=grid_field, hint="give the grids layer of grids.gpkg from 'gridkit partition'")
+    # grid codes present, non-empty and unique: a code twice would give one worker two grids
+    grid_code_arrays(grids, grid_field, "community_code")
     stages = 6
     crs = local_crs(grids)
     g = grids.to_crs(crs)
