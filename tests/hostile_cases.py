@@ -9,6 +9,7 @@ thing broken; ``build`` writes the broken file under ``WORK/in`` and returns the
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import warnings
@@ -531,8 +532,12 @@ def _relabelled(fmt: str, what: str) -> Callable[[Base, Path], object]:
             bad = gdf.to_crs(4545).set_crs(4490, allow_override=True)
         elif fmt == "swapped":
             bad = gdf.set_geometry(shapely.transform(gdf.geometry.to_numpy(), lambda xy: xy[:, ::-1]))
-        else:  # projected coordinates in a GeoJSON (GeoJSON is WGS84 lon/lat by definition)
-            bad = gdf.to_crs(4545)
+        else:  # projected coordinates in a GeoJSON without a "crs" member (GeoJSON is WGS84 lon/lat by definition)
+            collection = json.loads(gdf.to_crs(4545).to_json())
+            collection.pop("crs", None)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(collection), encoding="utf-8")
+            return
         _save(bad, path, what)
     return make
 
