@@ -441,7 +441,10 @@ def _incident_cases() -> list[Case]:
         key, _ = _incident_key(verb)
         cases += [
             _case("incident time not a time", verb, key, "badtime.csv", _table("incidents", _cell("reported_at",
-                  "yesterday")), Expect(3, ("reported_at",)), doc="exit 3: rows and field named"),
+                  "yesterday")),
+                  Expect(0, ("reported_at", "not a time")) if verb == "map" else Expect(3, ("reported_at",)),
+                  doc=("exit 0: the map draws the other incidents; a warning and the page's notes name the rows "
+                       "and the field" if verb == "map" else "exit 3: rows and field named")),
             _case("incident lon not a number", verb, key, "badlon.csv", _table("incidents", _cell("lon", "abc")),
                   Expect(3, ("lon",)), doc="exit 3: rows and lon named"),
             _case("incident lon 200", verb, key, "lon200.csv", _table("incidents", _cell("lon", "200.5")),

@@ -25,10 +25,7 @@ from gridkit.patrol.coverage import check_tracks
 from gridkit.patrol.tracks import read_tracks
 
 # cases whose documented behaviour is not yet what gridkit does (reported in docs/errors.md)
-_ELSEWHERE = {
-    "repeated grid codes[map]": "gridkit.maps draws grids with a repeated grid_code without a word",
-    "incident time not a time[map]": "gridkit.maps drops incidents with unreadable times without a word",
-}
+_ELSEWHERE: dict[str, str] = {}
 
 def _param(case: Case) -> object:
     reasons = [why for key, why in _ELSEWHERE.items() if case.id.startswith(key)]

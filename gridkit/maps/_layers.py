@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gridkit.errors import format_ids
 from gridkit.incidents.categories import component_categories
 from gridkit.maps._canvas import CanvasLayer
 from gridkit.maps._data import (
@@ -169,6 +170,10 @@ def incident_layer(layer: gpd.GeoDataFrame, *, lang: Lang, cell_m: float, max_we
     ok = times.notna().to_numpy()
     if not ok.all():
         notes.append(label("incident_untimed", lang, n=int((~ok).sum())))
+        log.warning("%s: %d incidents have a %s that is not a time (features %s): drawn in no week, "
+                    "the page's notes say so; fix their %s to read as ISO 8601 times",
+                    layer.attrs.get("source", "incidents"), int((~ok).sum()), field,
+                    format_ids(list(layer.index[~ok])), field)
     weeks = week_starts(times[ok])
     all_weeks = pd.date_range(weeks.min(), weeks.max(), freq="7D")
     if len(all_weeks) > max_weeks:

@@ -156,6 +156,7 @@ def read_map_layers(files: MapFiles, *, numeric: Sequence[str] = ()) -> dict[str
     # Amap/Baidu coordinates come with points collected in the field, never with gridkit's own layers
     points: dict[str, Any] = {**common, "input_coords": files.input_coords}
     grids = _read(files.grids, ("grids",), "polygon", "grids", common, required=("grid_code",))
+    _check_unique_codes(grids)
     grids_path, _ = split_layer_spec(files.grids)
     in_grids = _layers_of(grids_path)
     out: dict[str, Any] = {"grids": grids}
@@ -229,6 +230,18 @@ def grids_with_stats(grids: gpd.GeoDataFrame, stats: pd.DataFrame, *, path: Path
 
 
 # ----------------------------------------------------------------------------- reading
+
+
+def _check_unique_codes(grids: gpd.GeoDataFrame) -> None:
+    """One row per grid: a repeated code would draw two grids as one in tooltips, colours and joins."""
+    from gridkit.errors import InputDataError
+
+    codes = grids["grid_code"].astype("string").fillna("")
+    repeated = codes.duplicated(keep=False).to_numpy()
+    if repeated.any():
+        raise InputDataError(f"grid codes repeat, e.g. {codes[repeated].iloc[0]!r}", path=grids.attrs.get("source"),
+                             feature_ids=list(grids.index[repeated]), field="grid_code",
+                             hint="one row per grid: dissolve the pieces of a grid into one (Multi)Polygon")
 
 
 def _layers_of(path: str) -> list[str]:
