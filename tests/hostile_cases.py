@@ -9,6 +9,7 @@ thing broken; ``build`` writes the broken file under ``WORK/in`` and returns the
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import warnings
@@ -64,8 +65,10 @@ class Case:
 
 def _save(gdf: gpd.GeoDataFrame, path: Path, layer: str | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".geojson":
-        path.write_text(gdf.to_json(), encoding="utf-8")
+    if path.suffix == ".geojson":  # RFC 7946: no "crs" member, the coordinates are WGS84 by definition
+        data = json.loads(gdf.to_json())
+        data.pop("crs", None)
+        path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     elif path.suffix == ".shp":
         with warnings.catch_warnings():  # field names cut to 10 characters, as any Shapefile has them
             warnings.simplefilter("ignore")

@@ -30,7 +30,6 @@ _ELSEWHERE = {
        for family in ("metres in EPSG:4490 (GPKG)", "metres in EPSG:4490 (SHP)", "lat/lon swapped",
                       "projected GeoJSON")
        for verb in ("export", "inspect", "attach")},
-    "projected GeoJSON[partition]": "coordinate plausibility checks (issue 17, deliver 2): the io branch",
     "--input-coords gcj02": "--input-coords scoped to the inputs it names (issue 17, deliver 5): the io branch",
     "repeated grid codes[map]": "gridkit.maps draws grids with a repeated grid_code without a word",
     "incident time not a time[map]": "gridkit.maps drops incidents with unreadable times without a word",
