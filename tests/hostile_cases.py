@@ -65,8 +65,10 @@ class Case:
 
 def _save(gdf: gpd.GeoDataFrame, path: Path, layer: str | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".geojson":
-        path.write_text(gdf.to_json(), encoding="utf-8")
+    if path.suffix == ".geojson":  # RFC 7946: no "crs" member, the coordinates are WGS84 by definition
+        data = json.loads(gdf.to_json())
+        data.pop("crs", None)
+        path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     elif path.suffix == ".shp":
         with warnings.catch_warnings():  # field names cut to 10 characters, as any Shapefile has them
             warnings.simplefilter("ignore")
@@ -535,12 +537,8 @@ def _relabelled(fmt: str, what: str) -> Callable[[Base, Path], object]:
             bad = gdf.to_crs(4545).set_crs(4490, allow_override=True)
         elif fmt == "swapped":
             bad = gdf.set_geometry(shapely.transform(gdf.geometry.to_numpy(), lambda xy: xy[:, ::-1]))
-        else:  # projected coordinates in a GeoJSON without a "crs" member (GeoJSON is WGS84 lon/lat by definition)
-            collection = json.loads(gdf.to_crs(4545).to_json())
-            collection.pop("crs", None)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(collection), encoding="utf-8")
-            return
+        else:  # projected coordinates in a GeoJSON (GeoJSON is WGS84 lon/lat by definition)
+            bad = gdf.to_crs(4545)
         _save(bad, path, what)
     return make
 

@@ -27,6 +27,7 @@ from gridkit.patrol.tracks import read_tracks
 # cases whose documented behaviour is not yet what gridkit does (reported in docs/errors.md)
 _ELSEWHERE: dict[str, str] = {}
 
+
 def _param(case: Case) -> object:
     reasons = [why for key, why in _ELSEWHERE.items() if case.id.startswith(key)]
     marks = [pytest.mark.xfail(reason=reasons[0], strict=False)] if reasons else []
