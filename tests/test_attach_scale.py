@@ -165,3 +165,17 @@ def test_memory_sizes():
     assert parse_memory("2GB") == 2_000_000_000 and parse_memory("1.5GiB") == 3 * 2**29
     with pytest.raises(ValueError, match="memory-limit"):
         parse_memory("lots")
+
+
+def test_a_file_without_any_category_is_refused_in_chunks(grids, tmp_path):
+    """No chunk has a category: refused as the in-memory attach refuses it, naming the field; nothing written."""
+    from gridkit.errors import MissingFieldError
+
+    frame = pd.read_csv(get_path("sample_county", "incidents.csv"), dtype=str)
+    frame["category"] = ""
+    source = tmp_path / "incidents.csv"
+    frame.to_csv(source, index=False)
+    out = tmp_path / "out" / "a.gpkg"
+    with pytest.raises(MissingFieldError, match="no row has a value in 'category'"):
+        attach_stream_job(grids, source, out, options=AttachOptions(kind="incidents"), rows=2000)
+    assert not out.exists()

@@ -108,6 +108,7 @@ def attach_dask_job(
 
         ctx = prepare(grids, first, options=options, staging=staging, stem=out.stem, latest=latest,
                       n_rows=n_rows, now=now)
+        first = first.iloc[:1]  # its fields name what a file without categories has; the rows are not needed
         shared = client.scatter(ctx, broadcast=True)
         total, n = _run(client, shared, points_path, fmt, specs, rows, n_rows, progress)
         result = finish(ctx, total, chunks=n, streets=streets, last_chunk=first, points_path=points_path)

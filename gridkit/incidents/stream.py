@@ -379,7 +379,7 @@ def attach_stream_job(
             total = total.add(attach_chunk(chunk, ctx, i, position=position))
             n += 1
             position += len(chunk)
-            last = chunk
+            last = chunk.iloc[:1]  # for the message on a file without categories: its fields, not its rows
             if progress is not None:
                 progress(position, n_rows, f"chunk {i + 1}")
         result = finish(ctx, total, chunks=n, streets=streets, last_chunk=last, points_path=points_path)
