@@ -52,7 +52,7 @@ from pyproj.exceptions import CRSError
 
 from gridkit._types import CoordSystem, PathLike
 from gridkit.crs import convert_coords
-from gridkit.errors import ParameterError
+from gridkit.errors import OutputError, ParameterError
 from gridkit.export import files as files_
 from gridkit.export import prepare as prep
 from gridkit.export.field_names import field_table
@@ -396,7 +396,7 @@ def _targets(path: Path, fmt: str, names: list[str]) -> dict[Path, list[str]]:
     extension = FORMATS[fmt][0]
     if fmt in _MULTI_LAYER or (len(names) == 1 and not path.is_dir()):
         if path.is_dir():
-            raise ParameterError(f"{path} is a folder; give the {fmt} file to write", path=path,
+            raise OutputError(f"{path} is a folder; give the {fmt} file to write", path=path,
                                  hint=f"e.g. -o {path / ('layers' + extension)}")
         if format_from_path(path) != fmt:
             raise ParameterError(
@@ -405,7 +405,7 @@ def _targets(path: Path, fmt: str, names: list[str]) -> dict[Path, list[str]]:
             )
         return {path: names}
     if path.exists() and not path.is_dir():
-        raise ParameterError(f"{len(names)} layers make {len(names)} {fmt} files; give a folder, not a file",
+        raise OutputError(f"{len(names)} layers make {len(names)} {fmt} files; give a folder, not a file",
                              path=path, hint="e.g. -o exported/")
     if format_from_path(path) is not None:
         raise ParameterError(f"a {fmt} file holds one layer; give a folder for {len(names)} layers",
