@@ -21,6 +21,7 @@ from os import PathLike
 from typing import Any
 
 __all__ = [
+    "MAX_IDS_SHOWN",
     "DependencyError",
     "EmptyLayerError",
     "GeometryTypeError",
@@ -34,10 +35,10 @@ __all__ = [
     "format_ids",
 ]
 
-_MAX_IDS_SHOWN = 10
+MAX_IDS_SHOWN = 10
 
 
-def format_ids(ids: Iterable[Any], *, limit: int = _MAX_IDS_SHOWN) -> str:
+def format_ids(ids: Iterable[Any], *, limit: int = MAX_IDS_SHOWN) -> str:
     """Format feature ids for a message: the first ``limit``, then how many more.
 
     >>> format_ids(range(14), limit=3)

@@ -64,6 +64,23 @@ def test_assume_crs_replaces_a_geographic_crs_the_coordinates_cannot_be_in(tmp_p
     assert io.read_layer(plausible, assume_crs="EPSG:4523").crs.to_epsg() == 4490
 
 
+@pytest.mark.parametrize("ext, driver", [(".gpkg", "GPKG"), (".shp", "ESRI Shapefile")])
+def test_degrees_in_a_file_that_says_projected_metres(tmp_path: Path, ext: str, driver: str) -> None:
+    path = tmp_path / f"communities{ext}"
+    pyogrio.write_dataframe(layer(boxes_in(4490), 4490).set_crs(4547, allow_override=True), path, driver=driver)
+    with pytest.raises(InputDataError) as err:
+        io.read_layer(path, geometry="polygon", role="boundaries")
+    text = str(err.value)
+    assert err.value.path == str(path) and len(err.value.feature_ids) == 3
+    assert "cannot be in EPSG:4547" in text and "longitude/latitude in degrees" in text and "EPSG:4490" in text
+    back = io.read_layer(path, geometry="polygon", assume_crs="EPSG:4490")
+    assert back.crs.to_epsg() == 4490 and back.attrs["crs_replaced"] == "EPSG:4547"
+    # the same squares in metres are what EPSG:4547 holds: read as they are
+    right = tmp_path / f"right{ext}"
+    pyogrio.write_dataframe(layer(METRES_4547, 4547), right, driver=driver)
+    assert io.read_layer(right, geometry="polygon").crs.to_epsg() == 4547
+
+
 def test_geojson_of_projected_metres(tmp_path: Path) -> None:
     path = tmp_path / "grids.geojson"
     collection = json.loads(layer(METRES_4547, 4547).to_json(to_wgs84=False))

@@ -27,8 +27,8 @@ from matplotlib.patches import Rectangle
 
 from gridkit.board.facts import BoardFacts
 from gridkit.board.fonts import BoardFont, board_font
-from gridkit.board.page import LABELS, MAP_PANEL_MM, PAGE_MM, _area
-from gridkit.board.scene import _LABEL_STYLE, COLOURS, Scene
+from gridkit.board.page import LABELS, MAP_PANEL_MM, PAGE_MM, area_text
+from gridkit.board.scene import COLOURS, LABEL_STYLE, Scene
 
 __all__ = ["board_figure", "save_board"]
 
@@ -91,7 +91,7 @@ def board_figure(facts: BoardFacts, scene: Scene, *, font: BoardFont | None = No
     text(mx, my + MAP_PANEL_MM[1] + 2, t["map"], 11, weight="bold")
 
     x, y = 264.0, 43.0
-    area, unit, _ = _area(facts.area_m2, facts.lang)
+    area, unit, _ = area_text(facts.area_m2, facts.lang)
     pop = ("约" if facts.lang == "zh" and facts.population_estimated and facts.population else "")
     tiles = [(t["households"], f"{facts.households:,} {t['hh_unit']}"),
              (t["population"], f"{pop}{facts.population:,} {t['pop_unit']}"),
@@ -188,7 +188,7 @@ def draw_scene(ax, scene: Scene, *, font: BoardFont | None = None) -> None:  # t
     if scene.base is not None:
         ax.plot(*scene.base, "o", color=c["base"], markersize=4.4 * _PT_PER_MM, markeredgecolor="white")
     for x, y, angle, label, kind in scene.labels:
-        mm, colour, weight = _LABEL_STYLE[kind]
+        mm, colour, weight = LABEL_STYLE[kind]
         ax.text(x, y, label, fontsize=mm * _PT_PER_MM, color=COLOURS[colour],
                 weight=weight if _has_bold(family[0]) else "normal", rotation=-angle,
                 ha="center", va="center", family=family, rotation_mode="anchor")

@@ -180,7 +180,7 @@ def _number(value: int) -> str:
     return f"{value:,}"
 
 
-def _area(m2: float, lang: str) -> tuple[str, str, str]:
+def area_text(m2: float, lang: str) -> tuple[str, str, str]:
     """The area as (value, unit, note): km² from 0.1 km² up, m² below."""
     if m2 >= 100_000:
         return f"{m2 / 1e6:.2f}", "km²", f"{m2:,.0f} m²"
@@ -188,7 +188,7 @@ def _area(m2: float, lang: str) -> tuple[str, str, str]:
 
 
 def _stats(f: BoardFacts, t: dict[str, str]) -> str:
-    area, unit, note = _area(f.area_m2, f.lang)
+    area, unit, note = area_text(f.area_m2, f.lang)
     pph = f"{f.persons_per_household:g}"
     pop_note = t["pop_note"].format(pph=pph) if f.population_estimated else t["pop_field"]
     approx = f.lang == "zh" and f.population_estimated and f.population > 0

@@ -185,7 +185,7 @@ def _add_street_labels(scene: Scene, taken: list[shapely.Geometry]) -> None:
     without touching another label or the north arrow and scale bar."""
     if not len(scene.streets):
         return
-    size = scene.font(_LABEL_STYLE["street"][0])
+    size = scene.font(LABEL_STYLE["street"][0])
     lines = pd.Series(list(scene.streets)).groupby(scene.street_names)
     for name, group in sorted(lines, key=lambda kv: -shapely.length(kv[1].to_numpy()).sum()):
         if not name:
@@ -241,7 +241,7 @@ def _add_grid_labels(
 ) -> None:
     """The grid's own label where it is freest of buildings and streets, then each neighbour's
     serial inside the visible part of it, away from the north arrow and the scale bar."""
-    size = scene.font(_LABEL_STYLE["grid"][0])
+    size = scene.font(LABEL_STYLE["grid"][0])
     text = _grid_label(str(grids["grid_code"].iat[row]), lang)
     clutter = [*scene.buildings_in, *shapely.buffer(scene.streets, scene.street_widths / 2)]
     free = shapely.difference(scene.grid, shapely.union_all([*clutter, *taken]))
@@ -249,7 +249,7 @@ def _add_grid_labels(
     scene.labels.append((x, y, 0.0, text, "grid"))
     taken.append(_text_box(x, y, text, size))
     own_community = str(grids["community_code"].iat[row]) if "community_code" in grids else ""
-    size = scene.font(_LABEL_STYLE["neighbour"][0])
+    size = scene.font(LABEL_STYLE["neighbour"][0])
     for i, piece in zip(near, scene.neighbours, strict=False):
         if piece.geom_type not in ("Polygon", "MultiPolygon") or piece.area < (size * 4) ** 2:
             continue
@@ -392,14 +392,14 @@ def _haloed_text(attrs: str, text: str, radius: float, halos: dict[str, str], ex
             f'class="halo">{body}</text><text {attrs}{extra}>{body}</text>')
 
 
-_LABEL_STYLE = {"street": (3.4, "street_text", "normal"), "neighbour": (3.6, "neighbour_text", "bold"),
+LABEL_STYLE = {"street": (3.4, "street_text", "normal"), "neighbour": (3.6, "neighbour_text", "bold"),
                 "grid": (7.0, "grid_edge", "bold")}
 
 
 def _svg_labels(scene: Scene, halos: dict[str, str]) -> list[str]:
     out = []
     for x, y, angle, text, kind in scene.labels:
-        mm, colour, weight = _LABEL_STYLE[kind]
+        mm, colour, weight = LABEL_STYLE[kind]
         size = scene.font(mm)
         rotate = f' transform="rotate({angle:.1f} {x:.1f} {y:.1f})"' if angle else ""
         attrs = (f'x="{x:.1f}" y="{y:.1f}" font-size="{size:.1f}" font-weight="{weight}" text-anchor="middle" '

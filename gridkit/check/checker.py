@@ -34,10 +34,10 @@ from gridkit.partition.rules import ISSUE_COLUMNS, RULES, SOFT_RULES, Plan, chec
 from gridkit.partition.units import assign_to_polygons
 from gridkit.partition.validate import (
     Problems,
-    _check_overlaps,
-    _community_table,
-    _geometries,
-    _households,
+    check_overlaps,
+    community_table,
+    household_counts,
+    layer_geometries,
 )
 from gridkit.partition.workload import workload
 
@@ -187,16 +187,16 @@ def check_grids(
     popts = opts.partition_options()
     problems = Problems()
     repaired: dict[str, int] = {}
-    table = _community_table(communities, popts, problems)
-    comm_geoms = _geometries(communities, "communities", _POLYGONS, problems, repaired)
-    grid_geoms = _geometries(grids, "grids", _POLYGONS, problems, repaired)
+    table = community_table(communities, popts, problems)
+    comm_geoms = layer_geometries(communities, "communities", _POLYGONS, problems, repaired)
+    grid_geoms = layer_geometries(grids, "grids", _POLYGONS, problems, repaired)
     dedicated = _dedicated(grids, opts.dedicated_field, problems)
     given_hh = _grid_households(grids, opts.households_field, problems, required=buildings is None)
     b_geoms = hh = None
     counted_as = f"the grids' field {opts.households_field!r}"
     if buildings is not None:
-        hh, estimated = _households(buildings, popts, problems)
-        b_geoms = _geometries(buildings, "buildings", _BUILDINGS, problems, repaired)
+        hh, estimated = household_counts(buildings, popts, problems)
+        b_geoms = layer_geometries(buildings, "buildings", _BUILDINGS, problems, repaired)
         counted_as = (f"buildings ({estimated or 'their ' + repr(opts.households_field) + ' field'}), each in "
                       f"the grid holding its {'largest part' if opts.assign == 'overlap' else 'centroid'}")
     problems.raise_if_any()
@@ -207,7 +207,7 @@ def check_grids(
         b_geoms = _to(b_geoms, buildings, crs, "buildings", problems)
     problems.raise_if_any()
     comm_code = table["community_code"].to_numpy()
-    _check_overlaps(comm_geoms, communities.index, comm_code, communities.attrs.get("source"), problems,
+    check_overlaps(comm_geoms, communities.index, comm_code, communities.attrs.get("source"), problems,
                     what="communities")
     problems.raise_if_any()
 

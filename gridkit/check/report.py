@@ -9,7 +9,7 @@ import pandas as pd
 import shapely
 
 from gridkit.check.checker import SEVERITIES, CheckResult
-from gridkit.partition.report import _versions, report_json
+from gridkit.partition.report import package_versions, report_json
 from gridkit.partition.rules import RULES, SOFT_RULES
 
 __all__ = ["report_from_check", "report_json", "report_markdown"]
@@ -53,7 +53,7 @@ def report_from_check(result: CheckResult, *, parameters: dict[str, Any] | None 
         "rules": rules,
         "problems": records.to_dict("records"),
         "communities": per_community,
-        "reproduce": {"parameters": parameters or {}, "versions": _versions()},
+        "reproduce": {"parameters": parameters or {}, "versions": package_versions()},
     }
 
 

@@ -39,15 +39,20 @@ from gridkit.errors import (
     MissingFieldError,
 )
 from gridkit.incidents.attach import TEXT_FIELDS
+from gridkit.io.csv import (
+    LAT_NAMES,
+    LON_NAMES,
+    WKT_NAMES,
+    find_column,
+    geometries_from_wkt,
+    points_from_columns,
+)
 
 __all__ = ["ChunkSpec", "PointFormat", "chunk_specs", "iter_chunks", "read_chunk", "total_rows"]
 
 log = logging.getLogger(__name__)
 
 # the column names gridkit.io.read_layer looks for in a CSV, in its order
-_LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度")
-_LAT_NAMES = ("lat", "latitude", "y", "纬度")
-_WKT_NAMES = ("wkt", "geometry", "geom")
 _NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _OGR = (".gpkg", ".shp", ".geojson", ".json")
 
@@ -275,13 +280,13 @@ def _csv_chunks(path: Path, fmt: PointFormat, *, rows: int, columns: Sequence[st
     if not types:
         raise EmptyLayerError("the CSV file is empty", path=path, hint="export the data again")
     crs = CRS.from_user_input(fmt.assume_crs) if fmt.assume_crs is not None else CRS.from_epsg(4326)
-    lon, lat = _find(types, _LON_NAMES), _find(types, _LAT_NAMES)
-    wkt = _find(types, _WKT_NAMES)
+    lon, lat = find_column(types, LON_NAMES), find_column(types, LAT_NAMES)
+    wkt = find_column(types, WKT_NAMES)
     if wkt is None and (lon is None or lat is None):
         missing = "longitude" if lon is None else "latitude"
         raise MissingFieldError(f"no {missing} column found; the columns are: {', '.join(map(str, types))}",
                                 path=path, hint="name the coordinate columns lon/lat, or give a WKT column "
-                                                "named " + "/".join(_WKT_NAMES))
+                                                "named " + "/".join(WKT_NAMES))
     usecols = None
     if columns is not None:
         usecols = list(dict.fromkeys([c for c in columns if c in types] + [c for c in (lon, lat, wkt) if c]))
@@ -292,19 +297,13 @@ def _csv_chunks(path: Path, fmt: PointFormat, *, rows: int, columns: Sequence[st
             frame.index = pd.RangeIndex(offset, offset + len(frame))
             offset += len(frame)
             typed = _typed(frame, types)
+            what = f"the {fmt.role} layer"
             if wkt is not None:
-                gdf = _from_wkt(typed, wkt, crs, path)
+                gdf = geometries_from_wkt(typed, wkt, crs, path=path, what=what)
             else:
                 assert lon is not None and lat is not None
-                gdf = _from_lonlat(typed, lon, lat, crs, path)
+                gdf = points_from_columns(typed, lon, lat, crs, path=path, what=what)
             yield _checked(gdf, fmt, str(path))
-
-
-def _find(columns: Any, names: Sequence[str]) -> str | None:
-    by_name: dict[str, str] = {}
-    for column in columns:
-        by_name.setdefault(str(column).strip().lower(), column)
-    return next((by_name[name] for name in names if name in by_name), None)
 
 
 def _typed(frame: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
@@ -319,48 +318,6 @@ def _typed(frame: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
         out[name] = (text.astype("int64").to_numpy() if kind == "int"
                      else text.where(filled).astype("float64").to_numpy())
     return pd.DataFrame(out, index=frame.index)
-
-
-def _from_lonlat(df: pd.DataFrame, lon: str, lat: str, crs: CRS, path: Path) -> gpd.GeoDataFrame:
-    x = pd.to_numeric(df[lon], errors="coerce").to_numpy(dtype=float)
-    y = pd.to_numeric(df[lat], errors="coerce").to_numpy(dtype=float)
-    field = f"{lon}/{lat}"
-    bad = ~(np.isfinite(x) & np.isfinite(y))
-    if bad.any():
-        raise InputDataError("coordinates are missing or not numbers", path=path, feature_ids=df.index[bad].tolist(),
-                             field=field, hint="fill in decimal degrees such as 116.397 (row numbers count from 0 "
-                                               "after the header)")
-    if crs.is_geographic:
-        _lonlat_range((np.abs(x) > 180) | (np.abs(y) > 90), df.index, field, path)
-    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(x, y), crs=crs)
-
-
-def _from_wkt(df: pd.DataFrame, column: str, crs: CRS, path: Path) -> gpd.GeoDataFrame:
-    text = df[column].astype("string").str.strip()
-    missing = (text.isna() | (text == "")).to_numpy(dtype=bool, na_value=True)
-    values = np.array(text.astype(object), dtype=object)
-    values[missing] = None
-    geoms = shapely.from_wkt(values, on_invalid="ignore")
-    unparsed = shapely.is_missing(geoms) & ~missing
-    if unparsed.any():
-        raise InputDataError("the WKT text cannot be read", path=path, feature_ids=df.index[unparsed].tolist(),
-                             field=column, hint="write geometries as WKT, e.g. POINT (116.397 39.908)")
-    if crs.is_geographic:
-        b = shapely.bounds(geoms)
-        _lonlat_range((np.abs(b) > [180, 90, 180, 90]).any(axis=1), df.index, column, path)
-    return gpd.GeoDataFrame(df.drop(columns=[column]), geometry=geoms, crs=crs)
-
-
-def _lonlat_range(bad: np.ndarray, index: pd.Index, field: str, path: Path) -> None:
-    if bad.any():
-        raise InputDataError(
-            "coordinates are out of range for longitude/latitude (-180..180, -90..90)", path=path,
-            feature_ids=index[bad].tolist(), field=field,
-            hint="check longitude and latitude are not swapped; for projected coordinates pass --assume-crs "
-                 "with their CRS (row numbers count from 0 after the header)")
-
-
-# --------------------------------------------------------------------------- checks
 
 
 def _checked(gdf: gpd.GeoDataFrame, fmt: PointFormat, path: str) -> gpd.GeoDataFrame:

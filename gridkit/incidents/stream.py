@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from gridkit._types import PathLike
-from gridkit.errors import _MAX_IDS_SHOWN, ParameterError
+from gridkit.errors import MAX_IDS_SHOWN, ParameterError
 from gridkit.incidents._checks import as_text, grid_code_arrays
 from gridkit.incidents.attach import attach_points
 from gridkit.incidents.cases import (
@@ -188,7 +188,7 @@ class ChunkSummary:
             kpis=plus(self.kpis, other.kpis), unknown=unknown, with_category=self.with_category or other.with_category,
             closed=self.closed + other.closed, hours_lo=min(self.hours_lo, other.hours_lo),
             hours_hi=max(self.hours_hi, other.hours_hi), future=self.future + other.future,
-            future_ids=sorted(self.future_ids + other.future_ids)[:_MAX_IDS_SHOWN],
+            future_ids=sorted(self.future_ids + other.future_ids)[:MAX_IDS_SHOWN],
             without_limit=self.without_limit + other.without_limit, files=sorted(self.files + other.files),
         )
 
@@ -283,7 +283,7 @@ def attach_chunk(points: gpd.GeoDataFrame, ctx: ChunkContext, part: int, *, posi
         out.kpis = kpis[list(COUNTS)].to_numpy(dtype=np.int64)
         out.without_limit = len(cases.attrs.get("without_limit", []))
         out.future = int(future.sum())
-        where = np.flatnonzero(future.to_numpy(dtype=bool))[:_MAX_IDS_SHOWN]
+        where = np.flatnonzero(future.to_numpy(dtype=bool))[:MAX_IDS_SHOWN]
         out.future_ids = list(zip((position + where).tolist(), future.index[where]))
         hours = cases["hours_to_close"].to_numpy(dtype=float)
         closed = ~np.isnan(hours)

@@ -29,7 +29,7 @@ from gridkit.errors import (
     format_ids,
 )
 from gridkit.io._request import Request
-from gridkit.io.coords import check_lonlat, impossible_lonlat
+from gridkit.io.coords import check_lonlat, degrees_in_projected, impossible_lonlat
 
 __all__ = ["keep_dimension", "validate"]
 
@@ -116,7 +116,7 @@ def _with_crs(gdf: gpd.GeoDataFrame, req: Request) -> tuple[gpd.GeoDataFrame, bo
 
 def _plausible_crs(gdf: gpd.GeoDataFrame, values: np.ndarray, req: Request, assumed: bool
                    ) -> tuple[gpd.GeoDataFrame, str | None]:
-    """Coordinates the CRS can hold; ``--assume-crs`` replaces a geographic CRS they cannot be in.
+    """Coordinates the CRS can hold; ``--assume-crs`` replaces a CRS they cannot be in.
 
     Returns the layer and the CRS replaced (None when kept). CSV coordinates were checked
     as they were read.
@@ -124,9 +124,9 @@ def _plausible_crs(gdf: gpd.GeoDataFrame, values: np.ndarray, req: Request, assu
     assume = req.assume_crs
     replaced = None
     if (assume is not None and not assumed and not gdf.crs.equals(assume)
-            and impossible_lonlat(values, gdf.crs).any()):
+            and (impossible_lonlat(values, gdf.crs).any() or degrees_in_projected(values, gdf.crs))):
         replaced = gdf.crs.to_string()
-        logger.warning("%s: %s says %s, but its coordinates cannot be longitude/latitude; read in %s "
+        logger.warning("%s: %s says %s, but its coordinates cannot be in it; read in %s "
                        "as --assume-crs says", req.path, req.what(), replaced, assume.to_string())
         gdf = gdf.set_crs(assume, allow_override=True)
     elif assume is not None and not assumed and not gdf.crs.equals(assume) and req.fmt != ".csv":

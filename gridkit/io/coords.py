@@ -4,13 +4,16 @@ Under a geographic CRS (EPSG:4326, EPSG:4490, …) a longitude lies in -180..180
 latitude in -90..90. Metres in a file that says degrees, a GeoJSON of projected
 coordinates (GeoJSON is longitude/latitude by definition) and longitude/latitude
 swapped all break that, or, for swapped data of western China (Xinjiang, Tibet), put
-every feature in the Arctic while swapping them back puts every one in China. :func:`check_lonlat` names the file,
-the features and the likely cause, and says how to fix it.
+every feature in the Arctic while swapping them back puts every one in China. Under a
+projected CRS, degrees are refused where the CRS's area of use says metres (a file of
+longitudes/latitudes labelled EPSG:4547). :func:`check_lonlat` names the file, the
+features and the likely cause, and says how to fix it.
 
 Examples
 --------
 >>> import shapely
->>> from pyproj import CRS
+>>> from pyproj import CRS, Transformer
+from pyproj.exceptions import ProjError
 >>> pts = shapely.points([(106.6, 26.5), (500_000.0, 2_930_000.0)])
 >>> impossible_lonlat(pts, CRS.from_epsg(4490)).tolist()
 [False, True]
@@ -24,11 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
+from pyproj.exceptions import ProjError
 
 from gridkit.errors import InputDataError
 
-__all__ = ["check_lonlat", "impossible_lonlat", "projected_guess"]
+__all__ = ["check_lonlat", "degrees_in_projected", "impossible_lonlat", "projected_guess"]
 
 # the land of China, with Hainan and the South China Sea islands, in degrees
 _CHINA = (73.4, 3.5, 135.1, 53.6)
@@ -73,7 +77,8 @@ def check_lonlat(
     values, index
         The geometries and their feature ids.
     crs
-        The CRS the layer says (or was assumed) it is in; nothing is checked unless geographic.
+        The CRS the layer says (or was assumed) it is in. Under a projected CRS with a known
+        area of use, only degrees where metres are expected are refused.
     path, what, field
         For the message: the file, the layer in words ("the boundaries layer") and the field.
     fmt
@@ -84,11 +89,18 @@ def check_lonlat(
     Raises
     ------
     InputDataError
-        Coordinates beyond ±180/±90, or every feature where swapped data of western China would be.
+        Coordinates beyond ±180/±90, or every feature where swapped data of western China would be;
+        under a projected CRS, every feature within ±180/±90 and outside the CRS's area of use
+        (longitude/latitude in a file that says metres).
     """
-    if crs is None or not crs.is_geographic or len(values) == 0:
+    if crs is None or len(values) == 0:
         return
     values = np.asarray(values, dtype=object)
+    if crs.is_projected:
+        _check_degrees(values, index, crs, path=path, what=what, field=field, note=note)
+        return
+    if not crs.is_geographic:
+        return
     name = crs.to_string()
     bounds = shapely.bounds(values)
     bad = _beyond(bounds)
@@ -109,6 +121,52 @@ def check_lonlat(
     filled = np.isfinite(centres).all(axis=1)
     if filled.any() and _in_box(centres[filled][:, ::-1], _CHINA_WEST).all():
         raise _swapped(path, what, index[filled], field, name, note)
+
+
+def degrees_in_projected(values: np.ndarray, crs: CRS | None) -> bool:
+    """Whether a layer under a projected ``crs`` holds longitudes/latitudes instead of metres.
+
+    True when every coordinate lies within ±180/±90 and none inside the CRS's area of use
+    (so a CRS without a known area of use is never doubted).
+
+    >>> import shapely
+    >>> from pyproj import CRS
+    >>> degrees_in_projected(shapely.points([(114.1, 22.5)]), CRS.from_epsg(4547))
+    True
+    >>> degrees_in_projected(shapely.points([(500_000.0, 2_490_000.0)]), CRS.from_epsg(4547))
+    False
+    """
+    if crs is None or not crs.is_projected or crs.area_of_use is None:
+        return False
+    coords = shapely.get_coordinates(np.asarray(values, dtype=object))
+    if not len(coords) or not np.isfinite(coords).all():
+        return False
+    if np.abs(coords[:, 0]).max() > 180 or np.abs(coords[:, 1]).max() > 90:
+        return False
+    area = crs.area_of_use
+    try:
+        west, south, east, north = Transformer.from_crs(4326, crs, always_xy=True).transform_bounds(
+            area.west, area.south, area.east, area.north)
+    except ProjError:  # pragma: no cover - a CRS pyproj cannot bound: nothing to compare with
+        return False
+    inside = (coords[:, 0] >= west) & (coords[:, 0] <= east) & (coords[:, 1] >= south) & (coords[:, 1] <= north)
+    return not bool(inside.any())
+
+
+def _check_degrees(values: np.ndarray, index: pd.Index, crs: CRS, *, path: Any, what: str, field: str,
+                   note: str) -> None:
+    """Refuse a layer of longitudes/latitudes in a file whose CRS says projected metres."""
+    if not degrees_in_projected(values, crs):
+        return
+    x, y = (float(v) for v in np.median(shapely.get_coordinates(values), axis=0))
+    area = crs.area_of_use
+    raise InputDataError(
+        f"{what} cannot be in {crs.to_string()}: its coordinates (around x {x:.4f}, y {y:.4f}) are "
+        f"longitude/latitude in degrees, far outside the CRS's area of use ({area.name if area else ''})",
+        path=path, feature_ids=index.tolist(), field=field,
+        hint="set the file's CRS to the geographic CRS the coordinates are in (EPSG:4490 for CGCS2000, "
+             f"EPSG:4326 for WGS84; QGIS: Layer > Set CRS), or pass --assume-crs EPSG:4490{note}",
+    )
 
 
 def projected_guess(x: float, y: float) -> str:

@@ -26,7 +26,8 @@ from gridkit.errors import EmptyLayerError, InputDataError, InputFileError, Miss
 from gridkit.io._request import ReadResult, Request, single_layer_only
 from gridkit.io.coords import check_lonlat
 
-__all__ = ["LAT_NAMES", "LON_NAMES", "WKT_NAMES", "find_column", "read_csv_layer", "typed_csv_columns"]
+__all__ = ["LAT_NAMES", "LON_NAMES", "WKT_NAMES", "find_column", "geometries_from_wkt", "points_from_columns",
+           "read_csv_layer", "typed_csv_columns"]
 
 #: Column names taken as longitude, latitude and WKT geometry (trimmed, any case), in this order.
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度")
@@ -121,22 +122,43 @@ def _points_from_lonlat(df: pd.DataFrame, crs: CRS, req: Request) -> gpd.GeoData
             hint=f"name the coordinate columns lon/lat (or lng, longitude, x, 经度 / latitude, y, 纬度), "
                  f"or give a WKT geometry column named {'/'.join(WKT_NAMES)}",
         )
+    return points_from_columns(df, lon, lat, crs, path=req.path, what=req.what(), fmt=req.fmt)
+
+
+def points_from_columns(df: pd.DataFrame, lon: str, lat: str, crs: CRS, *, path: Any, what: str,
+                        fmt: str | None = ".csv") -> gpd.GeoDataFrame:
+    """Points from the ``lon``/``lat`` columns of a CSV table, checked as every reader checks them.
+
+    Raises :class:`~gridkit.errors.InputDataError` naming the rows whose coordinates are
+    missing, not numbers, or cannot be in ``crs`` (:func:`gridkit.io.coords.check_lonlat`).
+    Used by :func:`read_csv_layer` and by readers of a CSV file in chunks.
+    """
     x = pd.to_numeric(df[lon], errors="coerce").to_numpy(dtype=float)
     y = pd.to_numeric(df[lat], errors="coerce").to_numpy(dtype=float)
     field = f"{lon}/{lat}"
     bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():
         raise InputDataError(
-            "coordinates are missing or not numbers", path=req.path, feature_ids=df.index[bad].tolist(),
+            "coordinates are missing or not numbers", path=path, feature_ids=df.index[bad].tolist(),
             field=field, hint=f"fill in decimal degrees such as 116.397{_ROWS}",
         )
     points = gpd.points_from_xy(x, y)
-    check_lonlat(np.asarray(points), df.index, crs, path=req.path, what=req.what(), field=field, fmt=req.fmt,
+    check_lonlat(np.asarray(points), df.index, crs, path=path, what=what, field=field, fmt=fmt,
                  note=_ROWS)
     return gpd.GeoDataFrame(df, geometry=points, crs=crs)
 
 
 def _geometries_from_wkt(df: pd.DataFrame, column: str, crs: CRS, req: Request) -> gpd.GeoDataFrame:
+    return geometries_from_wkt(df, column, crs, path=req.path, what=req.what(), fmt=req.fmt)
+
+
+def geometries_from_wkt(df: pd.DataFrame, column: str, crs: CRS, *, path: Any, what: str,
+                        fmt: str | None = ".csv") -> gpd.GeoDataFrame:
+    """Geometries from the WKT ``column`` of a CSV table (dropped from the attributes), checked.
+
+    Raises :class:`~gridkit.errors.InputDataError` naming the rows whose text is not WKT
+    or whose coordinates cannot be in ``crs``.
+    """
     text = df[column].astype("string").str.strip()
     missing = (text.isna() | (text == "")).to_numpy(dtype=bool, na_value=True)
     values = np.array(text.astype(object), dtype=object)
@@ -145,8 +167,8 @@ def _geometries_from_wkt(df: pd.DataFrame, column: str, crs: CRS, req: Request) 
     unparsed = shapely.is_missing(geoms) & ~missing
     if unparsed.any():
         raise InputDataError(
-            "the WKT text cannot be read", path=req.path, feature_ids=df.index[unparsed].tolist(),
+            "the WKT text cannot be read", path=path, feature_ids=df.index[unparsed].tolist(),
             field=column, hint=f"write geometries as WKT, e.g. POINT (116.397 39.908){_ROWS}",
         )
-    check_lonlat(geoms, df.index, crs, path=req.path, what=req.what(), field=column, fmt=req.fmt, note=_ROWS)
+    check_lonlat(geoms, df.index, crs, path=path, what=what, field=column, fmt=fmt, note=_ROWS)
     return gpd.GeoDataFrame(df.drop(columns=[column]), geometry=geoms, crs=crs)

@@ -38,7 +38,7 @@ import shapely
 
 from gridkit.partition.balance import BalanceOptions, balance_regions
 from gridkit.partition.graph import Graph, components, subgraph
-from gridkit.partition.regionalize import _repair_bounds, regions_from_graph
+from gridkit.partition.regionalize import regions_from_graph, repair_bounds
 from gridkit.partition.units import assign_to_polygons
 
 __all__ = ["PreviousFit", "PreviousGrids", "fit_units", "regions_from_previous"]
@@ -266,7 +266,7 @@ class _Regions:
         regions, local = np.unique(self.lab[nodes], return_inverse=True)
         if len(regions) < 2:
             return None
-        moved = _repair_bounds(local.ravel(), sub, self.lo, self.hi)
+        moved = repair_bounds(local.ravel(), sub, self.lo, self.hi)
         moved = self._balance_changed(sub, local.ravel(), moved)
         return self._written(nodes, moved, local.ravel(), regions)
 

@@ -125,9 +125,9 @@ def regions_from_graph(
                 next_label += 1
     # repair first: a region under the minimum is often the one that can take what a full
     # neighbour must give; merge what is still too small, then repair what merging left
-    labels = _repair_bounds(labels, graph, min_households, max_households)
+    labels = repair_bounds(labels, graph, min_households, max_households)
     labels = _merge_small(labels, graph, min_households, max_households)
-    labels = _repair_bounds(labels, graph, min_households, max_households)
+    labels = repair_bounds(labels, graph, min_households, max_households)
     if balance is not None:
         labels = balance_regions(graph, labels, min_households=min_households, max_households=max_households,
                                  fixed=fixed, options=balance)
@@ -419,7 +419,7 @@ def _violation(total: float, lo: int, hi: int) -> float:
     return max(0.0, lo - total) + max(0.0, total - hi)
 
 
-def _repair_bounds(labels: np.ndarray, graph: Graph, lo: int, hi: int, *, max_moves: int = 10_000) -> np.ndarray:
+def repair_bounds(labels: np.ndarray, graph: Graph, lo: int, hi: int, *, max_moves: int = 10_000) -> np.ndarray:
     """Move boundary units between neighbouring regions while that reduces bound violations.
 
     See :class:`_BoundRepair`. Returns new labels; the input is not changed.

@@ -17,12 +17,12 @@ from gridkit.partition.result import PartitionResult
 from gridkit.partition.rules import RULES, one_piece, tiling_error
 from gridkit.partition.workload import BALANCE_REASONS
 
-__all__ = ["feasible_communities", "report_from_result", "report_json", "report_markdown"]
+__all__ = ["feasible_communities", "package_versions", "report_from_result", "report_json", "report_markdown"]
 
 _PACKAGES = ("gridkit", "numpy", "pandas", "shapely", "geopandas", "pyproj", "pyogrio", "scipy", "networkx")
 
 
-def _versions() -> dict[str, str]:
+def package_versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "geos": ".".join(map(str, shapely.geos_version))}
     for name in _PACKAGES:
         try:
@@ -108,7 +108,7 @@ def report_from_result(result: PartitionResult, *, parameters: dict[str, Any] | 
             "parameters": parameters or {},
             "bounds": fig["bounds"],
             "metric_crs": fig["metric_crs"],
-            "versions": _versions(),
+            "versions": package_versions(),
         },
     }
 

@@ -34,7 +34,7 @@ from gridkit.partition.options import PartitionOptions
 from gridkit.partition.rules import TOLERANCE
 from gridkit.partition.units import assign_to_polygons
 
-__all__ = ["Inputs", "Problems", "checked_inputs"]
+__all__ = ["Inputs", "Problems", "check_overlaps", "checked_inputs", "community_table", "household_counts", "layer_geometries"]
 
 log = logging.getLogger(__name__)
 
@@ -112,13 +112,13 @@ def checked_inputs(
     """Every input checked (all problems raised at once), repaired and in the local metric CRS."""
     problems = Problems()
     repaired: dict[str, int] = {}
-    comm = _community_table(communities, options, problems)
-    hh, counted_as = _households(buildings, options, problems)
+    comm = community_table(communities, options, problems)
+    hh, counted_as = household_counts(buildings, options, problems)
     geoms = {
-        "communities": _geometries(communities, "communities", _POLYGONS, problems, repaired),
-        "buildings": _geometries(buildings, "buildings", _BUILDINGS, problems, repaired),
-        "streets": None if streets is None else _geometries(streets, "streets", _LINES, problems, repaired),
-        "dedicated": None if dedicated is None else _geometries(dedicated, "dedicated", _POLYGONS, problems,
+        "communities": layer_geometries(communities, "communities", _POLYGONS, problems, repaired),
+        "buildings": layer_geometries(buildings, "buildings", _BUILDINGS, problems, repaired),
+        "streets": None if streets is None else layer_geometries(streets, "streets", _LINES, problems, repaired),
+        "dedicated": None if dedicated is None else layer_geometries(dedicated, "dedicated", _POLYGONS, problems,
                                                                 repaired),
     }
     layers = {"communities": communities, "buildings": buildings, "streets": streets, "dedicated": dedicated}
@@ -139,13 +139,13 @@ def checked_inputs(
         problems.raise_if_any()
     assert comm is not None and metric is not None and boundaries is not None
     comm_m = gpd.GeoDataFrame(comm, geometry=boundaries, crs=metric, index=communities.index)
-    _check_overlaps(boundaries, communities.index, comm_m["community_code"].to_numpy(),
+    check_overlaps(boundaries, communities.index, comm_m["community_code"].to_numpy(),
                     communities.attrs.get("source"), problems, what="communities")
     ded = projected["dedicated"]
     if ded is not None:
         assert dedicated is not None
         path = dedicated.attrs.get("source")
-        _check_overlaps(ded, dedicated.index, np.asarray(dedicated.index.astype(str)), path, problems,
+        check_overlaps(ded, dedicated.index, np.asarray(dedicated.index.astype(str)), path, problems,
                         what="dedicated compounds")
         _check_dedicated_inside(ded, boundaries, dedicated.index, path, problems)
     problems.raise_if_any()
@@ -171,7 +171,7 @@ def _fields_of(layer: gpd.GeoDataFrame) -> str:
     return ", ".join(map(str, layer.columns.drop(layer.geometry.name))) or "(none)"
 
 
-def _community_table(communities: gpd.GeoDataFrame, options: PartitionOptions, problems: Problems
+def community_table(communities: gpd.GeoDataFrame, options: PartitionOptions, problems: Problems
                      ) -> pd.DataFrame | None:
     """community_code, community_name and kind per row, checked (None when it cannot be built)."""
     path = communities.attrs.get("source")
@@ -245,7 +245,7 @@ def _kinds(communities: gpd.GeoDataFrame, code: pd.Series, options: PartitionOpt
     return kinds
 
 
-def _households(buildings: gpd.GeoDataFrame, options: PartitionOptions, problems: Problems
+def household_counts(buildings: gpd.GeoDataFrame, options: PartitionOptions, problems: Problems
                 ) -> tuple[np.ndarray | None, str | None]:
     """Households per row, and how they were counted when not read from the field as given."""
     path = buildings.attrs.get("source")
@@ -285,7 +285,7 @@ def _households(buildings: gpd.GeoDataFrame, options: PartitionOptions, problems
     return counts, buildings.attrs.get("households_estimated")
 
 
-def _geometries(layer: gpd.GeoDataFrame, role: str, allowed: tuple[str, ...], problems: Problems,
+def layer_geometries(layer: gpd.GeoDataFrame, role: str, allowed: tuple[str, ...], problems: Problems,
                 repaired: dict[str, int]) -> np.ndarray | None:
     """The layer's geometries checked and repaired, in its own CRS (None when unusable)."""
     path = layer.attrs.get("source")
@@ -370,7 +370,7 @@ def _project(values: np.ndarray, layer: gpd.GeoDataFrame, role: str, metric: pyp
     return out
 
 
-def _check_overlaps(geoms: np.ndarray, index: pd.Index, names: np.ndarray, path: object, problems: Problems, *,
+def check_overlaps(geoms: np.ndarray, index: pd.Index, names: np.ndarray, path: object, problems: Problems, *,
                     what: str) -> None:
     """Polygons whose interiors overlap by more than the tiling tolerance of the smaller one."""
     i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")

@@ -76,7 +76,7 @@ class StreetNetwork:
     def matrix(self, edges: np.ndarray | None = None) -> sparse.csr_matrix:
         """A symmetric sparse distance matrix over all nodes (shortest parallel edge kept)."""
         e = np.arange(len(self.u)) if edges is None else edges
-        return _min_matrix(self.u[e], self.v[e], self.length[e], self.n_nodes)
+        return min_matrix(self.u[e], self.v[e], self.length[e], self.n_nodes)
 
 
 def street_network(
@@ -161,7 +161,7 @@ def _connectors(parts: np.ndarray, snap_m: float) -> np.ndarray:
     return shapely.shortest_line(ends[pi[first]], parts[li[first]])
 
 
-def _min_matrix(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> sparse.csr_matrix:
+def min_matrix(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> sparse.csr_matrix:
     a = np.minimum(u, v)
     b = np.maximum(u, v)
     keep = a != b

@@ -53,7 +53,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from gridkit.errors import ParameterError
-from gridkit.patrol.network import StreetNetwork, _min_matrix
+from gridkit.patrol.network import StreetNetwork, min_matrix
 
 __all__ = ["CANDIDATES", "EXACT_UP_TO", "Walk", "covering_walk", "euler_circuit", "odd_pairs", "split_walk"]
 
@@ -110,7 +110,7 @@ class _Local:
         self.nodes, inverse = np.unique(np.r_[net.u[working], net.v[working]], return_inverse=True)
         m = len(working)
         self.lu, self.lv = inverse[:m], inverse[m:]
-        self.matrix: sparse.csr_matrix = _min_matrix(self.lu, self.lv, net.length[working], len(self.nodes))
+        self.matrix: sparse.csr_matrix = min_matrix(self.lu, self.lv, net.length[working], len(self.nodes))
         # the shortest edge between each pair of nodes, for turning node paths into edges
         a, b = np.minimum(self.lu, self.lv), np.maximum(self.lu, self.lv)
         order = np.lexsort((net.length[working], b, a))[::-1]
