@@ -12,8 +12,7 @@ features and the likely cause, and says how to fix it.
 Examples
 --------
 >>> import shapely
->>> from pyproj import CRS, Transformer
-from pyproj.exceptions import ProjError
+>>> from pyproj import CRS
 >>> pts = shapely.points([(106.6, 26.5), (500_000.0, 2_930_000.0)])
 >>> impossible_lonlat(pts, CRS.from_epsg(4490)).tolist()
 [False, True]
