@@ -52,7 +52,7 @@ _EXPORTS = {
 
 __all__ = [
     "PartitionOptions", "__version__", "alerts_for_grids", "attach_points", "boards_for_grids",
-    "case_indicators", "check_plan", "communities_from_osm", "grid_stats", "heat_from_incidents",
+    "case_indicators", "check_grids", "check_plan", "communities_from_osm", "grid_stats", "heat_from_incidents",
     "map_for_grids", "partition", "partition_files", "rates_for_grids", "read_layer", "read_points",
     "routes_for_grids", "save_map", "signoff_map", "synth_county", "weekly_heat", "write_layers",
 ]
