@@ -95,13 +95,7 @@ class AttachResult:
 
     def files(self, stem: str) -> dict[str, pd.DataFrame | str]:
         """The files beside the GeoPackage ``<stem>.gpkg``: evaluation CSVs and Markdown (incidents)."""
-        if self.evaluation is None:
-            return {}
-        out: dict[str, pd.DataFrame | str] = {f"{stem}_evaluation_grids.csv": self.evaluation.grids}
-        if self.evaluation.workers is not None:
-            out[f"{stem}_evaluation_workers.csv"] = self.evaluation.workers
-        out[f"{stem}_evaluation.md"] = self.evaluation.markdown
-        return out
+        return evaluation_files(self.evaluation, stem)
 
     @property
     def n_future(self) -> int:
@@ -168,6 +162,17 @@ def future_sentence(count: int, ids: str, now: pd.Timestamp) -> str:
     return (f"{count:,} {verb} times after this run ({now:%Y-%m-%d %H:%M}): features "
             f"{ids}; they are counted as given (field future_time): check their year "
             f"and the clock of the system they came from")
+
+
+def evaluation_files(evaluation: Evaluation | None, stem: str) -> dict[str, pd.DataFrame | str]:
+    """The files written beside ``<stem>.gpkg`` for an evaluation: the ranked CSVs and the Markdown."""
+    if evaluation is None:
+        return {}
+    out: dict[str, pd.DataFrame | str] = {f"{stem}_evaluation_grids.csv": evaluation.grids}
+    if evaluation.workers is not None:
+        out[f"{stem}_evaluation_workers.csv"] = evaluation.workers
+    out[f"{stem}_evaluation.md"] = evaluation.markdown
+    return out
 
 
 def _pct(value: float) -> str:

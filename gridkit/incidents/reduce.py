@@ -25,7 +25,7 @@ from gridkit.incidents._checks import check_unique_ids
 from gridkit.incidents.cases import KPI_COLUMNS
 from gridkit.incidents.categories import require_categories
 from gridkit.incidents.evaluation import Evaluation, evaluation_markdown, rank_rows
-from gridkit.incidents.job import ID_FIELDS, future_sentence
+from gridkit.incidents.job import ID_FIELDS, evaluation_files, future_sentence
 from gridkit.incidents.spill import medians_by_key, overall_median, repeated_ids
 from gridkit.incidents.stats import grid_stats
 
@@ -65,13 +65,7 @@ class StreamResult:
 
     def files(self, stem: str) -> dict[str, pd.DataFrame | str]:
         """The evaluation files beside the GeoPackage, as the in-memory attach writes them."""
-        if self.evaluation is None:
-            return {}
-        out: dict[str, pd.DataFrame | str] = {f"{stem}_evaluation_grids.csv": self.evaluation.grids}
-        if self.evaluation.workers is not None:
-            out[f"{stem}_evaluation_workers.csv"] = self.evaluation.workers
-        out[f"{stem}_evaluation.md"] = self.evaluation.markdown
-        return out
+        return evaluation_files(self.evaluation, stem)
 
     def summary(self) -> list[str]:
         """The lines ``gridkit attach`` prints (the in-memory attach's, plus the chunks)."""

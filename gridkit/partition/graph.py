@@ -11,7 +11,8 @@ from scipy.sparse.csgraph import connected_components
 
 from gridkit.partition.units import CommunityUnits
 
-__all__ = ["Graph", "components", "graph_from_community", "graph_from_polygons", "rook_edges", "subgraph"]
+__all__ = ["Graph", "components", "graph_from_community", "graph_from_polygons", "rook_edges", "spread_labels",
+           "subgraph"]
 
 
 @dataclass
@@ -141,3 +142,29 @@ def subgraph(graph: Graph, keep: np.ndarray) -> tuple[Graph, np.ndarray]:
         perimeter=None if graph.perimeter is None else graph.perimeter[nodes],
     )
     return sub, nodes
+
+
+def spread_labels(labels: np.ndarray, u: np.ndarray, v: np.ndarray, weight: np.ndarray, *,
+                  frozen: np.ndarray | None = None) -> np.ndarray:
+    """Give each unlabelled node (label < 0) the label of its labelled neighbour sharing the heaviest edge.
+
+    Repeats until no unlabelled node touches a labelled one; nodes whose label is in
+    ``frozen`` pass theirs on to nobody. Ties go to the lower neighbour index. ``labels``
+    is changed in place and returned; nodes out of reach stay below 0.
+
+    >>> spread_labels(np.array([0, -1, -1, 1]), np.array([0, 1, 2]), np.array([1, 2, 3]), np.array([1.0, 1.0, 5.0]))
+    array([0, 0, 1, 1])
+    """
+    src, dst, wt = np.r_[u, v], np.r_[v, u], np.r_[weight, weight]
+    while True:
+        open_ = (labels[dst] < 0) & (labels[src] >= 0)
+        if frozen is not None and len(frozen):
+            open_ &= ~np.isin(labels[src], frozen)
+        if not open_.any():
+            return labels
+        d, s, ww = dst[open_], src[open_], wt[open_]
+        pick = np.lexsort((s, -ww, d))
+        d, s = d[pick], s[pick]
+        first = np.ones(len(d), dtype=bool)
+        first[1:] = d[1:] != d[:-1]
+        labels[d[first]] = labels[s[first]]

@@ -32,6 +32,7 @@ import numpy as np
 import pyproj
 import shapely
 
+from gridkit.partition.graph import spread_labels
 from gridkit.partition.units import dissolve_faces, face_adjacency
 
 __all__ = ["exact_output", "grids_in_output_crs"]
@@ -423,17 +424,6 @@ def _labels(faces: np.ndarray, grids: np.ndarray, probe_m: float) -> np.ndarray:
         label[fi[ok]] = gi[ok]
     if (label < 0).any():
         adj = face_adjacency(faces)
-        a, b, w = adj["a"].to_numpy(), adj["b"].to_numpy(), adj["length"].to_numpy()
-        src, dst, wt = np.r_[a, b], np.r_[b, a], np.r_[w, w]
-        while (label < 0).any():
-            open_ = (label[dst] < 0) & (label[src] >= 0)
-            if not open_.any():
-                break
-            d, s, ww = dst[open_], src[open_], wt[open_]
-            pick = np.lexsort((s, -ww, d))
-            d, s = d[pick], s[pick]
-            first = np.ones(len(d), dtype=bool)
-            first[1:] = d[1:] != d[:-1]
-            label[d[first]] = label[s[first]]
+        spread_labels(label, adj["a"].to_numpy(), adj["b"].to_numpy(), adj["length"].to_numpy())
         label[label < 0] = 0  # an isolated face no grid covers: the first grid keeps the area
     return label

@@ -37,7 +37,7 @@ import numpy as np
 import shapely
 
 from gridkit.partition.balance import BalanceOptions, balance_regions
-from gridkit.partition.graph import Graph, components, subgraph
+from gridkit.partition.graph import Graph, components, spread_labels, subgraph
 from gridkit.partition.regionalize import regions_from_graph, repair_bounds
 from gridkit.partition.units import assign_to_polygons
 
@@ -177,18 +177,8 @@ class _Regions:
 
     def fill(self) -> None:
         """Units in no grid join the labelled neighbour sharing the longest boundary; islands become grids."""
-        lab, u, v, w = self.lab, self.g.u, self.g.v, self.weight
-        src, dst, wt = np.r_[u, v], np.r_[v, u], np.r_[w, w]
-        while True:
-            open_ = (lab[dst] < 0) & (lab[src] >= 0) & ~np.isin(lab[src], list(self.locked))
-            if not open_.any():
-                break
-            d, s, ww = dst[open_], src[open_], wt[open_]
-            pick = np.lexsort((s, -ww, d))
-            d, s = d[pick], s[pick]
-            first = np.ones(len(d), dtype=bool)
-            first[1:] = d[1:] != d[:-1]
-            lab[d[first]] = lab[s[first]]
+        lab = spread_labels(self.lab, self.g.u, self.g.v, self.weight,
+                            frozen=np.fromiter(self.locked, dtype=np.int64, count=len(self.locked)))
         empty = np.flatnonzero(lab < 0)
         if len(empty):
             sub, nodes = subgraph(self.g, lab < 0)
