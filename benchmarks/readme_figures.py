@@ -28,18 +28,16 @@ Progress goes to stderr; ``> figures.md`` keeps only the report.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import re
 import shlex
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import Session, fmt, median, run_command, spread
 
 _REPO = Path(__file__).resolve().parent.parent
 _SAMPLE = _REPO / "data" / "sample_county"
@@ -47,17 +45,20 @@ _HELSINKI = _REPO / "data" / "helsinki" / "helsinki.osm.bz2"
 
 #: Figures measured by the other benchmark scripts (README or docs/): what, and the command.
 OTHER_BENCHMARKS = [
+    ("every figure docs/*.md quote, each script with --repeat 3, in one go",
+     "python benchmarks/docs_figures.py --out /tmp/docfigs"),
     ("attach 1,000,000 incidents onto 10,000 grids (README, docs/attach.md)",
      "python benchmarks/bench_attach.py --repeat 3"),
     ("density surface against scikit-learn / scipy / KDEpy (README, docs/heat.md)",
-     "python benchmarks/bench_heat.py"),
+     "python benchmarks/bench_heat.py --repeat 3"),
     ("patrol routes, 400,000 households (README, docs/patrol.md)",
-     "python benchmarks/bench_patrol_routes.py --households 400000 --seed 1"),
+     "python benchmarks/bench_patrol_routes.py --households 400000 --seed 1 --repeat 3"),
     ("GPS track check, 1,013,454 fixes (README, docs/patrol.md)",
-     "python benchmarks/bench_patrol_check.py --peer-share 0.05"),
-    ("overview map against GeoDataFrame.explore (README, docs/maps.md)", "python benchmarks/bench_map.py"),
-    ("notice boards, HTML / PDF / PNG (README, docs/board.md)", "python benchmarks/bench_board.py"),
-    ("serial against a local Dask cluster, 1,000,000 households (README)", "python benchmarks/bench_scale.py"),
+     "python benchmarks/bench_patrol_check.py --peer-share 0.05 --repeat 3"),
+    ("overview map against GeoDataFrame.explore (README, docs/maps.md)", "python benchmarks/bench_map.py --repeat 3"),
+    ("notice boards, HTML / PDF / PNG (README, docs/board.md)", "python benchmarks/bench_board.py --repeat 3"),
+    ("serial against a local Dask cluster, 1,000,000 households (README)",
+     "python benchmarks/bench_scale.py --repeat 3"),
     ("peer regionalization tools (benchmarks/README.md)",
      "python benchmarks/compare_peers.py --units 500 2000 8000 --seed 0 --timeout 300"),
 ]
@@ -187,26 +188,8 @@ def run_once(argv: list[str], *, timeout: float | None) -> tuple[float, float]:
     RuntimeError
         The command failed or ran over ``timeout``; the message has the tail of its stderr.
     """
-    with tempfile.TemporaryFile() as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=_REPO, stdout=subprocess.DEVNULL, stderr=err)
-        deadline = None if timeout is None else t0 + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if deadline is not None and time.perf_counter() > deadline:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                raise RuntimeError(f"over the {timeout:g} s limit")
-            time.sleep(0.02)
-        seconds = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            err.seek(0)
-            tail = err.read().decode("utf-8", "replace").strip().splitlines()[-3:]
-            raise RuntimeError(f"exit {proc.returncode}: " + " / ".join(tail))
-    return seconds, usage.ru_maxrss / 1024  # KiB on Linux
+    seconds, peak, _ = run_command(argv, cwd=_REPO, timeout=timeout)
+    return seconds, peak
 
 
 def measure(row: Row, work: Path, *, repeat: int, timeout: float | None) -> Measured:
@@ -242,34 +225,9 @@ def measure(row: Row, work: Path, *, repeat: int, timeout: float | None) -> Meas
 # ------------------------------------------------------------------------- report
 
 
-def machine() -> str:
-    """CPU model, cores, RAM, OS and Python, and the load average now."""
-    model = platform.processor() or "unknown CPU"
-    ram = "? GiB"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), model)
-        with open("/proc/meminfo", encoding="utf-8") as f:
-            kib = next(int(ln.split()[1]) for ln in f if ln.startswith("MemTotal"))
-        ram = f"{kib / 2**20:.1f} GiB"
-    except (OSError, StopIteration, ValueError):
-        pass
-    return (f"{model}, {os.cpu_count()} cores, {ram} RAM, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}")
-
-
-def load() -> str:
-    """The 1, 5 and 15 minute load averages."""
-    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def _fmt(s: float) -> str:
-    return f"{s:.2f}" if s < 10 else f"{s:.1f}"
-
-
-def table(measured: list[tuple[Row, Measured]], *, repeat: int) -> str:
-    """The Markdown table: figure, median, spread, peak memory, runs, README today, command."""
-    lines = ["| figure | median s | spread s (min–max) | peak memory (median) | runs | README stated | command |",
+def table(measured: list[tuple[Row, Measured]], *, repeat: int, stated: str = "README stated") -> str:
+    """The Markdown table: figure, median, spread, peak memory, runs, the figure stated today, command."""
+    lines = [f"| figure | median s | spread s (min–max) | peak memory (median) | runs | {stated} | command |",
              "| --- | ---: | ---: | ---: | ---: | --- | --- |"]
     for row, got in measured:
         cmd = f"`{_shown(row.command)}`"
@@ -277,9 +235,7 @@ def table(measured: list[tuple[Row, Measured]], *, repeat: int) -> str:
             cells = [row.label, "—", "—", "—", f"{len(got.seconds)}/{repeat}", row.readme,
                      f"{cmd} — {got.failure}"]
         else:
-            med = statistics.median(got.seconds)
-            spread = f"{_fmt(min(got.seconds))}–{_fmt(max(got.seconds))}"
-            cells = [row.label, _fmt(med), spread, f"{statistics.median(got.peak_mib) / 1024:.2f} GB",
+            cells = [row.label, fmt(median(got.seconds)), spread(got.seconds) or "—", f"{median(got.peak_mib) / 1024:.2f} GB",
                      str(len(got.seconds)), row.readme, cmd]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
@@ -309,11 +265,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown rows {', '.join(unknown)}; choose from {', '.join(names)}")
     chosen = [r for r in all_rows if not args.rows or r.name in args.rows]
     timeout = args.timeout or None
-    command = "python " + shlex.join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="readme-figures-"))
     work.mkdir(parents=True, exist_ok=True)
-    load_before = load()
+    session = Session(argv)
     measured: list[tuple[Row, Measured]] = []
     try:
         for row in chosen:
@@ -323,11 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
 
-    print(f"$ {command}\n")
-    print(f"Machine: {machine()}; load average {load_before} before, {load()} after. "
-          f"gridkit {_version()}, {time.strftime('%Y-%m-%d', time.gmtime())}. "
-          f"Median of {repeat} run{'s' if repeat > 1 else ''}"
-          f"{' (quick smoke test: not the README sizes)' if args.quick else ''}.\n")
+    print(session.header(repeat, note="quick smoke test: not the README sizes" if args.quick else ""))
     print(table(measured, repeat=repeat))
     setups = [s for r, _ in measured for s in r.setup]
     if setups:
@@ -342,15 +293,6 @@ def main(argv: list[str] | None = None) -> int:
     for what, cmd in OTHER_BENCHMARKS:
         print(f"- {what}: `{cmd}`")
     return 1 if any(got.failure for _, got in measured) else 0
-
-
-def _version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("gridkit")
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 if __name__ == "__main__":
