@@ -11,9 +11,9 @@ outside every grid. Both layers are in CGCS2000 lon/lat (EPSG:4490), as ``gridki
 partition`` writes grids and an incidents CSV holds points.
 
 Timing: both methods run in one process on the same data, alternating, ``--repeat``
-times each; the table gives the best and the median wall-clock time and the best CPU time
-(``time.process_time``, steadier on a shared machine), and the ratio of the best times.
-Memory: each method runs once more in a fresh Python process that builds the same data
+times each; the table gives the median wall-clock and CPU time (``time.process_time``,
+steadier on a shared machine) with the spread (fastest–slowest), and the ratio of the
+medians. Memory: each method runs ``--repeat`` times more, each in a fresh Python process that builds the same data
 from the seed, resets the kernel's high-water mark, runs the call and reports the peak
 resident memory (``VmHWM``: the data plus all the call allocated) and the data alone.
 
@@ -23,18 +23,20 @@ resident memory (``VmHWM``: the data plus all the call allocated) and the data a
 - ``geopandas.sjoin``: ``sjoin(points, grids, how="left", predicate="intersects")``, the
   plain spatial join (every point kept; no tie-break, no distances).
 
-The script prints the exact command, then a Markdown table, then the environment.
+The script prints the exact command and the machine (load average before and after), then a
+Markdown table, then the library versions.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import subprocess
 import sys
 import time
+
+from _measure import Samples, Session, add_repeat
 
 METHODS = ("attach_points", "geopandas.sjoin")
 X0, Y0, WIDTH, HEIGHT = 480_000.0, 2_920_000.0, 20_000.0, 25_000.0  # EPSG:4545, near Guiyang
@@ -75,8 +77,8 @@ def call(method: str, points, grids) -> tuple[int, int]:
     return len(out), int(out.index.unique()[out["index_right"].notna().groupby(level=0).any()].size)
 
 
-def time_both(n_points: int, n_grids: int, seed: int, repeat: int) -> dict[str, dict[str, float]]:
-    """Both methods on one data set, alternating; best and median times per method."""
+def time_both(n_points: int, n_grids: int, seed: int, repeat: int) -> dict[str, dict]:
+    """Both methods on one data set, alternating; the wall and CPU seconds of every run per method."""
     points, grids = make_data(n_points, n_grids, seed)
     walls: dict[str, list[float]] = {m: [] for m in METHODS}
     cpus: dict[str, list[float]] = {m: [] for m in METHODS}
@@ -87,8 +89,8 @@ def time_both(n_points: int, n_grids: int, seed: int, repeat: int) -> dict[str, 
             counts[method] = call(method, points, grids)
             walls[method].append(time.perf_counter() - wall)
             cpus[method].append(time.process_time() - cpu)
-    return {m: {"seconds": min(walls[m]), "median_s": float(sorted(walls[m])[len(walls[m]) // 2]),
-                "cpu_s": min(cpus[m]), "rows": counts[m][0], "attached": counts[m][1], "grids": len(grids)}
+    return {m: {"wall": walls[m], "cpu": cpus[m], "rows": counts[m][0], "attached": counts[m][1],
+                "grids": len(grids), "peak_mb": [], "data_mb": []}
             for m in METHODS}
 
 
@@ -119,37 +121,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--grids", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--repeat", type=int, default=3)
+    add_repeat(parser)
     parser.add_argument("--one", choices=METHODS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
         print(json.dumps(memory_one(args.one, args.points, args.grids, args.seed)))
         return 0
-    print("command: python benchmarks/bench_attach.py " + " ".join(sys.argv[1:] if argv is None else argv))
-    print()
+    session = Session(argv)
     print("timing ...", file=sys.stderr)
     results = time_both(args.points, args.grids, args.seed, args.repeat)
-    for method in METHODS:
-        print(f"memory of {method} ...", file=sys.stderr)
-        cmd = [sys.executable, __file__, "--one", method, "--points", str(args.points), "--grids",
-               str(args.grids), "--seed", str(args.seed)]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            print(done.stderr, file=sys.stderr)
-            return done.returncode
-        results[method].update(json.loads(done.stdout.strip().splitlines()[-1]))
-    base = results["geopandas.sjoin"]
+    for _ in range(args.repeat):
+        for method in METHODS:
+            print(f"memory of {method} ...", file=sys.stderr)
+            cmd = [sys.executable, __file__, "--one", method, "--points", str(args.points), "--grids",
+                   str(args.grids), "--seed", str(args.seed)]
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                print(done.stderr, file=sys.stderr)
+                return done.returncode
+            for key, value in json.loads(done.stdout.strip().splitlines()[-1]).items():
+                results[method][key].append(value)
     first = results["attach_points"]
+    print(session.header(args.repeat))
     print(f"{args.points:,} incident points onto {first['grids']:,} Voronoi grids (EPSG:4490), "
-          f"{args.repeat} runs each, alternating in one process")
+          f"{args.repeat} runs each, alternating in one process; memory from a fresh process per run")
     print()
-    print("| method | wall s (best) | wall s (median) | CPU s (best) | ratio to sjoin (wall) | ratio (CPU) "
+    print("| method | wall s | CPU s | ratio to sjoin (wall) | ratio (CPU) "
           "| rows out | points in a grid | peak memory MB | of which data MB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    s = Samples()
     for method, r in results.items():
-        print(f"| {method} | {r['seconds']:.2f} | {r['median_s']:.2f} | {r['cpu_s']:.2f} | "
-              f"{r['seconds'] / base['seconds']:.2f} | {r['cpu_s'] / base['cpu_s']:.2f} | {r['rows']:,} | "
-              f"{r['attached']:,} | {r['peak_mb']:,.0f} | {r['data_mb']:,.0f} |")
+        for key in ("wall", "cpu", "peak_mb", "data_mb"):
+            for value in r[key]:
+                s.add(f"{method} {key}", value)
+    for method, r in results.items():
+        print(f"| {method} | {s.cell(method + ' wall', '.2f')} | {s.cell(method + ' cpu', '.2f')} | "
+              f"{s.ratio(method + ' wall', 'geopandas.sjoin wall', '.2f')} | "
+              f"{s.ratio(method + ' cpu', 'geopandas.sjoin cpu', '.2f')} | {r['rows']:,} | "
+              f"{r['attached']:,} | {s.cell(method + ' peak_mb', ',.0f')} | {s.cell(method + ' data_mb', ',.0f')} |")
     print()
     print("ratio < 1: faster than geopandas.sjoin. sjoin returns a row per (point, grid) pair, so more rows "
           "than points when a point meets several grids; attach_points returns each point once.")
@@ -158,8 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     import shapely
 
     print(f"environment: Python {platform.python_version()}, geopandas {geopandas.__version__}, "
-          f"shapely {shapely.__version__} (GEOS {shapely.geos_version_string}), {os.cpu_count()} CPUs, "
-          f"{platform.machine()}, load average {os.getloadavg()[0]:.2f}")
+          f"shapely {shapely.__version__} (GEOS {shapely.geos_version_string})")
     return 0
 
 

@@ -2,14 +2,15 @@
 
 Run on demand (not part of the test suite)::
 
-    python benchmarks/bench_check.py [--households 1000000] [--seed 1] [--workdir DIR] [--repeat 1]
+    python benchmarks/bench_check.py [--households 1000000] [--seed 1] [--workdir DIR] [--repeat 3]
 
 It writes ``gridkit synth --households N --seed S --no-incidents --no-tracks`` and its
 ``gridkit partition`` into ``--workdir`` (kept: a second run reuses them), then times the
-whole ``gridkit check GRIDS --communities … --buildings …`` command in a fresh process
+whole ``gridkit check GRIDS --communities … --buildings …`` command ``--repeat`` times, each in a fresh process
 (start-up, reading, every rule, writing the report and problems.gpkg), and prints the
-commands, a Markdown table (wall time, peak memory of the check process, grids,
-buildings, findings, exit code) and the machine.
+command and the machine, then a Markdown table (median and spread of the wall time, of the
+time in the library and of the peak memory of the check process; grids, buildings,
+findings, exit code).
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _measure import Samples, Session, add_repeat
 
 
 def _gridkit() -> list[str]:
@@ -53,38 +55,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where the county and its partition are kept (default: a folder in the temp dir)")
-    parser.add_argument("--repeat", type=int, default=1, help="time the check this many times (best is shown)")
+    add_repeat(parser)
     args = parser.parse_args(argv)
     work = args.workdir or Path(os.environ.get("TMPDIR", "/tmp")) / f"gridkit-bench-check-{args.households}-{args.seed}"
     county, plan, out = work / "county", work / "plan", work / "check"
     gk = _gridkit()
-    print("command: python benchmarks/bench_check.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    session = Session(argv)
+    print("made once, not timed:", file=sys.stderr)
     if not (county / "buildings.gpkg").is_file():
         synth = [*gk, "--quiet", "synth", "-o", str(county), "--households", str(args.households),
                  "--seed", str(args.seed), "--no-incidents", "--no-tracks"]
-        print("  " + " ".join(synth), f"({_run(synth)[0]:.1f} s)")
+        print("  " + " ".join(synth), f"({_run(synth)[0]:.1f} s)", file=sys.stderr)
     if not (plan / "grids.gpkg").is_file():
         part = [*gk, "--quiet", "partition", str(county / "communities.gpkg"), "--buildings",
                 str(county / "buildings.gpkg"), "--streets", str(county / "streets.gpkg"), "--dedicated",
                 str(county / "dedicated.gpkg"), "-o", str(plan)]
-        print("  " + " ".join(part), f"({_run(part)[0]:.1f} s)")
+        print("  " + " ".join(part), f"({_run(part)[0]:.1f} s)", file=sys.stderr)
     check = [*gk, "--quiet", "check", str(plan / "grids.gpkg"), "--communities", str(county / "communities.gpkg"),
              "--buildings", str(county / "buildings.gpkg"), "-o", str(out)]
-    print("  " + " ".join(check))
-    runs = [_run(check) for _ in range(max(1, args.repeat))]
-    wall, code, peak = min(runs)
-    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    o = report["overall"]
+    s = Samples()
+    for i in range(args.repeat):
+        print(f"run {i + 1}/{args.repeat}: " + " ".join(check), file=sys.stderr, flush=True)
+        wall, code, peak = _run(check)
+        report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+        o = report["overall"]
+        s.add("wall", wall)
+        s.add("peak", peak)
+        s.add("library", o["seconds"])
     f = o["findings"]
+    print(session.header(args.repeat))
+    print("`$W` = " + str(work) + "; made once before (not timed): `gridkit synth -o $W/county --households "
+          f"{args.households} --seed {args.seed} --no-incidents --no-tracks`, `gridkit partition` of it into `$W/plan`")
+    print()
+    print("    " + " ".join(["gridkit", *check[len(gk):]]).replace(str(work), "$W"))
     print()
     print("| households | grids | buildings | `gridkit check` wall | in the library | peak memory | findings "
           "(broken / unavoidable / soft) | exit |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
-    print(f"| {o['households_in']:,} | {o['grids']:,} | {o['buildings']:,} | {wall:.1f} s | {o['seconds']:.1f} s | "
-          f"{peak:,} MiB | {f['broken']} / {f['unavoidable']} / {f['soft']} | {code} |")
+    print(f"| {o['households_in']:,} | {o['grids']:,} | {o['buildings']:,} | {s.cell('wall', unit=' s')} | {s.cell('library', unit=' s')} | "
+          f"{s.cell('peak', ',.0f', ' MiB')} | {f['broken']} / {f['unavoidable']} / {f['soft']} | {code} |")
     print()
-    print(f"goal: at most 30 s — {'met' if wall <= 30 else 'not met'}")
-    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"goal: at most 30 s — {'met' if s.median('wall') <= 30 else 'not met'} (median)")
     return 0
 
 

@@ -10,24 +10,24 @@ format, twice each: with :func:`gridkit.export.export_layer` (field table, type
 conversion, checks, atomic staging, sidecars) and with the plain call a user would make
 without gridkit (``GeoDataFrame.to_file`` through pyogrio, ``to_parquet``, or pandas
 ``to_csv`` of WKT). The plain Shapefile write lets GDAL cut field names itself; the plain
-GeoJSON write uses the same RFC 7946 options. The table gives the best of ``--repeat``
-runs and the ratio gridkit / plain: the price of the guarantees.
+GeoJSON write uses the same RFC 7946 options. The two writes alternate ``--repeat``
+times; the table gives the median and spread (fastest–slowest) of each and the median
+ratio gridkit / plain: the price of the guarantees.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
 import pyogrio
 import shapely
+from _measure import Samples, Session, add_repeat
 
 from gridkit.export.layers import FORMATS, export_layer
 from gridkit.synth.county import synth_county
@@ -58,49 +58,41 @@ def plain_write(gdf: gpd.GeoDataFrame, path: Path, fmt: str, options: dict) -> N
         pyogrio.write_dataframe(gdf, path, driver="GPKG")
 
 
-def best_of(repeat: int, job: Callable[[int], None]) -> float:
-    times = []
-    for i in range(repeat):
-        start = time.perf_counter()
-        job(i)
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--repeat", type=int, default=3)
+    add_repeat(parser)
     args = parser.parse_args(argv)
-    print("command: python benchmarks/bench_export.py " + " ".join(sys.argv[1:] if argv is None else argv))
-    print()
+    session = Session(argv)
     county = synth_county(seed=args.seed, households=args.households, incidents=False, tracks=False)
     layers = {"buildings": county["buildings"], "components": county["components"]}
-    print("| layer | features | format | gridkit s | plain s | gridkit / plain |")
-    print("| --- | ---: | --- | ---: | ---: | ---: |")
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for name, gdf in layers.items():
             for fmt, options in WAYS:
                 ext = FORMATS[fmt][0]
                 label = fmt + (f" {options['encoding']}" if "encoding" in options else "")
-
-                def ours(i: int, gdf=gdf, fmt=fmt, options=options, ext=ext) -> None:
+                print(f"{name} {label}", file=sys.stderr, flush=True)
+                s = Samples()
+                for i in range(args.repeat):  # alternating, so a change of load hits both
+                    start = time.perf_counter()
                     export_layer(gdf, folder / f"g{i}{ext}", format=fmt, **options)
-
-                def theirs(i: int, gdf=gdf, fmt=fmt, options=options, ext=ext) -> None:
+                    s.add("ours", time.perf_counter() - start)
+                    start = time.perf_counter()
                     plain_write(gdf, folder / f"p{i}{ext}", fmt, options)
-
-                t_ours, t_plain = best_of(args.repeat, ours), best_of(args.repeat, theirs)
-                ratio = t_ours / t_plain
-                cells = [name, f"{len(gdf):,}", label, f"{t_ours:.2f}", f"{t_plain:.2f}", f"{ratio:.2f}"]
-                print("| " + " | ".join(cells) + " |", flush=True)
+                    s.add("plain", time.perf_counter() - start)
+                rows.append([name, f"{len(gdf):,}", label, s.cell("ours", ".2f"), s.cell("plain", ".2f"),
+                             s.ratio("ours", "plain", ".2f")])
+    print(session.header(args.repeat))
+    print("| layer | features | format | gridkit s | plain s | gridkit / plain |")
+    print("| --- | ---: | --- | ---: | ---: | ---: |")
+    for cells in rows:
+        print("| " + " | ".join(cells) + " |")
     print()
-    print(f"python {platform.python_version()}, GDAL {pyogrio.__gdal_version_string__}, "
-          f"geopandas {gpd.__version__}, {platform.machine()}, seed {args.seed}, best of {args.repeat}")
+    print(f"GDAL {pyogrio.__gdal_version_string__}, geopandas {gpd.__version__}, seed {args.seed}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

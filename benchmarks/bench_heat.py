@@ -3,7 +3,7 @@
 Run on demand (not a test):
 
     python benchmarks/bench_heat.py [--county DIR] [--households 1000000] [--district 1100000] [--seed 1]
-                                    [--peer-cells 200] [--skip-command]
+                                    [--peer-cells 200] [--skip-command] [--repeat 3]
 
 Inputs, in one run:
 
@@ -32,6 +32,10 @@ random cells where the exact density exceeds 1 % of the peak (the same cells for
 
 The whole command: ``gridkit heatmap`` on the county's incidents and on the district's year
 (written to a CSV first), each in its own process, wall time and peak memory (``os.wait4``).
+
+Every surface and command runs ``--repeat`` times; a time is the median with the spread
+(fastest–slowest) in brackets. Printed first: the command and the machine, with the load
+average before and after.
 """
 
 from __future__ import annotations
@@ -39,7 +43,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -51,6 +54,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from _measure import Samples, Session, add_repeat
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample_county"
@@ -72,19 +76,20 @@ def county_dir(args: argparse.Namespace, work: Path) -> Path:
     if not (county / "incidents.csv").exists():
         print(f"synthesising a county of {args.households:,} households in {county} ...", file=sys.stderr)
         subprocess.run([*gridkit, "--quiet", "synth", "--households", str(args.households), "--seed",
-                        str(args.seed), "--no-tracks", "-o", str(county)], check=True)
+                        str(args.seed), "--no-tracks", "-o", str(county)], check=True, stdout=sys.stderr)
     if not (county / "part" / "grids.gpkg").exists():
         print(f"partitioning {county} ...", file=sys.stderr)
         subprocess.run([*gridkit, "--quiet", "partition", str(county / "communities.gpkg"), "--buildings",
                         str(county / "buildings.gpkg"), "--streets", str(county / "streets.gpkg"),
-                        "--dedicated", str(county / "dedicated.gpkg"), "-o", str(county / "part")], check=True)
+                        "--dedicated", str(county / "dedicated.gpkg"), "-o", str(county / "part")], check=True,
+                       stdout=sys.stderr)
     return county
 
 
 def district_year(grids: gpd.GeoDataFrame, n: int, seed: int) -> pd.DataFrame:
     """``n`` incidents of one year over ``grids``: lon, lat (WGS84), category, reported_at, incident_id."""
-    from gridkit.codes import event_categories
     from gridkit.crs import local_crs
+    from gridkit.incidents.categories import event_categories
 
     rng = np.random.default_rng(seed)
     crs = local_crs(grids)
@@ -247,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--peer-cells", type=int, default=200, help="cells the peers and the brute force evaluate")
     parser.add_argument("--skip-command", action="store_true", help="surfaces only, not the whole command")
+    add_repeat(parser)
     args = parser.parse_args(argv)
+    session = Session(argv)
     from gridkit.io import read_layer
 
     with tempfile.TemporaryDirectory(prefix="bench_heat_") as tmp:
@@ -263,35 +270,44 @@ def main(argv: list[str] | None = None) -> int:
         district_pts = gpd.GeoDataFrame(district, geometry=gpd.points_from_xy(district.lon, district.lat), crs=4326)
 
         rows: list[dict[str, Any]] = []
-        for name, (pts, area) in (("sample county", sample_inputs()),
-                                  (f"synth county ({len(grids):,} grids)", (county_pts, grids)),
-                                  ("district year", (district_pts, grids))):
-            print(f"surfaces: {name} ...", file=sys.stderr)
-            rows += compare_surfaces(name, pts, area, args.peer_cells, args.seed)
+        times = Samples()
+        inputs = (("sample county", sample_inputs()),
+                  (f"synth county ({len(grids):,} grids)", (county_pts, grids)),
+                  ("district year", (district_pts, grids)))
+        for i in range(args.repeat):
+            for name, (pts, area) in inputs:
+                print(f"surfaces: {name} ({i + 1}/{args.repeat}) ...", file=sys.stderr)
+                got = compare_surfaces(name, pts, area, args.peer_cells, args.seed)
+                for r in got:
+                    times.add(f"{r['input']} {r['method']}", r["seconds"])
+                if i == 0:
+                    rows += got
         commands = []
         if not args.skip_command:
             for name, incidents in (("synth county", county / "incidents.csv"), ("district year", district_csv)):
-                print(f"gridkit heatmap: {name} ...", file=sys.stderr)
-                seconds, gb, figures = run_command(grids_path, incidents, work / f"out_{len(commands)}")
-                commands.append((name, seconds, gb, figures))
+                s = Samples()
+                for i in range(args.repeat):
+                    print(f"gridkit heatmap: {name} ({i + 1}/{args.repeat}) ...", file=sys.stderr)
+                    seconds, gb, figures = run_command(grids_path, incidents, work / f"out_{len(commands)}_{i}")
+                    s.add("wall", seconds)
+                    s.add("gb", gb)
+                commands.append((name, s, figures))
 
-    print(f"command: python benchmarks/bench_heat.py {' '.join(sys.argv[1:] if argv is None else argv)}".rstrip())
-    print()
+    print(session.header(args.repeat))
     print("| input | incidents | cells | bandwidth (m) | method | wall (s) | max error vs exact (cells > 1 % of peak) |")
     print("| --- | ---: | ---: | ---: | --- | ---: | ---: |")
     for r in rows:
         note = f" ({r['note']})" if r["note"] else ""
         print(f"| {r['input']} | {r['incidents']:,} | {r['cells']:,} | {r['bandwidth']:.0f} | {r['method']} | "
-              f"{r['seconds']:.2f}{note} | {r['error']:.1e} |")
+              f"{times.cell(r['input'] + ' ' + r['method'], '.2f')}{note} | {r['error']:.1e} |")
     if commands:
         print()
         print("| `gridkit heatmap` on | wall (s) | peak memory (GB) | heatmap.html (MB) |")
         print("| --- | ---: | ---: | ---: |")
-        for name, seconds, gb, figures in commands:
-            print(f"| {name} | {seconds:.1f} | {gb:.2f} | {figures['page_mb']} |")
+        for name, s, figures in commands:
+            print(f"| {name} | {s.cell('wall', '.1f')} | {s.cell('gb', '.2f')} | {figures['page_mb']} |")
     print()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, numpy {np.__version__}")
+    print(f"numpy {np.__version__}; errors are those of the first run (the same every run)")
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Run on demand (not part of the test suite)::
 
-    python benchmarks/bench_map.py [--households 18427 200000] [--seed 1]
+    python benchmarks/bench_map.py [--households 18427 200000] [--seed 1] [--repeat 3]
 
 For each size a synthetic county is generated (``gridkit.synth.county``) and partitioned (setup,
 not timed), then:
@@ -26,7 +26,6 @@ buildings and the partition's issues) against the page ``gridkit partition`` wro
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import tempfile
 import time
@@ -34,6 +33,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE))
+from _measure import Samples, Session, add_repeat
 
 
 def _log(text: str) -> None:
@@ -46,7 +47,7 @@ def county_layers(households: int, seed: int) -> dict:
 
     county = synth_county(seed=seed, households=households)
     result = partition(county["communities"], county["buildings"], streets=county["streets"],
-                       dedicated=county.get("dedicated"), code_field="code", name_field="name", rng=seed)
+                       dedicated=county.get("dedicated"), code_field="code", name_field="name")
     incidents = county["incidents"]
     tracks = county["tracks"]
     import geopandas as gpd
@@ -119,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int, nargs="+", default=[18_427, 200_000])
     parser.add_argument("--seed", type=int, default=1)
+    add_repeat(parser)
     args = parser.parse_args(argv)
+    session = Session(argv)
     from browser import Browser
 
     rows, signoff_rows = [], []
@@ -128,44 +131,55 @@ def main(argv: list[str] | None = None) -> int:
             _log(f"county of {n:,} households: synth + partition (setup)")
             layers = county_layers(n, args.seed)
             ours, theirs = Path(tmp) / f"gridkit_{n}.html", Path(tmp) / f"explore_{n}.html"
-            _log("  gridkit map")
-            t_ours = gridkit_page(layers, ours)
-            _log("  geopandas explore")
-            t_theirs = baseline_page(layers, theirs)
-            _log("  Chromium")
-            l_ours, p_ours = load_seconds(browser, ours)
-            l_theirs, p_theirs = load_seconds(browser, theirs)
-            mb_ours, mb_theirs = ours.stat().st_size / 1e6, theirs.stat().st_size / 1e6
+            sign, over = Path(tmp) / f"signoff_{n}.html", Path(tmp) / f"overview_{n}.html"
+            s = Samples()
+            problems = [0] * 4
+            for i in range(args.repeat):
+                _log(f"  run {i + 1}/{args.repeat}: gridkit map, geopandas explore, Chromium")
+                s.add("ours", gridkit_page(layers, ours))
+                s.add("theirs", baseline_page(layers, theirs))
+                for key, path in (("l_ours", ours), ("l_theirs", theirs)):
+                    took, bad = load_seconds(browser, path)
+                    s.add(key, took)
+                    problems[0 if key == "l_ours" else 1] += bad
+                s.add("mb_ours", ours.stat().st_size / 1e6)
+                s.add("mb_theirs", theirs.stat().st_size / 1e6)
+                _log("  sign-off page and the overview partition wrote before")
+                s.add("sign", signoff_page(layers, sign))
+                s.add("over", overview_page(layers, over))
+                for key, path in (("l_sign", sign), ("l_over", over)):
+                    took, bad = load_seconds(browser, path)
+                    s.add(key, took)
+                    problems[2 if key == "l_sign" else 3] += bad
+                s.add("mb_sign", sign.stat().st_size / 1e6)
+                s.add("mb_over", over.stat().st_size / 1e6)
             rows.append(
                 f"| {n:,} | {len(layers['grids']):,} | {len(layers['buildings']):,} | {len(layers['components']):,} "
                 f"| {len(layers['incidents']):,} | {len(layers['tracks']):,} "
-                f"| {t_ours:.1f} s / {t_theirs:.1f} s ({t_theirs / t_ours:.1f}x) "
-                f"| {mb_ours:.1f} / {mb_theirs:.1f} MB ({mb_theirs / mb_ours:.1f}x) "
-                f"| {l_ours:.1f} s / {l_theirs:.1f} s ({l_theirs / l_ours:.1f}x) | {p_ours} / {p_theirs} |")
-            _log("  sign-off page and the overview partition wrote before")
-            sign, over = Path(tmp) / f"signoff_{n}.html", Path(tmp) / f"overview_{n}.html"
-            t_sign, t_over = signoff_page(layers, sign), overview_page(layers, over)
-            (l_sign, p_sign), (l_over, p_over) = load_seconds(browser, sign), load_seconds(browser, over)
+                f"| {s.cell('ours', unit=' s')} / {s.cell('theirs', unit=' s')} | {s.ratio('theirs', 'ours')} "
+                f"| {s.median('mb_ours'):.1f} / {s.median('mb_theirs'):.1f} MB | {s.ratio('mb_theirs', 'mb_ours')} "
+                f"| {s.cell('l_ours', unit=' s')} / {s.cell('l_theirs', unit=' s')} | {s.ratio('l_theirs', 'l_ours')} "
+                f"| {problems[0]} / {problems[1]} |")
             signoff_rows.append(
                 f"| {n:,} | {len(layers['grids']):,} | {len(layers['buildings']):,} | {len(layers['streets']):,} "
-                f"| {t_sign:.1f} s / {t_over:.1f} s | {sign.stat().st_size / 1e6:.1f} / {over.stat().st_size / 1e6:.1f} MB "
-                f"| {l_sign:.1f} s / {l_over:.1f} s | {p_sign} / {p_over} |")
-    print("command: python benchmarks/bench_map.py " + " ".join(argv if argv is not None else sys.argv[1:]))
-    print()
+                f"| {s.cell('sign', unit=' s')} / {s.cell('over', unit=' s')} "
+                f"| {s.median('mb_sign'):.1f} / {s.median('mb_over'):.1f} MB "
+                f"| {s.cell('l_sign', unit=' s')} / {s.cell('l_over', unit=' s')} | {problems[2]} / {problems[3]} |")
+    print(session.header(args.repeat))
     print("| households | grids | buildings | components | incidents | GPS fixes | build + save offline: "
-          "gridkit / explore | page size | Chromium load | blocked+failed+errors |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "gridkit / explore | explore / gridkit | page size | size ratio | Chromium load | load ratio "
+          "| blocked+failed+errors (all runs) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     print("\n".join(rows))
     print()
     print("| households | grids | buildings | streets | build + save offline: sign-off / overview | page size "
-          "| Chromium load | blocked+failed+errors |")
+          "| Chromium load | blocked+failed+errors (all runs) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     print("\n".join(signoff_rows))
     print()
-    print(f"{platform.platform()}, Python {platform.python_version()}, {platform.processor() or 'cpu'}; "
-          "ratios are explore / gridkit (above 1: gridkit is faster or smaller)")
+    print("Ratios are explore / gridkit (above 1: gridkit is faster or smaller), median of the runs' own ratios; "
+          "page sizes are the same every run.")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

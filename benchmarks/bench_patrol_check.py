@@ -3,8 +3,8 @@
 Run on demand (not part of the test suite)::
 
     python benchmarks/bench_patrol_check.py [--households 100000] [--workers 300] [--days 4]
-                                            [--seed 1] [--workdir DIR] [--peer-share 1.0] [--no-peer]
-    python benchmarks/bench_patrol_check.py --hard-cases
+                                            [--seed 1] [--workdir DIR] [--peer-share 1.0] [--no-peer] [--repeat 3]
+    python benchmarks/bench_patrol_check.py --hard-cases [--repeat 3]
 
 Preparation (cached in ``--workdir``): a synthetic county (``gridkit synth``, no incidents
 or tracks), its grids (``gridkit partition``), and ``tracks.csv``: each of ``--workers``
@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -44,6 +43,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _measure import Samples, Session, add_repeat
 
 _START = ("08:30:00", "14:00:00")
 _PER_STRETCH = 420
@@ -61,7 +61,7 @@ def prepare(workdir: Path, households: int, workers: int, days: int, seed: int) 
     if not (county / "streets.gpkg").exists():
         _log(f"synth county of {households:,} households")
         subprocess.run(["gridkit", "--quiet", "synth", "-o", str(county), "--seed", str(seed), "--households",
-                        str(households), "--no-incidents", "--no-tracks"], check=True)
+                        str(households), "--no-incidents", "--no-tracks"], check=True, stdout=subprocess.DEVNULL)
     if not grids.exists():
         _log("partition")
         subprocess.run(["gridkit", "--quiet", "partition", str(county / "communities.gpkg"), "--buildings",
@@ -338,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the hard cases: dense noisy fixes full of jumps, a phone left on a desk")
     parser.add_argument("--child", choices=["gridkit", "peer"], help=argparse.SUPPRESS)
     parser.add_argument("--tracks", help=argparse.SUPPRESS)
+    add_repeat(parser)
     args = parser.parse_args(argv)
     workdir = Path(args.workdir)
     if args.child:
@@ -345,38 +346,50 @@ def main(argv: list[str] | None = None) -> int:
         result = run_gridkit(workdir, tracks) if args.child == "gridkit" else run_peer(workdir, tracks, args.peer_share)
         print(json.dumps(result))
         return 0
+    session = Session(argv)
     if args.hard_cases:
-        print("```\npython benchmarks/bench_patrol_check.py " + " ".join(argv if argv is not None else sys.argv[1:])
-              + "\n```\n")
-        hard_cases()
+        rows = hard_cases(args.repeat)
+        print(session.header(args.repeat))
+        print(rows)
         return 0
     workdir.mkdir(parents=True, exist_ok=True)
     tracks = prepare(workdir, args.households, args.workers, args.days, args.seed)
-    results = {"gridkit": _child("gridkit", workdir, tracks, 1.0)}
+    runs: dict[str, list[dict]] = {"gridkit": []}
     if not args.no_peer:
-        results["peer"] = _child("peer", workdir, tracks, args.peer_share)
-    print("```\npython benchmarks/bench_patrol_check.py " + " ".join(argv if argv is not None else sys.argv[1:])
-          + "\n```\n")
+        runs["peer"] = []
+    for i in range(args.repeat):
+        for name, got in runs.items():
+            _log(f"run {i + 1}/{args.repeat}")
+            got.append(_child(name, workdir, tracks, 1.0 if name == "gridkit" else args.peer_share))
+    results = {name: got[0] for name, got in runs.items()}
     gk = results["gridkit"]
+    s = Samples()
+    for name, got in runs.items():
+        for r, ours in zip(got, runs["gridkit"]):
+            scale = gk["fixes"] / r["fixes"]
+            fixed = r.get("fixed_s", 0.0)
+            check = s.add(f"{name} check", (r["check_s"] - fixed) * scale + fixed)
+            s.add(f"{name} cpu", (r["check_cpu_s"] - fixed) * scale + fixed)
+            s.add(f"{name} read", r["read_s"] * scale)
+            s.add(f"{name} peak", r["peak_mb"])
+            s.add(f"{name} ratio", check / ours["check_s"])
+    print(session.header(args.repeat))
     print("| approach | fixes | worker-days | read s | clean + check s (wall) | CPU s | peak MB | time / gridkit |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, r in results.items():
         scale = gk["fixes"] / r["fixes"]
-        fixed = r.get("fixed_s", 0.0)
-        check = (r["check_s"] - fixed) * scale + fixed
-        cpu = (r["check_cpu_s"] - fixed) * scale + fixed
         note = "" if scale == 1 else f" (ran {r['fixes']:,} fixes, time x{scale:.2f})"
-        print(f"| {name}{note} | {gk['fixes']:,} | {gk['worker_days']:,} | {r['read_s'] * scale:.1f} | "
-              f"{check:.1f} | {cpu:.1f} | {r['peak_mb']:.0f} | {check / gk['check_s']:.1f} |")
+        print(f"| {name}{note} | {gk['fixes']:,} | {gk['worker_days']:,} | {s.cell(name + ' read')} | "
+              f"{s.cell(name + ' check')} | {s.cell(name + ' cpu')} | {s.cell(name + ' peak', '.0f')} | "
+              f"{s.cell(name + ' ratio', '.1f')} |")
     print(f"\ndropped by gridkit: {gk['dropped']}")
     if "peer" in results:
         _agreement(gk["days"], results["peer"]["days"])
-    print(f"\nPython {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs")
     return 0
 
 
-def hard_cases() -> None:
-    """Cleaning and stops where a pass-per-jump or a look-ahead-per-fix design would crawl."""
+def hard_cases(repeat: int) -> str:
+    """Cleaning and stops where a pass-per-jump or a look-ahead-per-fix design would crawl: the table."""
     import pandas as pd
     import pyproj
 
@@ -389,21 +402,25 @@ def hard_cases() -> None:
     lon, lat = pyproj.Transformer.from_crs(4545, 4326, always_xy=True).transform(x, y)
     times = pd.Timestamp("2024-06-26 08:00") + pd.to_timedelta(np.arange(n), "s")
     fixes = pd.DataFrame({"worker_id": "W1", "time": times, "lon": lon, "lat": lat})
-    t0 = time.perf_counter()
-    _, dropped = clean_tracks(fixes, crs=4545)
-    clean_s = time.perf_counter() - t0
+    s = Samples()
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        _, dropped = clean_tracks(fixes, crs=4545)
+        s.add("clean", time.perf_counter() - t0)
     m = 8 * 3600
     desk = pd.DataFrame({"worker_id": "W2", "time": pd.Timestamp("2024-06-26 08:00") + pd.to_timedelta(np.arange(m), "s"),
                          "x": rng.normal(0, 4, m), "y": rng.normal(0, 4, m)})
-    t0 = time.perf_counter()
-    stops = stops_from_fixes(desk, crs=4545)
-    stop_s = time.perf_counter() - t0
-    print("| case | fixes | result | s |")
-    print("| --- | ---: | --- | ---: |")
-    print(f"| one worker, a fix a second, 5 m noise: clean_tracks | {n:,} | {len(dropped):,} jumps dropped | "
-          f"{clean_s:.2f} |")
-    print(f"| a phone 8 h on a desk, a fix a second: stops_from_fixes | {m:,} | {len(stops)} stop of "
-          f"{stops['minutes'].iloc[0]:.0f} min | {stop_s:.2f} |")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        stops = stops_from_fixes(desk, crs=4545)
+        s.add("stops", time.perf_counter() - t0)
+    return "\n".join([
+        "| case | fixes | result | s |",
+        "| --- | ---: | --- | ---: |",
+        (f"| one worker, a fix a second, 5 m noise: clean_tracks | {n:,} | {len(dropped):,} jumps dropped | "
+         f"{s.cell('clean', '.2f')} |"),
+        (f"| a phone 8 h on a desk, a fix a second: stops_from_fixes | {m:,} | {len(stops)} stop of "
+         f"{stops['minutes'].iloc[0]:.0f} min | {s.cell('stops', '.2f')} |")])
 
 
 def _agreement(ours: dict, peer: dict) -> None:

@@ -2,7 +2,7 @@
 
 Run on demand (not part of the test suite)::
 
-    python benchmarks/bench_patrol_routes.py [--households 400000] [--seed 1] [--workdir DIR]
+    python benchmarks/bench_patrol_routes.py [--households 400000] [--seed 1] [--workdir DIR] [--repeat 3]
 
 Preparation (cached in ``--workdir``, default ``/tmp/gridkit-bench-patrol-routes``): a
 synthetic county (``gridkit synth --households 400000``: about 1,350 grids) and its grids
@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _measure import Samples, Session, add_repeat
 
 
 def prepare(workdir: Path, households: int, seed: int) -> Path:
@@ -133,50 +133,57 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workdir", default="/tmp/gridkit-bench-patrol-routes")
     ap.add_argument("--run", choices=["plan", "peer"], help=argparse.SUPPRESS)
+    add_repeat(ap)
     args = ap.parse_args(argv)
     workdir = Path(args.workdir)
     if args.run:
         result = run_plan(workdir) if args.run == "plan" else run_peer(workdir)
         print(json.dumps(result))
         return 0
+    session = Session(argv)
     workdir.mkdir(parents=True, exist_ok=True)
     prepare(workdir, args.households, args.seed)
-    results = {}
-    for mode in ("plan", "peer"):
-        _log(f"running {mode}")
-        out = subprocess.run([sys.executable, __file__, "--workdir", str(workdir), "--run", mode],
-                             check=True, capture_output=True, text=True)
-        results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
-    print(report(results, args))
+    runs: dict[str, list[dict]] = {"plan": [], "peer": []}
+    for i in range(args.repeat):
+        for mode in ("plan", "peer"):
+            _log(f"running {mode} ({i + 1}/{args.repeat})")
+            out = subprocess.run([sys.executable, __file__, "--workdir", str(workdir), "--run", mode],
+                                 check=True, capture_output=True, text=True)
+            runs[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(session.header(args.repeat))
+    print(report(runs))
     return 0
 
 
-def report(results: dict, args: argparse.Namespace) -> str:
-    p, q = results["plan"], results["peer"]
+def report(runs: dict[str, list[dict]]) -> str:
+    """The Markdown tables: figures of the first run, times and memory as median (min–max) over the runs."""
+    p, q = runs["plan"][0], runs["peer"][0]
     f = p["figures"]
-    cmd = "python benchmarks/bench_patrol_routes.py" + "".join(
-        f" --{k} {v}" for k, v in (("households", args.households), ("seed", args.seed)))
+    s = Samples()
+    for key in ("plan_s", "read_s", "write_s", "peak_mb"):
+        for run in runs["plan"]:
+            s.add(key, run[key])
+    for key in ("gridkit_s", "networkx_s"):
+        for run in runs["peer"]:
+            s.add(key, run[key])
     lines = [
-        (f"`{cmd}` ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-         f"{platform.python_version()})"),
-        "",
         "| job | grids | streets km | routes km | deadhead | coverage | time | peak memory |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
         (f"| routes_for_grids | {f['grids']:,} | {f['required_km']:,.0f} | {f['route_km']:,.0f} | "
-         f"{f['deadhead_share']:.1%} | {f['coverage_share']:.2%} | {p['plan_s']:.1f} s | {p['peak_mb']:,.0f} MB |"),
-        f"| read grids, buildings, streets (GeoPackage) | | | | | | {p['read_s']:.1f} s | |",
-        f"| write routes.gpkg, turns.csv, report.md | | | | | | {p['write_s']:.1f} s | |",
+         f"{f['deadhead_share']:.1%} | {f['coverage_share']:.2%} | {s.cell('plan_s', unit=' s')} | {s.cell('peak_mb', '.0f', ' MB')} |"),
+        f"| read grids, buildings, streets (GeoPackage) | | | | | | {s.cell('read_s', unit=' s')} | |",
+        f"| write routes.gpkg, turns.csv, report.md | | | | | | {s.cell('write_s', unit=' s')} | |",
         "",
         (f"Routing step only, {q['grids']:,} grids with connected streets ({q['required_km']:,.0f} km), "
          "the grid's own streets:"),
         "",
         "| method | time | deadhead km | deadhead / streets |",
         "| --- | --- | --- | --- |",
-        (f"| gridkit covering_walk (weighted matching) | {q['gridkit_s']:.1f} s | {q['gridkit_deadhead_km']:,.1f} | "
+        (f"| gridkit covering_walk (weighted matching) | {s.cell('gridkit_s', unit=' s')} | {q['gridkit_deadhead_km']:,.1f} | "
          f"{q['gridkit_deadhead_km'] / q['required_km']:.1%} |"),
-        (f"| networkx eulerize + eulerian_circuit | {q['networkx_s']:.1f} s | {q['networkx_deadhead_km']:,.1f} | "
+        (f"| networkx eulerize + eulerian_circuit | {s.cell('networkx_s', unit=' s')} | {q['networkx_deadhead_km']:,.1f} | "
          f"{q['networkx_deadhead_km'] / q['required_km']:.1%} |"),
-        (f"| ratio networkx / gridkit | {q['networkx_s'] / q['gridkit_s']:.2f} | "
+        (f"| ratio networkx / gridkit | {s.ratio('networkx_s', 'gridkit_s', '.2f')} | "
          f"{q['networkx_deadhead_km'] / q['gridkit_deadhead_km']:.2f} | |"),
     ]
     return "\n".join(lines)

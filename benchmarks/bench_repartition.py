@@ -2,7 +2,7 @@
 
 Run on demand (not part of the test suite)::
 
-    python benchmarks/bench_repartition.py [--households 200000] [--seed 1]
+    python benchmarks/bench_repartition.py [--households 200000] [--seed 1] [--repeat 3]
 
 It builds the county ``gridkit synth --households N --seed S --no-incidents --no-tracks``
 writes (in memory, with :func:`gridkit.synth.county.synth_county`), partitions it, then
@@ -18,21 +18,21 @@ Per year it prints: the previous grids that still keep the bounds with the new
 households, the share of previous grids unchanged in geometry and code (goal ≥ 90 % where
 ≥ 90 % still keep the rules), the kinds of change, whether every rule holds (bounds
 broken only where the data makes it impossible), whether a retired code came back
-(across all years), and the time against a fresh partition (goal within 2×).
+(across all years), and the time against a fresh partition (goal within 2×): each partition
+runs ``--repeat`` times, the median with the spread (fastest–slowest) in brackets, under the
+command and the machine (load average before and after).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import sys
 import time
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from _measure import Samples, Session, add_repeat
 
 
 def _year_a(buildings: gpd.GeoDataFrame, rng: np.random.Generator) -> gpd.GeoDataFrame:
@@ -132,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=1)
+    add_repeat(parser)
     args = parser.parse_args(argv)
+    session = Session(argv)
 
     from gridkit.partition.pipeline import partition
     from gridkit.synth.county import synth_county
@@ -141,9 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     comm, streets, dedicated = county["communities"], county["streets"], county["dedicated"]
     rng = np.random.default_rng(args.seed)
     opts = {"streets": streets, "dedicated": dedicated}
-    start = time.perf_counter()
-    prev = partition(comm, county["buildings"], **opts)
-    t0 = time.perf_counter() - start
+    year0 = Samples()
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        prev = partition(comm, county["buildings"], **opts)
+        year0.add("fresh", time.perf_counter() - start)
     n0 = len(prev.grids)
     buildings = county["buildings"]
     retired_ever: set[str] = set()
@@ -159,12 +163,15 @@ def main(argv: list[str] | None = None) -> int:
             buildings, code = _year_c(buildings, prev, rng)
             what = f"village {code} loses a third of its households (a hamlet emptied)"
         keeping = _prev_keeping_bounds(prev, buildings, prev.figures["bounds"])
-        start = time.perf_counter()
-        result = partition(comm, buildings, **opts, previous=prev)
-        t_prev = time.perf_counter() - start
-        start = time.perf_counter()
-        partition(comm, buildings, **opts)
-        t_fresh = time.perf_counter() - start
+        t = Samples()
+        for _ in range(args.repeat):  # alternating, so a change of load hits both
+            start = time.perf_counter()
+            result = partition(comm, buildings, **opts, previous=prev)
+            t.add("previous", time.perf_counter() - start)
+            start = time.perf_counter()
+            partition(comm, buildings, **opts)
+            t.add("fresh", time.perf_counter() - start)
+        t_prev, t_fresh = t.median("previous"), t.median("fresh")
         rules_ok, rules_note = _rules_hold(result)
         reused = retired_ever & set(result.grids["grid_code"])
         codes = result.changes.codes
@@ -175,13 +182,13 @@ def main(argv: list[str] | None = None) -> int:
         ok_all &= rules_ok and not reused and (share >= 0.9 or keeping < 0.9) and t_prev <= 2 * t_fresh
         rows.append((year, what, f"{len(prev.grids):,} → {len(result.grids):,}", f"{keeping:.1%}", f"{share:.1%}",
                      kinds, f"{'yes' if rules_ok else 'NO'}: {rules_note}", "none" if not reused else
-                     ", ".join(sorted(reused)), f"{t_prev:.1f}", f"{t_fresh:.1f}", f"{t_prev / t_fresh:.2f}x"))
+                     ", ".join(sorted(reused)), t.cell("previous", ".1f"), t.cell("fresh", ".1f"),
+                     t.ratio("previous", "fresh", ".2f")))
         prev = result
 
-    print("command: python benchmarks/" + os.path.basename(__file__) + " " + " ".join(sys.argv[1:]))
-    print()
+    print(session.header(args.repeat))
     print(f"{args.households:,} households, {len(comm)} communities and villages; year 0: a fresh partition of "
-          f"{n0:,} grids in {t0:.1f} s")
+          f"{n0:,} grids in {year0.cell('fresh', '.1f', ' s')}")
     print()
     print("| year | change | grids | previous grids keeping the bounds | unchanged (geometry and code) | "
           "kept/reshaped/split/merged/new/retired | every rule holds | retired code reused | "
@@ -189,8 +196,6 @@ def main(argv: list[str] | None = None) -> int:
     print("| --- | --- | ---: | ---: | ---: | --- | --- | --- | ---: | ---: | ---: |")
     for row in rows:
         print("| " + " | ".join(row) + " |")
-    print()
-    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     return 0 if ok_all else 1
 
 

@@ -5,7 +5,7 @@ Run on demand (not part of the test suite)::
     python benchmarks/bench_scale.py [--incidents 10000000,50000000] [--in-memory-max 10000000]
                                      [--grids 10000] [--memory-limit 2GB] [--households 1000000,5000000]
                                      [--workers 2] [--seed 1] [--skip-partition] [--skip-attach]
-                                     [--methods in-memory,streaming,dask,dask_geopandas.sjoin]
+                                     [--methods in-memory,streaming,dask,dask_geopandas.sjoin] [--repeat 3]
 
 **Attach.** Grids are Voronoi cells clipped to a 20 km x 25 km box (as in
 ``bench_attach.py``), written to a GeoPackage. Incidents are generated in chunks of one
@@ -30,20 +30,24 @@ memory of that process and all its children added up (the Dask workers included)
 **Partition.** A synthetic county of ``--households`` households, partitioned serially
 and with ``workers=--workers`` (cluster start-up included); the grids must be identical.
 
-The script prints the command, Markdown tables and the machine.
+Each method (and each pair of partitions) runs ``--repeat`` times; a figure is the median with
+the spread (fastest–slowest) in brackets. The script prints the command, the machine with the
+load average before and after, and Markdown tables (the attach table also gives the load
+average when each method started).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _measure import Samples, Session, add_repeat
 
 X0, Y0, WIDTH, HEIGHT = 480_000.0, 2_920_000.0, 20_000.0, 25_000.0  # EPSG:4545, near Guiyang
 CHUNK = 1_000_000
@@ -180,8 +184,9 @@ def measure(cmd: list[str]) -> tuple[float, float, float, int]:
 
 
 def attach_table(sizes: list[int], args: argparse.Namespace) -> list[str]:
-    rows = ["| incidents | method | wall time (s) | s per million | CPU time (s) | CPU s per million | peak memory (MB) |",
-            "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+    rows = [("| incidents | method | wall time (s) | s per million | CPU time (s) | CPU s per million | peak memory (MB) "
+            "| load (1 min) at start |"),
+            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
         for n in sizes:
             data = Path(tmp) / f"n{n}"
@@ -195,21 +200,34 @@ def attach_table(sizes: list[int], args: argparse.Namespace) -> list[str]:
                 methods.insert(0, "in-memory")
             methods = [m for m in methods if m in args.methods.split(",")]
             for method in methods:
-                out = data / method.replace(".", "_") / "a.gpkg"
-                out.parent.mkdir()
-                cmd = [sys.executable, __file__, "--run", method, "--data", str(data), "--out", str(out),
-                       "--workers", str(args.workers), "--memory-limit", args.memory_limit]
-                seconds, cpu, peak, code = measure(cmd)
-                status = "" if code == 0 else f" (failed, exit {code})"
-                rows.append(f"| {n:,} | {method}{status} | {seconds:.1f} | {seconds / n * 1e6:.1f} | {cpu:.1f} | "
-                            f"{cpu / n * 1e6:.1f} | {peak:,.0f} |")
+                s = Samples()
+                status, load_at_start = "", os.getloadavg()[0]
+                for i in range(args.repeat):
+                    out = data / f"{method.replace('.', '_')}_{i}" / "a.gpkg"
+                    out.parent.mkdir()
+                    cmd = [sys.executable, __file__, "--run", method, "--data", str(data), "--out", str(out),
+                           "--workers", str(args.workers), "--memory-limit", args.memory_limit]
+                    seconds, cpu, peak, code = measure(cmd)
+                    shutil.rmtree(out.parent, ignore_errors=True)
+                    if code != 0:
+                        status = f" (failed, exit {code})"
+                        break
+                    s.add("wall", seconds)
+                    s.add("wall per M", seconds / n * 1e6)
+                    s.add("cpu", cpu)
+                    s.add("cpu per M", cpu / n * 1e6)
+                    s.add("peak", peak)
+                    print(f"  {n:,} {method} run {i + 1}/{args.repeat}: {seconds:.1f} s", file=sys.stderr)
+                rows.append(f"| {n:,} | {method}{status} | {s.cell('wall', '.1f')} | {s.cell('wall per M', '.1f')} | "
+                            f"{s.cell('cpu', '.1f')} | {s.cell('cpu per M', '.1f')} | {s.cell('peak', ',.0f')} | "
+                            f"{load_at_start:.2f} |")
                 print(rows[-1], file=sys.stderr)
             for p in (data / "incidents").iterdir():
                 p.unlink()
     return rows
 
 
-def partition_table(sizes: list[int], workers: int, seed: int) -> list[str]:
+def partition_table(sizes: list[int], workers: int, seed: int, repeat: int) -> list[str]:
     from gridkit.partition.pipeline import partition
     from gridkit.synth.county import synth_county
 
@@ -219,18 +237,21 @@ def partition_table(sizes: list[int], workers: int, seed: int) -> list[str]:
         county = synth_county(seed=seed, households=households, incidents=False, tracks=False)
         inputs = (county["communities"], county["buildings"])
         opts = {"streets": county["streets"], "dedicated": county["dedicated"]}
-        times, results = {}, {}
-        for w in (1, workers):
-            start = time.perf_counter()
-            results[w] = partition(*inputs, **opts, workers=w)
-            times[w] = time.perf_counter() - start
-        a, b = results[1].grids, results[workers].grids
-        same = a.drop(columns="geometry").equals(b.drop(columns="geometry")) and bool(
-            a.geometry.geom_equals_exact(b.geometry, 0).all())
+        s = Samples()
+        same = True
+        for _ in range(repeat):
+            results = {}
+            for w in (1, workers):
+                start = time.perf_counter()
+                results[w] = partition(*inputs, **opts, workers=w)
+                s.add(str(w), time.perf_counter() - start)
+            a, b = results[1].grids, results[workers].grids
+            same = same and a.drop(columns="geometry").equals(b.drop(columns="geometry")) and bool(
+                a.geometry.geom_equals_exact(b.geometry, 0).all())
         for w in (1, workers):
             name = "serial" if w == 1 else f"local Dask cluster, {w} worker processes"
-            rows.append(f"| {households:,} | {len(county['communities'])} | {len(a):,} | {name} | {times[w]:.1f} | "
-                        f"{times[1] / times[w]:.2f}x | {same} |")
+            rows.append(f"| {households:,} | {len(county['communities'])} | {len(a):,} | {name} | "
+                        f"{s.cell(str(w), '.1f')} | {s.ratio('1', str(w), '.2f')} | {same} |")
         print(rows[-1], file=sys.stderr)
     return rows
 
@@ -250,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
+    add_repeat(parser)
     args = parser.parse_args(argv)
     if args.run:
         if args.run == "dask_geopandas.sjoin":
@@ -258,22 +280,18 @@ def main(argv: list[str] | None = None) -> int:
             run_method(args.run, Path(args.data), Path(args.out), args.workers, args.memory_limit)
         return 0
 
-    print("command: python benchmarks/" + os.path.basename(__file__) + " " + " ".join(sys.argv[1:]))
-    print()
+    session = Session(argv)
+    report = []
     if not args.skip_attach:
         sizes = [int(s) for s in args.incidents.split(",") if s]
-        print(f"attach: {args.grids:,} grids, memory limit {args.memory_limit}, {args.workers} Dask workers")
-        print()
-        print("\n".join(attach_table(sizes, args)))
-        print()
+        report += [f"attach: {args.grids:,} grids, memory limit {args.memory_limit}, {args.workers} Dask workers", "",
+                   *attach_table(sizes, args), ""]
     if not args.skip_partition:
         sizes = [int(s) for s in args.households.split(",") if s]
-        print("partition: serial against a local Dask cluster")
-        print()
-        print("\n".join(partition_table(sizes, args.workers, args.seed)))
-        print()
-    info = {"machine": platform.platform(), "cores": os.cpu_count(), "python": platform.python_version()}
-    print("machine: " + json.dumps(info))
+        report += ["partition: serial against a local Dask cluster", "",
+                   *partition_table(sizes, args.workers, args.seed, args.repeat), ""]
+    print(session.header(args.repeat))
+    print("\n".join(report))
     return 0
 
 

@@ -28,7 +28,6 @@ communities and buildings in EPSG:4326), ``synth`` (``gridkit synth --households
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ import geopandas as gpd
 import numpy as np
 import pyogrio
 import shapely
+from _measure import Samples, Session, add_repeat
 
 _REPO = Path(__file__).resolve().parent.parent
 if str(_REPO) not in sys.path:
@@ -107,34 +107,38 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cases", nargs="+", default=["sample", "helsinki", "synth"],
                         choices=["sample", "helsinki", "synth"])
     parser.add_argument("--households", type=int, default=200_000, help="households of the synth case")
-    parser.add_argument("--repeat", type=int, default=1, help="partition runs per case (best time kept)")
+    add_repeat(parser)
     args = parser.parse_args(argv)
-    print(f"command: python benchmarks/bench_topology.py {shlex.join(argv if argv is not None else sys.argv[1:])}")
-    print()
-    print("| case | CRS in | work CRS | grids | overlaps | interiors meet | not covered | union != community "
-          "| lost vertices | partition s (best) | of which exact rebuild s |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    session = Session(argv)
+    rows = []
     for case in args.cases:
         layers = {"sample": _sample, "helsinki": _helsinki}.get(case, lambda: _synth(args.households))()
         comm, buildings = layers["communities"], layers["buildings"]
         assert comm is not None and buildings is not None
-        best = float("inf")
+        t = Samples()
         for _ in range(args.repeat):
             t0 = time.perf_counter()
             result = partition(comm, buildings, streets=layers["streets"], dedicated=layers["dedicated"])
-            best = min(best, time.perf_counter() - t0)
-        rebuild = float("nan")
-        if exact_output is not None:  # the step that rebuilds the grids in the output CRS, alone
-            t0 = time.perf_counter()
-            exact_output(result.grids_metric, result.communities_metric, comm.geometry.to_numpy(), comm.crs, comm.crs)
-            rebuild = time.perf_counter() - t0
+            t.add("partition", time.perf_counter() - t0)
+            if exact_output is not None:  # the step that rebuilds the grids in the output CRS, alone
+                t0 = time.perf_counter()
+                exact_output(result.grids_metric, result.communities_metric, comm.geometry.to_numpy(), comm.crs,
+                             comm.crs)
+                t.add("rebuild", time.perf_counter() - t0)
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "out"
             write_partition(result, out)
             c = topology_counts(out / "grids.gpkg", comm)
-        print(f"| {case} | {comm.crs.to_string()} | {result.figures['metric_crs']} | {c['grids']} | {c['overlaps']} "
-              f"| {c['interiors']} | {c['not_covered']} | {c['unequal']} | "
-              f"{c['lost_vertices'] if c['lost_vertices'] >= 0 else 'n/a'} | {best:.2f} | {rebuild:.2f} |", flush=True)
+        rows.append(f"| {case} | {comm.crs.to_string()} | {result.figures['metric_crs']} | {c['grids']} "
+                    f"| {c['overlaps']} | {c['interiors']} | {c['not_covered']} | {c['unequal']} | "
+                    f"{c['lost_vertices'] if c['lost_vertices'] >= 0 else 'n/a'} | {t.cell('partition', '.2f')} "
+                    f"| {t.cell('rebuild', '.2f')} |")
+        print(rows[-1], file=sys.stderr, flush=True)
+    print(session.header(args.repeat))
+    print("| case | CRS in | work CRS | grids | overlaps | interiors meet | not covered | union != community "
+          "| lost vertices | partition s | of which exact rebuild s |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":
