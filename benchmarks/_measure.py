@@ -162,7 +162,7 @@ def spread(values: Sequence[float], digits: str | None = None) -> str:
 
 
 def cell(values: Sequence[float], digits: str | None = None, unit: str = "") -> str:
-    """The median with the spread in brackets, e.g. ``"2.21 (2.10–2.40)"``, or ``"—"`` for no runs.
+    """The median with the spread in brackets, e.g. ``"2.21 (2.10–2.40)"``, or ``"—"`` for no runs (NaN left out).
 
     Parameters
     ----------
@@ -173,6 +173,7 @@ def cell(values: Sequence[float], digits: str | None = None, unit: str = "") -> 
     unit
         Appended to the median (e.g. ``" s"``).
     """
+    values = [v for v in values if not math.isnan(v)]
     if not values:
         return "—"
     mid = median(values)

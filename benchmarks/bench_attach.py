@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     first = results["attach_points"]
     print(session.header(args.repeat))
     print(f"{args.points:,} incident points onto {first['grids']:,} Voronoi grids (EPSG:4490), "
-          f"{args.repeat} runs each, alternating in one process; memory from a fresh process per run")
+          f"{args.repeat} run{'s' if args.repeat > 1 else ''} each, alternating in one process; memory from a fresh "
+          "process per run")
     print()
     print("| method | wall s | CPU s | ratio to sjoin (wall) | ratio (CPU) "
           "| rows out | points in a grid | peak memory MB | of which data MB |")
