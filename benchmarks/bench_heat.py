@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
                     times.add(f"{r['input']} {r['method']}", r["seconds"])
                 if i == 0:
                     rows += got
-        commands = []
+        commands: list[tuple[str, Samples, dict[str, str]]] = []
         if not args.skip_command:
             for name, incidents in (("synth county", county / "incidents.csv"), ("district year", district_csv)):
                 s = Samples()

@@ -15,8 +15,8 @@ those commands whole, with ``readme_figures.py``'s machinery, into ``OUT/command
 
 ``OUT/index.md`` lists every job: the doc it feeds, the command, its wall time and exit
 code, and the machine with the load average before and after the whole run; ``OUT/
-durations.json`` keeps each job's wall time, so the next run's estimate at the start is the
-last measured one. A job that fails is reported in the index with the tail of its log, the
+durations.json`` keeps each job's wall time (per number of runs), so the next run's
+expected time at the start is the last measured one. A job that fails is reported in the index with the tail of its log, the
 others still run, and the script exits 1.
 
 ``--quick`` is a smoke test: one run and small sizes (its figures are not the docs'). Progress
@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -185,9 +187,10 @@ def _shown(job: Job, repeat: int, quick: bool) -> str:
 
 
 def _estimate(job: Job, known: dict[str, float], repeat: int, quick: bool) -> float:
-    if job.name in known:
-        return known[job.name]
-    return 20.0 if quick else job.estimate_s * max(repeat, 1) / 3
+    """The job's last measured wall time with as many runs, else its estimate."""
+    if f"{job.name}@{repeat}" in known:
+        return known[f"{job.name}@{repeat}"]
+    return 20.0 if quick else job.estimate_s * repeat / 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,12 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     durations_file = out / ("durations-quick.json" if args.quick else "durations.json")
     known: dict[str, float] = {}
-    if durations_file.exists() and not args.repeat:
+    if durations_file.exists():
         known = json.loads(durations_file.read_text(encoding="utf-8"))
     total = sum(_estimate(j, known, repeat, args.quick) for j in chosen)
+    measured = sum(f"{j.name}@{repeat}" in known for j in chosen)
     print(f"{len(chosen)} jobs, {repeat} run{'s' if repeat > 1 else ''} each; expected about "
-          f"{total / 60:.0f} min on a quiet 2-core machine ({'last measured' if known else 'estimate'}); "
-          f"reports in {out}", file=sys.stderr, flush=True)
+          f"{total / 60:.0f} min ({measured} of {len(chosen)} jobs as last measured in {out}, the others "
+          f"estimated for a quiet 2-core machine); reports in {out}", file=sys.stderr, flush=True)
 
     session = Session(argv, script=str(_HERE / "docs_figures.py"))
     results = []
@@ -243,17 +247,22 @@ def main(argv: list[str] | None = None) -> int:
         else:
             with open(out / f"{job.name}.md", "w", encoding="utf-8") as report, \
                     open(out / f"{job.name}.log", "w", encoding="utf-8") as log:
+                # a session of its own, so a timeout ends the script's children too (Dask workers, browsers)
+                proc = subprocess.Popen(_argv(job, out, repeat, args.quick), cwd=REPO, stdout=report, stderr=log,
+                                        start_new_session=True)
                 try:
-                    code = subprocess.run(_argv(job, out, repeat, args.quick), cwd=REPO, stdout=report, stderr=log,
-                                          timeout=timeout, check=False).returncode
+                    code = proc.wait(timeout=timeout)
                     failure = "" if code == 0 else f"exit {code}"
                 except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
                     code, failure = -1, f"over the {timeout:g} s limit"
             if failure:
                 tail = (out / f"{job.name}.log").read_text(encoding="utf-8", errors="replace").strip().splitlines()[-2:]
                 failure += ": " + " / ".join(tail)
         seconds = time.perf_counter() - start
-        known[job.name] = seconds
+        if not failure:
+            known[f"{job.name}@{repeat}"] = seconds
         results.append((job, seconds, failure))
         print(f"[{job.name}] {'FAILED ' + failure if failure else 'done'} in {seconds:.0f} s", file=sys.stderr,
               flush=True)
