@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from gridkit.datasets import get_path
 from gridkit.incidents.distributed import attach_dask_job
 from gridkit.incidents.job import AttachOptions, attach_job
+from gridkit.incidents.pool import attach_pool_job
 from gridkit.incidents.spill import medians_by_key, overall_median, spill_values
 from gridkit.incidents.stream import attach_stream_job, parse_memory
 from gridkit.io import read_layer
@@ -111,6 +112,35 @@ def test_streaming_with_a_tiny_memory_limit_equals_in_memory(grids, in_memory, t
     assert result.chunks == 8  # 7,552 rows in chunks of the smallest size, 1,000
     assert_same_outputs(in_memory, out)
     assert result.summary()[:4] == in_memory[0].summary()[:4]
+
+
+def test_two_local_processes_equal_in_memory(grids, in_memory, tmp_path):
+    """Two forked worker processes, each reading its own row groups of a GeoParquet folder: the in-memory result."""
+    incidents = read_layer(get_path("sample_county", "incidents.csv"), text_fields=("category", "incident_id"))
+    parts = tmp_path / "incidents"
+    parts.mkdir()
+    for i, piece in enumerate(np.array_split(np.arange(len(incidents)), 3)):
+        incidents.iloc[piece].to_parquet(parts / f"part.{i}.parquet", row_group_size=700)
+    out = tmp_path / "pool" / "a.gpkg"
+    result = attach_pool_job(grids, parts, out, options=AttachOptions(kind="incidents"), workers=2, rows=1000,
+                             streets_path=get_path("sample_county", "streets.gpkg"), now=NOW)
+    assert result.chunks == 6  # 3 files of 4 row groups (700, 700, 700, 417), two at a time to reach 1,000 rows
+    assert_same_outputs(in_memory, out)
+    assert result.summary()[:4] == in_memory[0].summary()[:4]
+
+
+def test_two_local_processes_with_a_csv_sent_in_chunks_equal_in_memory(grids, in_memory, tmp_path):
+    """A CSV read here in chunks of 1,000 rows and sent to two worker processes: the same files."""
+    from gridkit_cli.main import main
+
+    out = tmp_path / "pool_csv" / "a.gpkg"
+    code = main(["--quiet", "attach", str(grids), str(get_path("sample_county", "incidents.csv")), "--as", "incidents",
+                 "--workers", "2", "--chunk-rows", "1000", "--streets", str(get_path("sample_county", "streets.gpkg")),
+                 "-o", str(out)])
+    assert code == 0
+    expected = attach_job(grids, get_path("sample_county", "incidents.csv"), tmp_path / "mem" / "a.gpkg",
+                          options=AttachOptions(kind="incidents"), streets_path=get_path("sample_county", "streets.gpkg"))
+    assert_same_outputs((expected, tmp_path / "mem" / "a.gpkg"), out)
 
 
 def test_streaming_components_from_a_geopackage(grids, tmp_path):
