@@ -209,3 +209,32 @@ def test_a_file_without_any_category_is_refused_in_chunks(grids, tmp_path):
     with pytest.raises(MissingFieldError, match="no row has a value in 'category'"):
         attach_stream_job(grids, source, out, options=AttachOptions(kind="incidents"), rows=2000)
     assert not out.exists()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(allow_nan=False, allow_infinity=False, width=64),
+                          st.floats(allow_nan=False, allow_infinity=False, width=64)), min_size=1, max_size=30),
+       st.sampled_from(["points", "with an empty point", "with a line", "big-endian", "with a null"]))
+def test_points_read_from_wkb_bytes_are_shapelys(xy, case):
+    """The fast path for 2D point WKB gives the geometries shapely.from_wkb gives; anything else goes to shapely."""
+    import pyarrow as pa
+    import shapely
+
+    from gridkit.incidents.chunks import geometries_from_wkb
+
+    geoms = list(shapely.points(np.array(xy)))
+    if case == "with an empty point":
+        geoms.append(shapely.Point())
+    elif case == "with a line":
+        geoms.append(shapely.LineString([(0, 0), (1, 1)]))
+    wkb = list(shapely.to_wkb(np.array(geoms, dtype=object), byte_order=0 if case == "big-endian" else 1))
+    if case == "with a null":
+        wkb.append(None)
+    for array in (pa.array(wkb, type=pa.binary()), pa.chunked_array([pa.array(wkb[:1], type=pa.large_binary()),
+                                                                      pa.array(wkb[1:], type=pa.large_binary())])):
+        got = geometries_from_wkb(array)
+        want = shapely.from_wkb(np.array(wkb, dtype=object))
+        assert len(got) == len(want)
+        assert all((a is None and b is None) or bool(shapely.equals_exact(a, b, 0)) or (a.is_empty and b.is_empty)
+                   for a, b in zip(got, want))
+        assert shapely.to_wkb(np.asarray(got, dtype=object)).tolist() == shapely.to_wkb(want).tolist()

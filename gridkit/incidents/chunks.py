@@ -48,7 +48,7 @@ from gridkit.io.csv import (
     points_from_columns,
 )
 
-__all__ = ["ChunkSpec", "PointFormat", "chunk_specs", "iter_chunks", "read_chunk", "total_rows"]
+__all__ = ["ChunkSpec", "PointFormat", "chunk_specs", "geometries_from_wkb", "iter_chunks", "read_chunk", "total_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -175,16 +175,50 @@ def _parquet_columns(pf: Any, path: str, columns: Sequence[str] | None) -> tuple
 
 def _frame_from_arrow(table: Any, pf: Any, name: str, offset: int) -> gpd.GeoDataFrame:
     """A GeoDataFrame from rows of a GeoParquet file; a file without a stored index gets its row numbers."""
+    import pyarrow as pa
+
     table = table.replace_schema_metadata(pf.schema_arrow.metadata)
-    frame = table.to_pandas()
-    if isinstance(frame.index, pd.RangeIndex):
-        frame.index = pd.RangeIndex(offset, offset + len(frame))
     column = json.loads(pf.schema_arrow.metadata[b"geo"])["columns"][name]
     crs = column.get("crs", "OGC:CRS84")
-    geoms = shapely.from_wkb(frame[name].to_numpy())
+    where = table.schema.get_field_index(name)
+    geoms = geometries_from_wkb(table.column(where))
+    # the geometry column left out of the conversion (its bytes would become Python objects)
+    frame = table.set_column(where, name, pa.nulls(len(table))).to_pandas()
+    if isinstance(frame.index, pd.RangeIndex):
+        frame.index = pd.RangeIndex(offset, offset + len(frame))
     gdf = gpd.GeoDataFrame(frame.drop(columns=[name]), geometry=gpd.GeoSeries(geoms, index=frame.index),
                            crs=None if crs is None else CRS.from_user_input(crs))
     return gdf.rename_geometry(name) if name != "geometry" else gdf
+
+
+#: A 2D point in little-endian WKB: byte order 1, type 1, x and y as float64.
+_POINT_WKB_SIZE = 21
+
+
+def geometries_from_wkb(column: Any) -> np.ndarray:
+    """Shapely geometries from a column of WKB (a pyarrow binary array or chunked array).
+
+    Where every value is a 2D point in little-endian WKB (21 bytes: what geopandas and
+    GDAL write for points) with finite coordinates, the coordinates are read straight
+    from the bytes and the points built at once; the geometries are those
+    ``shapely.from_wkb`` gives, point for point. Any other column goes to ``shapely.from_wkb``.
+    """
+    import pyarrow as pa
+
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    n = len(arr)
+    if n and arr.null_count == 0 and (pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type)):
+        width = np.int64 if pa.types.is_large_binary(arr.type) else np.int32
+        offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset:arr.offset + n + 1]
+        if bool((np.diff(offsets) == _POINT_WKB_SIZE).all()):
+            data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(n, _POINT_WKB_SIZE)
+            kind = data[:, 1:5].copy().view("<u4").ravel()
+            if bool((data[:, 0] == 1).all()) and bool((kind == 1).all()):
+                xy = data[:, 5:].copy().view("<f8")
+                if bool(np.isfinite(xy).all()):
+                    return shapely.points(xy)
+    values = arr.to_numpy(zero_copy_only=False) if hasattr(arr, "to_numpy") else np.asarray(arr)
+    return shapely.from_wkb(values)
 
 
 def _parquet_batches(path: Path, fmt: PointFormat, rows: int, columns: Sequence[str] | None
