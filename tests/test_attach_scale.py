@@ -124,7 +124,7 @@ def test_two_local_processes_equal_in_memory(grids, in_memory, tmp_path):
     out = tmp_path / "pool" / "a.gpkg"
     result = attach_pool_job(grids, parts, out, options=AttachOptions(kind="incidents"), workers=2, rows=1000,
                              streets_path=get_path("sample_county", "streets.gpkg"), now=NOW)
-    assert result.chunks == 6  # 3 files of 4 row groups (700, 700, 700, 417), two at a time to reach 1,000 rows
+    assert result.chunks == 12  # 3 files of 4 row groups (700, 700, 700, 417): two would pass 1,000 rows
     assert_same_outputs(in_memory, out)
     assert result.summary()[:4] == in_memory[0].summary()[:4]
 
@@ -238,3 +238,34 @@ def test_points_read_from_wkb_bytes_are_shapelys(xy, case):
         assert all((a is None and b is None) or bool(shapely.equals_exact(a, b, 0)) or (a.is_empty and b.is_empty)
                    for a, b in zip(got, want))
         assert shapely.to_wkb(np.asarray(got, dtype=object)).tolist() == shapely.to_wkb(want).tolist()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(st.integers(1, 40), min_size=1, max_size=6), min_size=1, max_size=3), st.integers(1, 90),
+       st.booleans())
+def test_chunk_specs_cover_every_row_group_once_in_order(tmp_path_factory, files, rows, at_most):
+    """Pieces of whole row groups, in file order, offsets running on; with at_most none above the rows asked
+    for unless it is one row group."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from gridkit.incidents.chunks import chunk_specs
+
+    folder = tmp_path_factory.mktemp("specs")
+    for i, groups in enumerate(files):  # chunk_specs reads only the footers: a plain table will do
+        table = pa.table({"v": np.arange(sum(groups))})
+        with pq.ParquetWriter(folder / f"part.{i}.parquet", table.schema) as writer:
+            start = 0
+            for size in groups:
+                writer.write_table(table.slice(start, size))
+                start += size
+    specs = chunk_specs(folder, rows=rows, at_most=at_most)
+    assert [s.offset for s in specs] == list(np.cumsum([0] + [s.rows for s in specs])[:-1])
+    covered = [(s.path, g) for s in specs for g in range(s.start, s.stop)]
+    assert covered == [(str(folder / f"part.{i}.parquet"), g) for i, groups in enumerate(files) for g in range(len(groups))]
+    for s in specs:
+        sizes = files[int(s.path.rsplit(".", 2)[-2])][s.start:s.stop]
+        assert s.rows == sum(sizes)
+        if at_most:
+            assert s.rows <= rows or len(sizes) == 1
+

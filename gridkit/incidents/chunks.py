@@ -90,16 +90,21 @@ def total_rows(path: PathLike, *, layer: str | None = None) -> int | None:
     return None if specs is None else sum(s.rows for s in specs)
 
 
-def chunk_specs(path: PathLike, *, rows: int, layer: str | None = None) -> list[ChunkSpec] | None:
+def chunk_specs(
+    path: PathLike, *, rows: int, layer: str | None = None, at_most: bool = False,
+) -> list[ChunkSpec] | None:
     """The pieces of ``path`` of about ``rows`` rows each (whole row groups), in file order; None for CSV.
 
     A folder is a partitioned GeoParquet dataset: its ``*.parquet`` files in name order.
+    Row groups are gathered until a piece has ``rows`` rows or more; with ``at_most``,
+    while it stays within ``rows`` (a larger row group is a piece of its own), for a
+    memory budget that counts every row.
     """
     p = Path(path)
     if not p.exists():
         raise InputFileError("the file does not exist", path=p, hint="check the path")
     if p.is_dir() or p.suffix.lower() == ".parquet":
-        return _parquet_specs(p, rows)
+        return _parquet_specs(p, rows, at_most=at_most)
     if p.suffix.lower() in _OGR:
         import pyogrio
 
@@ -108,7 +113,7 @@ def chunk_specs(path: PathLike, *, rows: int, layer: str | None = None) -> list[
     return None
 
 
-def _parquet_specs(p: Path, rows: int) -> list[ChunkSpec]:
+def _parquet_specs(p: Path, rows: int, *, at_most: bool = False) -> list[ChunkSpec]:
     import pyarrow.parquet as pq
 
     files = sorted(p.glob("*.parquet")) if p.is_dir() else [p]
@@ -121,7 +126,12 @@ def _parquet_specs(p: Path, rows: int) -> list[ChunkSpec]:
         meta = pq.ParquetFile(f).metadata
         start, n = 0, 0
         for g in range(meta.num_row_groups):
-            n += meta.row_group(g).num_rows
+            size = meta.row_group(g).num_rows
+            if at_most and n and n + size > rows:  # the piece so far, then this row group starts the next
+                specs.append(ChunkSpec(str(f), start, g, offset, n))
+                offset += n
+                start, n = g, 0
+            n += size
             if n >= rows or g == meta.num_row_groups - 1:
                 specs.append(ChunkSpec(str(f), start, g + 1, offset, n))
                 offset += n

@@ -123,7 +123,7 @@ def attach_pool_job(
         budget = parse_memory(memory_limit if memory_limit is not None else "2GB")
         rows = pool_chunk_rows(budget, workers, waiting=1 if specs_probe is None else 0)
     fmt = point_format(points_path, options, rows=rows)
-    specs = chunk_specs(points_path, rows=rows, layer=options.layer)
+    specs = chunk_specs(points_path, rows=rows, layer=options.layer, at_most=True)
     n_rows = estimated_rows(points_path, layer=options.layer)
     with atomic_dir(out.parent) as staging:
         first = _first_rows(points_path, fmt)
