@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--worker-field", help="worker field of the grids for the per-worker evaluation "
                                           "(default worker_id when present)")
     p.add_argument("--memory-limit", help="attach in chunks within this memory (e.g. 2GB; with --workers "
-                                          "the local cluster's total); points written as GeoParquet parts")
+                                          "all the processes together); points written as GeoParquet parts")
     p.add_argument("--workers", type=int, help="attach in chunks in N local worker processes (forked: no cluster "
                                                "to start; with --scheduler, Dask)")
     p.add_argument("--scheduler", help="attach in chunks on a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
