@@ -194,8 +194,8 @@ def measure(cmd: list[str]) -> tuple[float, float, float, float, int]:
 
 
 def attach_table(sizes: list[int], args: argparse.Namespace) -> list[str]:
-    rows = ["| incidents | method | wall time (s) | s per million | CPU time (s) | CPU s per million | peak memory (MB) "
-            "| peak PSS (MB) |",
+    rows = [("| incidents | method | wall time (s) | s per million | CPU time (s) | CPU s per million "
+             "| peak memory (MB) | peak PSS (MB) |"),
             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
         for n in sizes:

@@ -269,3 +269,21 @@ def test_chunk_specs_cover_every_row_group_once_in_order(tmp_path_factory, files
         if at_most:
             assert s.rows <= rows or len(sizes) == 1
 
+
+
+def test_a_spill_row_group_holding_several_buckets_is_filtered(tmp_path):
+    """A row group of several buckets (not as spill_values writes them) still gives each bucket its own rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from gridkit.incidents.spill import SpillFiles, read_bucket
+
+    spill_values(pd.DataFrame({"hours": [1.0, 2.0, 3.0]}), np.array([0, 1, 1], dtype=np.int32),
+                 tmp_path / "000000.parquet")
+    pq.write_table(pa.table({"hours": [4.0, 5.0, 6.0], "bucket": pa.array([1, 0, 1], type=pa.int32())}),
+                   tmp_path / "000001.parquet")
+    files = SpillFiles(tmp_path)
+    assert read_bucket(files, 1)["hours"].tolist() == [2.0, 3.0, 4.0, 6.0]
+    assert read_bucket(tmp_path, 0, ["hours"])["hours"].tolist() == [1.0, 5.0]
+    assert list(read_bucket(files, 0, ["hours"]).columns) == ["hours"]
+    assert len(read_bucket(files, 7)) == 0

@@ -139,7 +139,8 @@ def medians_by_key(folder: Path, n_buckets: int, key: str, value: str) -> pd.Ser
     parts = []
     dataset = _dataset(folder)
     for b in range(n_buckets if dataset is not None else 0):
-        frame = read_bucket(dataset, b, [key, value])
+        assert dataset is not None
+        frame = dataset.read(b, [key, value])
         if len(frame):
             frame = frame[frame[key] >= 0]
             parts.append(frame.groupby(key, sort=True)[value].median())
@@ -208,7 +209,8 @@ def repeated_ids(folder: Path, n_buckets: int) -> pd.DataFrame:
     parts = []
     dataset = _dataset(folder)
     for b in range(n_buckets if dataset is not None else 0):
-        frame = read_bucket(dataset, b, ["id", "pos", "row"])
+        assert dataset is not None
+        frame = dataset.read(b, ["id", "pos", "row"])
         if len(frame):
             parts.append(frame[frame["id"].duplicated(keep=False)])
     if not parts:
