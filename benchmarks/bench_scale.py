@@ -5,7 +5,8 @@ Run on demand (not part of the test suite)::
     python benchmarks/bench_scale.py [--incidents 10000000,50000000] [--in-memory-max 10000000]
                                      [--grids 10000] [--memory-limit 2GB] [--households 1000000,5000000]
                                      [--workers 2] [--seed 1] [--skip-partition] [--skip-attach]
-                                     [--methods in-memory,streaming,dask,dask_geopandas.sjoin] [--repeat 3]
+                                     [--methods in-memory,streaming,processes,dask,dask_geopandas.sjoin]
+                                     [--repeat 3]
 
 **Attach.** Grids are Voronoi cells clipped to a 20 km x 25 km box (as in
 ``bench_attach.py``), written to a GeoPackage. Incidents are generated in chunks of one
@@ -13,12 +14,17 @@ million (never held whole) and written as a partitioned GeoParquet folder, one f
 million, row groups of 250,000: uniform points over a box 2 % wider (some outside every
 grid), a category of the bundled table, ``incident_id``, ``reported_at`` and ``closed_at``
 (ISO text, a year of cases). Each method then runs in a fresh Python process, timed from
-its start to its last file written; peak memory is sampled every 0.1 s as the resident
-memory of that process and all its children added up (the Dask workers included):
+its start to its last file written (the data is made before, untimed); peak memory is
+sampled every 0.1 s as the resident memory of that process and all its children added up
+(the Dask workers included), and as their proportional memory (PSS: a page shared by
+forked processes counted once in all):
 
 - ``in-memory``: ``geopandas.read_parquet`` of the whole folder + ``attach_outputs`` +
   ``write_attach`` (a GeoPackage; only up to ``--in-memory-max`` points);
 - ``streaming``: ``attach_stream_job(memory_limit=--memory-limit)``, one process;
+- ``processes``: ``attach_pool_job(workers=--workers, memory_limit=--memory-limit)``
+  (``gridkit attach --workers N``): forked worker processes, each reading its own row
+  groups, no cluster;
 - ``dask``: ``attach_dask_job(workers=--workers, memory_limit=--memory-limit)``, a local
   cluster of worker processes (start-up included);
 - ``dask_geopandas.sjoin``: ``read_parquet`` + ``sjoin(grids, predicate="intersects")`` +
@@ -125,6 +131,10 @@ def run_method(method: str, data: Path, out: Path, workers: int, memory_limit: s
         from gridkit.incidents.stream import attach_stream_job
 
         attach_stream_job(grids, points, out, options=options, memory_limit=memory_limit)
+    elif method == "processes":
+        from gridkit.incidents.pool import attach_pool_job
+
+        attach_pool_job(grids, points, out, options=options, workers=workers, memory_limit=memory_limit)
     elif method == "dask":
         from gridkit.incidents.distributed import attach_dask_job
 
@@ -150,43 +160,48 @@ def run_sjoin(data: Path, out: Path, workers: int) -> None:
 # --------------------------------------------------------------------------- harness
 
 
-def measure(cmd: list[str]) -> tuple[float, float, float, int]:
-    """Wall time (s), CPU time of the process tree (s), its peak resident memory (MB), exit code.
+def measure(cmd: list[str]) -> tuple[float, float, float, float, int]:
+    """Wall time (s), CPU time of the process tree (s), its peak resident and proportional memory (MB), exit code.
 
     Sampled every 0.1 s: memory as the sum over the process and its children (the Dask
-    workers), CPU as each process's last user + system time. CPU time is the figure load
-    distorts least on a shared machine.
+    workers, the forked worker processes), CPU as each process's last user + system
+    time. CPU time is the figure load distorts least on a shared machine. The resident
+    sum counts a page shared by several processes (a forked worker's inherited pages)
+    once per process; the proportional sum (PSS) splits it between them: the memory the
+    tree really holds.
     """
     import psutil
 
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     parent = psutil.Process(proc.pid)
-    peak = 0
+    peak = peak_pss = 0
     cpu: dict[int, float] = {}
     while proc.poll() is None:
         try:
             tree = [parent, *parent.children(recursive=True)]
-            rss = 0
+            rss = pss = 0
             for p in tree:
                 with p.oneshot():
-                    rss += p.memory_info().rss
+                    info = p.memory_full_info()
+                    rss += info.rss
+                    pss += getattr(info, "pss", info.rss)
                     t = p.cpu_times()
                     cpu[p.pid] = t.user + t.system
-            peak = max(peak, rss)
+            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             pass
         time.sleep(0.1)
     seconds = time.perf_counter() - start
     if proc.returncode:
         sys.stderr.write(proc.stderr.read().decode()[-3000:] if proc.stderr else "")
-    return seconds, sum(cpu.values()), peak / 1e6, proc.returncode
+    return seconds, sum(cpu.values()), peak / 1e6, peak_pss / 1e6, proc.returncode
 
 
 def attach_table(sizes: list[int], args: argparse.Namespace) -> list[str]:
-    rows = [("| incidents | method | wall time (s) | s per million | CPU time (s) | CPU s per million | peak memory (MB) "
-            "| load (1 min) at start |"),
-            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    rows = [("| incidents | method | wall time (s) | s per million | CPU time (s) | CPU s per million "
+             "| peak memory (MB) | peak PSS (MB) | load (1 min) at start |"),
+            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
         for n in sizes:
             data = Path(tmp) / f"n{n}"
@@ -195,7 +210,7 @@ def attach_table(sizes: list[int], args: argparse.Namespace) -> list[str]:
             make_grids(data / "grids.gpkg", args.grids, args.seed)
             make_incidents(data / "incidents", n, args.seed)
             print(f"made {n:,} incidents in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-            methods = ["streaming", "dask", "dask_geopandas.sjoin"]
+            methods = ["streaming", "processes", "dask", "dask_geopandas.sjoin"]
             if n <= args.in_memory_max:
                 methods.insert(0, "in-memory")
             methods = [m for m in methods if m in args.methods.split(",")]
@@ -207,7 +222,7 @@ def attach_table(sizes: list[int], args: argparse.Namespace) -> list[str]:
                     out.parent.mkdir()
                     cmd = [sys.executable, __file__, "--run", method, "--data", str(data), "--out", str(out),
                            "--workers", str(args.workers), "--memory-limit", args.memory_limit]
-                    seconds, cpu, peak, code = measure(cmd)
+                    seconds, cpu, peak, pss, code = measure(cmd)
                     shutil.rmtree(out.parent, ignore_errors=True)
                     if code != 0:
                         status = f" (failed, exit {code})"
@@ -217,9 +232,10 @@ def attach_table(sizes: list[int], args: argparse.Namespace) -> list[str]:
                     s.add("cpu", cpu)
                     s.add("cpu per M", cpu / n * 1e6)
                     s.add("peak", peak)
+                    s.add("pss", pss)
                     print(f"  {n:,} {method} run {i + 1}/{args.repeat}: {seconds:.1f} s", file=sys.stderr)
                 rows.append(f"| {n:,} | {method}{status} | {s.cell('wall', '.1f')} | {s.cell('wall per M', '.1f')} | "
-                            f"{s.cell('cpu', '.1f')} | {s.cell('cpu per M', '.1f')} | {s.cell('peak', ',.0f')} | "
+                            f"{s.cell('cpu', '.1f')} | {s.cell('cpu per M', '.1f')} | {s.cell('peak', ',.0f')} | {s.cell('pss', ',.0f')} | "
                             f"{load_at_start:.2f} |")
                 print(rows[-1], file=sys.stderr)
             for p in (data / "incidents").iterdir():
@@ -265,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--households", default="1000000,5000000")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--methods", default="in-memory,streaming,dask,dask_geopandas.sjoin")
+    parser.add_argument("--methods", default="in-memory,streaming,processes,dask,dask_geopandas.sjoin")
     parser.add_argument("--skip-partition", action="store_true")
     parser.add_argument("--skip-attach", action="store_true")
     parser.add_argument("--run", help=argparse.SUPPRESS)

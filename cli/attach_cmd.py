@@ -51,8 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--worker-field", help="worker field of the grids for the per-worker evaluation "
                                           "(default worker_id when present)")
     p.add_argument("--memory-limit", help="attach in chunks within this memory (e.g. 2GB; with --workers "
-                                          "the local cluster's total); points written as GeoParquet parts")
-    p.add_argument("--workers", type=int, help="attach in chunks on a local Dask cluster of N worker processes")
+                                          "all the processes together); points written as GeoParquet parts")
+    p.add_argument("--workers", type=int, help="attach in chunks in N local worker processes (forked: no cluster "
+                                               "to start; with --scheduler, Dask)")
     p.add_argument("--scheduler", help="attach in chunks on a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
                                        "(the output folder must be shared with the workers)")
     p.add_argument("--chunk-rows", type=int, help="rows per chunk instead of what --memory-limit gives")
@@ -70,11 +71,16 @@ def run(args: argparse.Namespace) -> int:
     )
     chunked = {"memory_limit": args.memory_limit, "rows": args.chunk_rows, "streets_path": args.streets}
     result: Any
-    if args.workers is not None or args.scheduler is not None:
+    if args.scheduler is not None:
         from gridkit.incidents.distributed import attach_dask_job
 
         result = attach_dask_job(args.grids, args.points, args.output, options=options,
                                  workers=args.workers or 2, scheduler=args.scheduler, **chunked)
+    elif args.workers is not None:
+        from gridkit.incidents.pool import attach_pool_job
+
+        result = attach_pool_job(args.grids, args.points, args.output, options=options, workers=args.workers,
+                                 **chunked)
     elif args.memory_limit is not None or args.chunk_rows is not None:
         from gridkit.incidents.stream import attach_stream_job
 

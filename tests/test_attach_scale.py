@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from gridkit.datasets import get_path
 from gridkit.incidents.distributed import attach_dask_job
 from gridkit.incidents.job import AttachOptions, attach_job
+from gridkit.incidents.pool import attach_pool_job
 from gridkit.incidents.spill import medians_by_key, overall_median, spill_values
 from gridkit.incidents.stream import attach_stream_job, parse_memory
 from gridkit.io import read_layer
@@ -113,6 +114,35 @@ def test_streaming_with_a_tiny_memory_limit_equals_in_memory(grids, in_memory, t
     assert result.summary()[:4] == in_memory[0].summary()[:4]
 
 
+def test_two_local_processes_equal_in_memory(grids, in_memory, tmp_path):
+    """Two forked worker processes, each reading its own row groups of a GeoParquet folder: the in-memory result."""
+    incidents = read_layer(get_path("sample_county", "incidents.csv"), text_fields=("category", "incident_id"))
+    parts = tmp_path / "incidents"
+    parts.mkdir()
+    for i, piece in enumerate(np.array_split(np.arange(len(incidents)), 3)):
+        incidents.iloc[piece].to_parquet(parts / f"part.{i}.parquet", row_group_size=700)
+    out = tmp_path / "pool" / "a.gpkg"
+    result = attach_pool_job(grids, parts, out, options=AttachOptions(kind="incidents"), workers=2, rows=1000,
+                             streets_path=get_path("sample_county", "streets.gpkg"), now=NOW)
+    assert result.chunks == 12  # 3 files of 4 row groups (700, 700, 700, 417): two would pass 1,000 rows
+    assert_same_outputs(in_memory, out)
+    assert result.summary()[:4] == in_memory[0].summary()[:4]
+
+
+def test_two_local_processes_with_a_csv_sent_in_chunks_equal_in_memory(grids, in_memory, tmp_path):
+    """A CSV read here in chunks of 1,000 rows and sent to two worker processes: the same files."""
+    from gridkit_cli.main import main
+
+    out = tmp_path / "pool_csv" / "a.gpkg"
+    code = main(["--quiet", "attach", str(grids), str(get_path("sample_county", "incidents.csv")), "--as", "incidents",
+                 "--workers", "2", "--chunk-rows", "1000", "--streets", str(get_path("sample_county", "streets.gpkg")),
+                 "-o", str(out)])
+    assert code == 0
+    expected = attach_job(grids, get_path("sample_county", "incidents.csv"), tmp_path / "mem" / "a.gpkg",
+                          options=AttachOptions(kind="incidents"), streets_path=get_path("sample_county", "streets.gpkg"))
+    assert_same_outputs((expected, tmp_path / "mem" / "a.gpkg"), out)
+
+
 def test_streaming_components_from_a_geopackage(grids, tmp_path):
     """Feature ranges of a GeoPackage (fids kept), street densities, components."""
     sample = get_path("sample_county")
@@ -179,3 +209,81 @@ def test_a_file_without_any_category_is_refused_in_chunks(grids, tmp_path):
     with pytest.raises(MissingFieldError, match="no row has a value in 'category'"):
         attach_stream_job(grids, source, out, options=AttachOptions(kind="incidents"), rows=2000)
     assert not out.exists()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(allow_nan=False, allow_infinity=False, width=64),
+                          st.floats(allow_nan=False, allow_infinity=False, width=64)), min_size=1, max_size=30),
+       st.sampled_from(["points", "with an empty point", "with a line", "big-endian", "with a null"]))
+def test_points_read_from_wkb_bytes_are_shapelys(xy, case):
+    """The fast path for 2D point WKB gives the geometries shapely.from_wkb gives; anything else goes to shapely."""
+    import pyarrow as pa
+    import shapely
+
+    from gridkit.incidents.chunks import geometries_from_wkb
+
+    geoms = list(shapely.points(np.array(xy)))
+    if case == "with an empty point":
+        geoms.append(shapely.Point())
+    elif case == "with a line":
+        geoms.append(shapely.LineString([(0, 0), (1, 1)]))
+    wkb = list(shapely.to_wkb(np.array(geoms, dtype=object), byte_order=0 if case == "big-endian" else 1))
+    if case == "with a null":
+        wkb.append(None)
+    for array in (pa.array(wkb, type=pa.binary()), pa.chunked_array([pa.array(wkb[:1], type=pa.large_binary()),
+                                                                      pa.array(wkb[1:], type=pa.large_binary())])):
+        got = geometries_from_wkb(array)
+        want = shapely.from_wkb(np.array(wkb, dtype=object))
+        assert len(got) == len(want)
+        assert all((a is None and b is None) or bool(shapely.equals_exact(a, b, 0)) or (a.is_empty and b.is_empty)
+                   for a, b in zip(got, want))
+        assert shapely.to_wkb(np.asarray(got, dtype=object)).tolist() == shapely.to_wkb(want).tolist()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(st.integers(1, 40), min_size=1, max_size=6), min_size=1, max_size=3), st.integers(1, 90),
+       st.booleans())
+def test_chunk_specs_cover_every_row_group_once_in_order(tmp_path_factory, files, rows, at_most):
+    """Pieces of whole row groups, in file order, offsets running on; with at_most none above the rows asked
+    for unless it is one row group."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from gridkit.incidents.chunks import chunk_specs
+
+    folder = tmp_path_factory.mktemp("specs")
+    for i, groups in enumerate(files):  # chunk_specs reads only the footers: a plain table will do
+        table = pa.table({"v": np.arange(sum(groups))})
+        with pq.ParquetWriter(folder / f"part.{i}.parquet", table.schema) as writer:
+            start = 0
+            for size in groups:
+                writer.write_table(table.slice(start, size))
+                start += size
+    specs = chunk_specs(folder, rows=rows, at_most=at_most)
+    assert [s.offset for s in specs] == list(np.cumsum([0] + [s.rows for s in specs])[:-1])
+    covered = [(s.path, g) for s in specs for g in range(s.start, s.stop)]
+    assert covered == [(str(folder / f"part.{i}.parquet"), g) for i, groups in enumerate(files) for g in range(len(groups))]
+    for s in specs:
+        sizes = files[int(s.path.rsplit(".", 2)[-2])][s.start:s.stop]
+        assert s.rows == sum(sizes)
+        if at_most:
+            assert s.rows <= rows or len(sizes) == 1
+
+
+
+def test_a_spill_row_group_holding_several_buckets_is_filtered(tmp_path):
+    """A row group of several buckets (not as spill_values writes them) still gives each bucket its own rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from gridkit.incidents.spill import SpillFiles, read_bucket
+
+    spill_values(pd.DataFrame({"hours": [1.0, 2.0, 3.0]}), np.array([0, 1, 1], dtype=np.int32),
+                 tmp_path / "000000.parquet")
+    pq.write_table(pa.table({"hours": [4.0, 5.0, 6.0], "bucket": pa.array([1, 0, 1], type=pa.int32())}),
+                   tmp_path / "000001.parquet")
+    files = SpillFiles(tmp_path)
+    assert read_bucket(files, 1)["hours"].tolist() == [2.0, 3.0, 4.0, 6.0]
+    assert read_bucket(tmp_path, 0, ["hours"])["hours"].tolist() == [1.0, 5.0]
+    assert list(read_bucket(files, 0, ["hours"]).columns) == ["hours"]
+    assert len(read_bucket(files, 7)) == 0

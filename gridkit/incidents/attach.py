@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -40,7 +41,7 @@ from gridkit.crs import local_crs
 from gridkit.errors import InputDataError
 from gridkit.incidents._checks import OUTSIDE, check_layer, grid_code_arrays
 
-__all__ = ["OUTSIDE", "TEXT_FIELDS", "attach_points", "read_points"]
+__all__ = ["OUTSIDE", "TEXT_FIELDS", "GridLookup", "attach_points", "read_points"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def attach_points(
     *,
     grid_field: str = "grid_code",
     community_field: str = "community_code",
+    lookup: GridLookup | None = None,
 ) -> gpd.GeoDataFrame:
     """Give every point the codes of the grid it lies in.
 
@@ -71,6 +73,9 @@ def attach_points(
     grid_field, community_field
         The code fields of ``grids``. Without a community field the points'
         ``community_code`` is empty.
+    lookup
+        ``GridLookup(grids)`` built beforehand, for many calls on the same grids (the
+        chunks of a large input): the grids are then prepared once.
 
     Returns
     -------
@@ -99,37 +104,9 @@ def attach_points(
     then a group minimum in numpy: no Python loop over points.
     """
     check_layer(points, "points")
-    check_layer(grids, "grids")
-    codes, communities = grid_code_arrays(grids, grid_field, community_field)
-    geoms = _point_geometries(points, grids)
-    grid_geoms = grids.geometry.to_numpy()
-
-    # rank of each grid by its code: the smallest code wins a tie on a shared edge
-    order = np.argsort(codes, kind="stable")
-    rank = np.empty(len(codes), dtype=np.int64)
-    rank[order] = np.arange(len(codes))
-
-    point_idx, grid_idx = _intersecting_pairs(geoms, grid_geoms)
-    best = np.full(len(geoms), len(codes), dtype=np.int64)  # len(codes) = outside
-    np.minimum.at(best, point_idx, rank[grid_idx])
-    inside = best < len(codes)
-    chosen = np.where(inside, order[np.minimum(best, len(codes) - 1)], -1)
-
-    outside_m = np.zeros(len(geoms), dtype=np.float64)
-    if not inside.all():
-        outside_m[~inside] = _distances(geoms[~inside], grids)
-
-    code_table = np.append(codes, OUTSIDE).astype(object)
-    community_table = np.append(communities, OUTSIDE).astype(object)
-    out = points.copy()
-    out["grid_code"] = pd.Series(code_table[chosen], index=out.index, dtype="str")
-    out["community_code"] = pd.Series(community_table[chosen], index=out.index, dtype="str")
-    out["outside_m"] = pd.Series(outside_m, index=out.index)
-    n_out = int((~inside).sum())
-    log.info(
-        "attached %d of %d points to %d grids; %d outside (max %.1f m)",
-        len(out) - n_out, len(out), len(codes), n_out, float(outside_m.max()) if len(out) else 0.0,
-    )
+    if lookup is None:
+        lookup = GridLookup(grids, grid_field=grid_field, community_field=community_field)
+    out, _ = lookup.attach(points)
     return out
 
 
@@ -148,47 +125,155 @@ def _point_geometries(points: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> np.n
     return np.asarray(geoms, dtype=object)
 
 
-def _intersecting_pairs(geoms: np.ndarray, grid_geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs (point, grid) of every point that intersects a grid (edges and vertices included).
+class GridLookup:
+    """The grid side of :func:`attach_points`, prepared once for many calls (the chunks of a large input).
 
-    The same pairs as ``STRtree.query(geoms, predicate="intersects")``, found faster:
-    candidate grids from a bucket raster over the grids' bounding boxes (points) or the
-    tree (other geometries), then one vectorised test against prepared copies of the grids
-    (point-in-polygon in logarithmic time), taken grid by grid so each prepared polygon
-    stays in the cache.
+    Holds the grids' codes in code order, prepared copies of their polygons, the bucket
+    raster over their bounding boxes and (built at the first point outside) the tree of
+    their outline in the local metric CRS. :meth:`attach` gives what
+    :func:`attach_points` gives, plus each point's grid as its rank in code order.
+    Pickled without the prepared parts (rebuilt where it is unpickled).
+
+    Parameters
+    ----------
+    grids, grid_field, community_field
+        As :func:`attach_points`.
     """
-    grid_geoms = shapely.from_wkb(shapely.to_wkb(grid_geoms))  # copies: preparing must not touch the caller's
-    shapely.prepare(grid_geoms)
-    points = bool((shapely.get_type_id(geoms) == 0).all())
-    xy = shapely.get_coordinates(geoms) if points else None
-    pairs = _bucket_candidates(xy, shapely.bounds(grid_geoms)) if xy is not None else None
-    if pairs is None:
-        pairs = shapely.STRtree(grid_geoms).query(geoms)
-    point_idx, grid_idx = pairs
-    by_grid = np.argsort(grid_idx.astype(np.uint16 if len(grid_geoms) <= 2**16 else np.uint32), kind="stable")
-    point_idx, grid_idx = point_idx[by_grid], grid_idx[by_grid]
-    if xy is not None:
-        hit = shapely.intersects_xy(grid_geoms[grid_idx], xy[point_idx, 0], xy[point_idx, 1])
-    else:
-        hit = shapely.intersects(grid_geoms[grid_idx], geoms[point_idx])
-    return point_idx[hit], grid_idx[hit]
+
+    def __init__(self, grids: gpd.GeoDataFrame, *, grid_field: str = "grid_code",
+                 community_field: str = "community_code") -> None:
+        check_layer(grids, "grids")
+        self.grids = grids
+        self.grid_field, self.community_field = grid_field, community_field
+        self._build()
+
+    def _build(self) -> None:
+        self.codes, self.communities = grid_code_arrays(self.grids, self.grid_field, self.community_field)
+        # rank of each grid by its code: the smallest code wins a tie on a shared edge
+        self.order = np.argsort(self.codes, kind="stable")
+        self.rank = np.empty(len(self.codes), dtype=np.int64)
+        self.rank[self.order] = np.arange(len(self.codes))
+        # copies: preparing must not touch the caller's geometries
+        self.prepared = shapely.from_wkb(shapely.to_wkb(self.grids.geometry.to_numpy()))
+        shapely.prepare(self.prepared)
+        self.raster = _bucket_raster(shapely.bounds(self.prepared))
+        self._tree: shapely.STRtree | None = None
+        self._outline: tuple[Any, shapely.STRtree] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"grids": self.grids, "grid_field": self.grid_field, "community_field": self.community_field}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._build()
+
+    def attach(self, points: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+        """:func:`attach_points` of ``points``, and each point's grid rank in code order (``len(codes)``: outside)."""
+        check_layer(points, "points")
+        codes, communities = self.codes, self.communities
+        geoms = _point_geometries(points, self.grids)
+        point_idx, grid_idx = self._intersecting_pairs(geoms)
+        best = np.full(len(geoms), len(codes), dtype=np.int64)  # len(codes) = outside
+        np.minimum.at(best, point_idx, self.rank[grid_idx])
+        inside = best < len(codes)
+        chosen = np.where(inside, self.order[np.minimum(best, len(codes) - 1)], -1)
+
+        outside_m = np.zeros(len(geoms), dtype=np.float64)
+        if not inside.all():
+            outside_m[~inside] = self._distances(geoms[~inside])
+        code_table = np.append(codes, OUTSIDE).astype(object)
+        community_table = np.append(communities, OUTSIDE).astype(object)
+        out = points.copy()
+        out["grid_code"] = pd.Series(code_table[chosen], index=out.index, dtype="str")
+        out["community_code"] = pd.Series(community_table[chosen], index=out.index, dtype="str")
+        out["outside_m"] = pd.Series(outside_m, index=out.index)
+        n_out = int((~inside).sum())
+        log.info(
+            "attached %d of %d points to %d grids; %d outside (max %.1f m)",
+            len(out) - n_out, len(out), len(codes), n_out, float(outside_m.max()) if len(out) else 0.0,
+        )
+        return out, best
+
+
+    def _intersecting_pairs(self, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Index pairs (point, grid) of every point that intersects a grid (edges and vertices included).
+
+        The same pairs as ``STRtree.query(geoms, predicate="intersects")``, found faster:
+        candidate grids from the bucket raster over the grids' bounding boxes (points) or
+        the tree (other geometries), then one vectorised test against the prepared grids
+        (point-in-polygon in logarithmic time), taken grid by grid so each prepared polygon
+        stays in the cache.
+        """
+        grid_geoms = self.prepared
+        points = bool((shapely.get_type_id(geoms) == 0).all())
+        xy = shapely.get_coordinates(geoms) if points else None
+        pairs = _bucket_candidates(xy, self.raster) if xy is not None and self.raster is not None else None
+        if pairs is None:
+            if self._tree is None:
+                self._tree = shapely.STRtree(grid_geoms)
+            pairs = self._tree.query(geoms)
+        point_idx, grid_idx = pairs
+        by_grid = np.argsort(grid_idx.astype(np.uint16 if len(grid_geoms) <= 2**16 else np.uint32), kind="stable")
+        point_idx, grid_idx = point_idx[by_grid], grid_idx[by_grid]
+        if xy is not None:
+            hit = shapely.intersects_xy(grid_geoms[grid_idx], xy[point_idx, 0], xy[point_idx, 1])
+        else:
+            hit = shapely.intersects(grid_geoms[grid_idx], geoms[point_idx])
+        return point_idx[hit], grid_idx[hit]
+
+    def _distances(self, geoms: np.ndarray) -> np.ndarray:
+        """Distance in metres from each geometry (outside every grid) to the nearest grid, in the grids' local CRS.
+
+        Outside the grids, the distance to the nearest grid is the distance to the outline
+        of their union, so the search runs over the grids' edges less those shared by two
+        grids (an edge traversed both ways by counter-clockwise rings has a grid on each
+        side): for grids that tile an area only the outline is left, and the nearest-edge
+        search is fast. The outline's tree is built at the first call and kept.
+        """
+        grids = self.grids
+        if self._outline is None:
+            crs = local_crs(grids)
+            edges = gpd.GeoSeries(_outline_edges(grids.geometry.to_numpy()), crs=grids.crs).to_crs(crs).to_numpy()
+            self._outline = (crs, shapely.STRtree(edges))
+        crs, tree = self._outline
+        local_points = gpd.GeoSeries(geoms, crs=grids.crs).to_crs(crs).to_numpy()
+        (point_idx, _), dist = tree.query_nearest(local_points, return_distance=True, all_matches=False)
+        out = np.full(len(geoms), np.inf)
+        np.minimum.at(out, point_idx, dist)
+        return out
 
 
 # cells of the bucket raster per grid at most (else the tree is used: grids spread far apart)
 _MAX_CELLS_PER_GRID = 64
 
 
-def _bucket_candidates(xy: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(point, grid) pairs whose raster cell the grid's bounding box reaches; None when a raster does not fit.
+@dataclass(frozen=True)
+class _Raster:
+    """Square cells over the grids' bounding boxes, each listing the grids whose box reaches it."""
 
-    The raster has square cells of a quarter of the median bounding-box side. A grid is listed in
-    every cell its box touches (both ends included) and a point looks in the one cell it
-    falls in, both found with the same arithmetic, so a point on a box edge still meets it.
+    ox: float
+    oy: float
+    size: float
+    nx: int
+    ny: int
+    entries: np.ndarray
+    """Grid indices, cell after cell."""
+    cell_start: np.ndarray
+    cell_count: np.ndarray
+
+
+def _bucket_raster(bounds: np.ndarray) -> _Raster | None:
+    """The raster of :func:`_bucket_candidates` over the grids' ``bounds``; None when one does not fit.
+
+    The raster has square cells of a quarter of the median bounding-box side. A grid is
+    listed in every cell its box touches (both ends included).
     """
     n_grids = len(bounds)
+    if n_grids == 0 or not np.isfinite(bounds).all():
+        return None
     sides = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
     size = float(np.median(sides)) / 4
-    if n_grids == 0 or not np.isfinite(bounds).all() or not size > 0:
+    if not size > 0:
         return None
     ox, oy = bounds[:, 0].min(), bounds[:, 1].min()
     nx = int((bounds[:, 2].max() - ox) // size) + 1
@@ -204,38 +289,28 @@ def _bucket_candidates(xy: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, 
     width = (i1 - i0 + 1)[grid_of]
     cell_of = (j0[grid_of] + k // width) * nx + (i0[grid_of] + k % width)
     order = np.argsort(cell_of, kind="stable")
-    entries = grid_of[order]
     cell_count = np.bincount(cell_of, minlength=nx * ny)
-    cell_start = np.cumsum(cell_count) - cell_count
-    # each point: the entries of its cell
-    pi = (xy[:, 0] - ox) // size
-    pj = (xy[:, 1] - oy) // size
-    inside = (pi >= 0) & (pi < nx) & (pj >= 0) & (pj < ny)
-    points = np.flatnonzero(inside)
-    cells = pj[inside].astype(np.int64) * nx + pi[inside].astype(np.int64)
-    count = cell_count[cells]
-    point_idx = np.repeat(points, count)
-    first = np.repeat(cell_start[cells] - (np.cumsum(count) - count), count)
-    grid_idx = entries[first + np.arange(len(point_idx))]
-    return point_idx, grid_idx
+    return _Raster(ox=float(ox), oy=float(oy), size=size, nx=nx, ny=ny, entries=grid_of[order],
+                   cell_start=np.cumsum(cell_count) - cell_count, cell_count=cell_count)
 
 
-def _distances(geoms: np.ndarray, grids: gpd.GeoDataFrame) -> np.ndarray:
-    """Distance in metres from each geometry (outside every grid) to the nearest grid, in the grids' local CRS.
+def _bucket_candidates(xy: np.ndarray, raster: _Raster) -> tuple[np.ndarray, np.ndarray]:
+    """(point, grid) pairs whose raster cell the grid's bounding box reaches.
 
-    Outside the grids, the distance to the nearest grid is the distance to the outline of
-    their union, so the search runs over the grids' edges less those shared by two grids
-    (an edge traversed both ways by counter-clockwise rings has a grid on each side): for
-    grids that tile an area only the outline is left, and the nearest-edge search is fast.
+    A point looks in the one cell it falls in, found with the same arithmetic as the
+    grids' cells, so a point on a box edge still meets the box.
     """
-    crs = local_crs(grids)
-    edges = gpd.GeoSeries(_outline_edges(grids.geometry.to_numpy()), crs=grids.crs).to_crs(crs).to_numpy()
-    local_points = gpd.GeoSeries(geoms, crs=grids.crs).to_crs(crs).to_numpy()
-    tree = shapely.STRtree(edges)
-    (point_idx, _), dist = tree.query_nearest(local_points, return_distance=True, all_matches=False)
-    out = np.full(len(geoms), np.inf)
-    np.minimum.at(out, point_idx, dist)
-    return out
+    r = raster
+    pi = (xy[:, 0] - r.ox) // r.size
+    pj = (xy[:, 1] - r.oy) // r.size
+    inside = (pi >= 0) & (pi < r.nx) & (pj >= 0) & (pj < r.ny)
+    points = np.flatnonzero(inside)
+    cells = pj[inside].astype(np.int64) * r.nx + pi[inside].astype(np.int64)
+    count = r.cell_count[cells]
+    point_idx = np.repeat(points, count)
+    first = np.repeat(r.cell_start[cells] - (np.cumsum(count) - count), count)
+    grid_idx = r.entries[first + np.arange(len(point_idx))]
+    return point_idx, grid_idx
 
 
 def _outline_edges(polygons: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Literal
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from gridkit._types import PathLike
@@ -241,24 +242,35 @@ def categories_for_points(
         table = category_table(kind)
     category = _category_codes(points, kind, category_field, id_field, require_values=require_values)
     lookup = table.assign(code=table["code"].astype(str).str.strip()).drop_duplicates("code").set_index("code")
-    major = category.str[:2].where(category.str.fullmatch(r"\d{4,5}"), "")
+    # a few hundred codes at most: each distinct code is named once, then spread to its rows
+    which, distinct = pd.factorize(category.to_numpy(dtype=object), use_na_sentinel=False)
+    codes = pd.Series(distinct, dtype="str")
+    major = codes.str[:2].where(codes.str.fullmatch(r"\d{4,5}"), "")
+    known = codes.isin(lookup.index).to_numpy(dtype=bool)
+    major_known = major.isin(lookup.index).to_numpy(dtype=bool)
+
+    def spread(values: pd.Series) -> pd.Series:
+        return pd.Series(pd.array(values.to_numpy(dtype=object), dtype="str").take(which), index=points.index)
+
     out = points.copy()
     out["category"] = category
-    out["major"] = major
-    known = category.isin(lookup.index)
-    major_known = major.isin(lookup.index)
+    out["major"] = spread(major)
     for column, source, index_known, key in (
-        ("category_zh", "name_zh", known, category), ("category_en", "name_en", known, category),
+        ("category_zh", "name_zh", known, codes), ("category_en", "name_en", known, codes),
         ("major_zh", "name_zh", major_known, major), ("major_en", "name_en", major_known, major),
     ):
         names = key.map(lookup[source]).where(index_known)
         fallback = UNKNOWN_ZH if column.endswith("_zh") else UNKNOWN
-        out[column] = names.fillna(fallback).astype("str")
-    out["category_known"] = known.to_numpy(dtype=bool)
-    unknown = category[~known].replace("", "(none)").value_counts(sort=False)
-    out.attrs["unknown_categories"] = {str(k): int(v) for k, v in unknown.sort_index().items()}
+        out[column] = spread(names.fillna(fallback).astype("str"))
+    out["category_known"] = known[which]
+    rows_of = np.bincount(which, minlength=len(distinct))
+    unknown: dict[str, int] = {}
+    for code, n in zip(distinct[~known], rows_of[~known]):
+        name = "(none)" if code == "" else str(code)
+        unknown[name] = unknown.get(name, 0) + int(n)
+    out.attrs["unknown_categories"] = dict(sorted(unknown.items()))
     if len(unknown):
-        log.warning("%d %s with a category not in the table: %s", int(unknown.sum()), kind,
+        log.warning("%d %s with a category not in the table: %s", sum(unknown.values()), kind,
                     ", ".join(f"{k} ({v})" for k, v in out.attrs["unknown_categories"].items()))
     return out
 

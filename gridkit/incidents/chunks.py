@@ -48,7 +48,7 @@ from gridkit.io.csv import (
     points_from_columns,
 )
 
-__all__ = ["ChunkSpec", "PointFormat", "chunk_specs", "iter_chunks", "read_chunk", "total_rows"]
+__all__ = ["ChunkSpec", "PointFormat", "chunk_specs", "geometries_from_wkb", "iter_chunks", "read_chunk", "total_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -90,16 +90,21 @@ def total_rows(path: PathLike, *, layer: str | None = None) -> int | None:
     return None if specs is None else sum(s.rows for s in specs)
 
 
-def chunk_specs(path: PathLike, *, rows: int, layer: str | None = None) -> list[ChunkSpec] | None:
+def chunk_specs(
+    path: PathLike, *, rows: int, layer: str | None = None, at_most: bool = False,
+) -> list[ChunkSpec] | None:
     """The pieces of ``path`` of about ``rows`` rows each (whole row groups), in file order; None for CSV.
 
     A folder is a partitioned GeoParquet dataset: its ``*.parquet`` files in name order.
+    Row groups are gathered until a piece has ``rows`` rows or more; with ``at_most``,
+    while it stays within ``rows`` (a larger row group is a piece of its own), for a
+    memory budget that counts every row.
     """
     p = Path(path)
     if not p.exists():
         raise InputFileError("the file does not exist", path=p, hint="check the path")
     if p.is_dir() or p.suffix.lower() == ".parquet":
-        return _parquet_specs(p, rows)
+        return _parquet_specs(p, rows, at_most=at_most)
     if p.suffix.lower() in _OGR:
         import pyogrio
 
@@ -108,7 +113,7 @@ def chunk_specs(path: PathLike, *, rows: int, layer: str | None = None) -> list[
     return None
 
 
-def _parquet_specs(p: Path, rows: int) -> list[ChunkSpec]:
+def _parquet_specs(p: Path, rows: int, *, at_most: bool = False) -> list[ChunkSpec]:
     import pyarrow.parquet as pq
 
     files = sorted(p.glob("*.parquet")) if p.is_dir() else [p]
@@ -121,7 +126,12 @@ def _parquet_specs(p: Path, rows: int) -> list[ChunkSpec]:
         meta = pq.ParquetFile(f).metadata
         start, n = 0, 0
         for g in range(meta.num_row_groups):
-            n += meta.row_group(g).num_rows
+            size = meta.row_group(g).num_rows
+            if at_most and n and n + size > rows:  # the piece so far, then this row group starts the next
+                specs.append(ChunkSpec(str(f), start, g, offset, n))
+                offset += n
+                start, n = g, 0
+            n += size
             if n >= rows or g == meta.num_row_groups - 1:
                 specs.append(ChunkSpec(str(f), start, g + 1, offset, n))
                 offset += n
@@ -175,16 +185,50 @@ def _parquet_columns(pf: Any, path: str, columns: Sequence[str] | None) -> tuple
 
 def _frame_from_arrow(table: Any, pf: Any, name: str, offset: int) -> gpd.GeoDataFrame:
     """A GeoDataFrame from rows of a GeoParquet file; a file without a stored index gets its row numbers."""
+    import pyarrow as pa
+
     table = table.replace_schema_metadata(pf.schema_arrow.metadata)
-    frame = table.to_pandas()
-    if isinstance(frame.index, pd.RangeIndex):
-        frame.index = pd.RangeIndex(offset, offset + len(frame))
     column = json.loads(pf.schema_arrow.metadata[b"geo"])["columns"][name]
     crs = column.get("crs", "OGC:CRS84")
-    geoms = shapely.from_wkb(frame[name].to_numpy())
+    where = table.schema.get_field_index(name)
+    geoms = geometries_from_wkb(table.column(where))
+    # the geometry column left out of the conversion (its bytes would become Python objects)
+    frame = table.set_column(where, name, pa.nulls(len(table))).to_pandas()
+    if isinstance(frame.index, pd.RangeIndex):
+        frame.index = pd.RangeIndex(offset, offset + len(frame))
     gdf = gpd.GeoDataFrame(frame.drop(columns=[name]), geometry=gpd.GeoSeries(geoms, index=frame.index),
                            crs=None if crs is None else CRS.from_user_input(crs))
     return gdf.rename_geometry(name) if name != "geometry" else gdf
+
+
+#: A 2D point in little-endian WKB: byte order 1, type 1, x and y as float64.
+_POINT_WKB_SIZE = 21
+
+
+def geometries_from_wkb(column: Any) -> np.ndarray:
+    """Shapely geometries from a column of WKB (a pyarrow binary array or chunked array).
+
+    Where every value is a 2D point in little-endian WKB (21 bytes: what geopandas and
+    GDAL write for points) with finite coordinates, the coordinates are read straight
+    from the bytes and the points built at once; the geometries are those
+    ``shapely.from_wkb`` gives, point for point. Any other column goes to ``shapely.from_wkb``.
+    """
+    import pyarrow as pa
+
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    n = len(arr)
+    if n and arr.null_count == 0 and (pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type)):
+        width = np.int64 if pa.types.is_large_binary(arr.type) else np.int32
+        offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset:arr.offset + n + 1]
+        if bool((np.diff(offsets) == _POINT_WKB_SIZE).all()):
+            data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(n, _POINT_WKB_SIZE)
+            kind = data[:, 1:5].copy().view("<u4").ravel()
+            if bool((data[:, 0] == 1).all()) and bool((kind == 1).all()):
+                xy = data[:, 5:].copy().view("<f8")
+                if bool(np.isfinite(xy).all()):
+                    return shapely.points(xy)
+    values = arr.to_numpy(zero_copy_only=False) if hasattr(arr, "to_numpy") else np.asarray(arr)
+    return shapely.from_wkb(values)
 
 
 def _parquet_batches(path: Path, fmt: PointFormat, rows: int, columns: Sequence[str] | None

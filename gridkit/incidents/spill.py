@@ -3,8 +3,10 @@
 Two figures of the attach cannot be added up chunk by chunk: a median (of the hours to
 close a case, per grid, per worker and over all cases) and the check that no id repeats.
 Each chunk writes its values to one Parquet file, sorted by bucket with a row group per
-bucket (:func:`spill_values`); the reduction then reads one bucket at a time from every
-file (row-group statistics skip the rest), so memory holds one bucket, never the whole.
+bucket (:func:`spill_values`); the reduction reads every file's footer once
+(:class:`SpillFiles`), then one bucket at a time from the row groups that hold it, so
+memory holds one bucket, never the whole (the median over everything reads the files one
+at a time: it needs no bucket).
 
 - Medians per key: the bucket is the key's group (a grid's worker, else the grid), so
   every value of a key is in one bucket: :func:`medians_by_key` is exact, as pandas'
@@ -24,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["bucket_of_text", "medians_by_key", "overall_median", "read_bucket", "repeated_ids", "spill_values"]
+__all__ = ["SpillFiles", "bucket_of_text", "medians_by_key", "overall_median", "read_bucket", "repeated_ids", "spill_values"]
 
 #: Values gathered at most in one step of :func:`overall_median`.
 _GATHER = 2_000_000
@@ -56,22 +58,80 @@ def spill_values(frame: pd.DataFrame, bucket: np.ndarray, path: Path) -> Path | 
     return path
 
 
-def read_bucket(folder: Path | Any, bucket: int) -> pd.DataFrame:
-    """The rows of one bucket from every spill file in ``folder`` (or its :func:`_dataset`), in file-name order."""
-    import pyarrow.dataset as ds
-
-    dataset = _dataset(folder) if isinstance(folder, Path) else folder
-    if dataset is None:
-        return pd.DataFrame()
-    return dataset.to_table(filter=ds.field("bucket") == bucket).to_pandas()
+def read_bucket(folder: Path | SpillFiles, bucket: int, columns: list[str] | None = None) -> pd.DataFrame:
+    """The rows of one bucket from every spill file in ``folder`` (or its :class:`SpillFiles`), in file-name order."""
+    files = SpillFiles(folder) if isinstance(folder, Path) else folder
+    return files.read(bucket, columns)
 
 
-def _dataset(folder: Path) -> Any:
-    """The spill files of ``folder`` as one dataset (None when there are none); opened once per reduction."""
-    import pyarrow.dataset as ds
+class SpillFiles:
+    """The spill files of a folder, their footers read once: where each bucket lies in each file.
 
-    files = sorted(str(p) for p in folder.glob("*.parquet"))
-    return ds.dataset(files, format="parquet") if files else None
+    A bucket is read straight from the row groups that hold it, file after file (a
+    dataset filter would open every file and read its footer again for each bucket: with
+    a file per chunk and a bucket per million rows, that work grows with the square of
+    the input).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        import pyarrow.parquet as pq
+
+        self.files: list[tuple[Path, Any, dict[int, list[int]], bool]] = []
+        for path in sorted(folder.glob("*.parquet")):
+            meta = pq.read_metadata(path)
+            column = meta.schema.to_arrow_schema().get_field_index("bucket")
+            groups: dict[int, list[int]] = {}
+            exact = True  # every row group holds one bucket (as spill_values writes them)
+            for g in range(meta.num_row_groups):
+                stats = meta.row_group(g).column(column).statistics
+                if stats is not None and stats.has_min_max and stats.min == stats.max:
+                    found = [int(stats.min)]
+                else:  # no statistics, or several buckets: the row group's buckets read from the file
+                    exact = False
+                    found = np.unique(pq.ParquetFile(path, metadata=meta).read_row_group(
+                        g, columns=["bucket"]).column(0).to_numpy()).tolist()
+                for b in found:
+                    groups.setdefault(int(b), []).append(g)
+            self.files.append((path, meta, groups, exact))
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def read(self, bucket: int, columns: list[str] | None = None) -> pd.DataFrame:
+        """The rows of ``bucket`` (only ``columns``, default all), in file-name and row order."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        tables = []
+        for path, meta, groups, exact in self.files:
+            wanted = groups.get(bucket)
+            if not wanted:
+                continue
+            pf = pq.ParquetFile(path, metadata=meta)
+            if exact:
+                tables.append(pf.read_row_groups(wanted, columns=columns))
+                continue
+            read = columns if columns is None or "bucket" in columns else [*columns, "bucket"]
+            table = pf.read_row_groups(wanted, columns=read)
+            table = table.filter(pc.equal(table["bucket"], bucket))
+            tables.append(table if read is columns else table.drop_columns(["bucket"]))
+        if not tables:
+            return pd.DataFrame()
+        return pa.concat_tables(tables).to_pandas()
+
+    def values(self, column: str) -> Iterator[np.ndarray]:
+        """One column of each file in turn, whatever the bucket (one file in memory at a time)."""
+        import pyarrow.parquet as pq
+
+        for path, meta, _, _ in self.files:
+            yield pq.ParquetFile(path, metadata=meta).read(columns=[column]).column(0).to_numpy().astype(float)
+
+
+def _dataset(folder: Path) -> SpillFiles | None:
+    """The spill files of ``folder`` (None when there are none); opened once per reduction."""
+    files = SpillFiles(folder)
+    return files if len(files) else None
 
 
 def medians_by_key(folder: Path, n_buckets: int, key: str, value: str) -> pd.Series:
@@ -79,7 +139,8 @@ def medians_by_key(folder: Path, n_buckets: int, key: str, value: str) -> pd.Ser
     parts = []
     dataset = _dataset(folder)
     for b in range(n_buckets if dataset is not None else 0):
-        frame = read_bucket(dataset, b)
+        assert dataset is not None
+        frame = dataset.read(b, [key, value])
         if len(frame):
             frame = frame[frame[key] >= 0]
             parts.append(frame.groupby(key, sort=True)[value].median())
@@ -110,7 +171,7 @@ def overall_median(
     return float(pair.groupby(np.zeros(2, dtype=int)).median().iloc[0])
 
 
-def _kth(folder: Any, n_buckets: int, value: str, k: int, lo: float, hi: float, gather: int) -> float:
+def _kth(folder: SpillFiles | None, n_buckets: int, value: str, k: int, lo: float, hi: float, gather: int) -> float:
     """The k-th smallest value (0-based) over all buckets, every value lying in [lo, hi]."""
     below = 0  # how many values lie below lo
     while lo < hi:
@@ -137,12 +198,10 @@ def _histogram(v: np.ndarray, edges: np.ndarray, lo: float, hi: float) -> np.nda
     return np.bincount(idx, minlength=len(edges) - 1)
 
 
-def _values(folder: Any, n_buckets: int, value: str) -> Iterator[np.ndarray]:
-    """The ``value`` column of each bucket in turn (one bucket in memory at a time)."""
-    for b in range(n_buckets if folder is not None else 0):
-        frame = read_bucket(folder, b)
-        if len(frame):
-            yield frame[value].to_numpy(dtype=float)
+def _values(folder: SpillFiles | None, n_buckets: int, value: str) -> Iterator[np.ndarray]:
+    """The ``value`` column of each spill file in turn (one file, the values of one chunk, in memory at a time)."""
+    if folder is not None:
+        yield from folder.values(value)
 
 
 def repeated_ids(folder: Path, n_buckets: int) -> pd.DataFrame:
@@ -150,7 +209,8 @@ def repeated_ids(folder: Path, n_buckets: int) -> pd.DataFrame:
     parts = []
     dataset = _dataset(folder)
     for b in range(n_buckets if dataset is not None else 0):
-        frame = read_bucket(dataset, b)
+        assert dataset is not None
+        frame = dataset.read(b, ["id", "pos", "row"])
         if len(frame):
             parts.append(frame[frame["id"].duplicated(keep=False)])
     if not parts:

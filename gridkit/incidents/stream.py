@@ -36,7 +36,7 @@ import pandas as pd
 from gridkit._types import PathLike
 from gridkit.errors import MAX_IDS_SHOWN, ParameterError
 from gridkit.incidents._checks import as_text, grid_code_arrays
-from gridkit.incidents.attach import attach_points
+from gridkit.incidents.attach import GridLookup
 from gridkit.incidents.cases import (
     TIME_FIELDS,
     calendar_from_csv,
@@ -150,6 +150,18 @@ class ChunkContext:
     categories: pd.DataFrame | None = None
     limits: pd.DataFrame | None = None
     calendar: Any = None
+    _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def lookup(self) -> GridLookup:
+        """The prepared grids (:class:`~gridkit.incidents.attach.GridLookup`), built at the first call and kept."""
+        if "lookup" not in self._cache:
+            self._cache["lookup"] = GridLookup(self.grids)
+        lookup: GridLookup = self._cache["lookup"]
+        return lookup
+
+    def __getstate__(self) -> dict[str, Any]:
+        # sent without the prepared grids: each process builds its own once
+        return {**self.__dict__, "_cache": {}}
 
 
 @dataclass
@@ -256,11 +268,9 @@ def attach_chunk(points: gpd.GeoDataFrame, ctx: ChunkContext, part: int, *, posi
     that repeat are reported in input order).
     """
     opts = ctx.options
-    attached = attach_points(points, ctx.grids)
+    attached, row = ctx.lookup().attach(points)  # row: the grid's rank in code order, len(codes) outside
     named = categories_for_points(attached, kind=opts.kind, table=ctx.categories, require_values=False)
-    rank = pd.Index(ctx.codes).get_indexer(pd.Index(named["grid_code"].to_numpy(dtype=object)))
     n_grids = len(ctx.codes)
-    row = np.where(rank >= 0, rank, n_grids)
     major = pd.Series(as_text(named["major"]), index=named.index)
     slot = pd.Index(MAJORS).get_indexer(pd.Index(major.to_numpy(dtype=object)))
     slot = np.where(slot >= 0, slot, len(MAJORS))
