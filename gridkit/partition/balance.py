@@ -62,7 +62,13 @@ class BalanceOptions:
     max_piece
         Largest number of units moved at once as one block piece.
     chain_candidates
-        First moves tried per grid when looking for a chain of two.
+        First moves tried per grid when looking for a chain of moves (fewer at each
+        later step).
+    chain_depth
+        Most moves in one chain.
+    max_path
+        Most empty units (no households) searched through to reach the buildings behind
+        them (see :meth:`_Search.paths`).
     max_steps
         A safety bound on accepted steps.
     """
@@ -72,13 +78,17 @@ class BalanceOptions:
     compactness_weight: float = 1.5
     max_piece: int = 40
     chain_candidates: int = 8
+    chain_depth: int = 3
+    polish_cut_weight: float = 1.0
+    polish_compactness_weight: float = 1.5
+    max_path: int = 2
     max_steps: int = 200_000
 
 
 #: a step must lower the objective by at least this much (no endless crawl of tiny gains)
 _MIN_GAIN = 1e-4
 #: the penalty of a grid outside the tolerance, over its smooth part (so a grid just outside counts)
-_STEP = 0.3
+_STEP = 2.0
 
 _Move = tuple[float, float, int, frozenset, int, int, int]  # score, dpen, first unit, units, src, dst, households
 
@@ -88,6 +98,7 @@ class _Search:
                  opts: BalanceOptions) -> None:
         g = graph
         self.opts = opts
+        self.cw, self.pw = opts.cut_weight, opts.compactness_weight
         self.lo, self.hi = lo, hi
         n = len(labels)
         self.h = g.households.astype(np.int64).tolist()
@@ -176,7 +187,7 @@ class _Search:
     def within(self, r: int) -> bool:
         return abs(self.T[r] - self.mean[r]) <= self.opts.tolerance * self.mean[r]
 
-    def evaluate(self, units: frozenset, src: int, dst: int, *, strict: bool = True
+    def evaluate(self, units: frozenset, src: int, dst: int, *, strict: bool = True, gain: bool = False
                  ) -> tuple[float, float, int] | None:
         hs = sum(self.h[x] for x in units)
         ts, td = self.T[src], self.T[dst]
@@ -193,6 +204,8 @@ class _Search:
             return None
         dpen = (self.penalty(ts - hs, m) + self.penalty(td + hs, m)
                 - self.penalty(ts, m) - self.penalty(td, m))
+        if gain and dpen > -_MIN_GAIN:
+            return None  # the balancing phase takes only moves that balance
         inside_cut = dcut = 0.0
         l_src = l_dst = l_other = 0.0
         lab = self.lab
@@ -214,8 +227,8 @@ class _Search:
                 else:
                     l_other += ln
         if not self.shape:
-            return dpen + self.opts.cut_weight * dcut / self.scale, dpen, hs
-        score = dpen + self.opts.cut_weight * 6.0 * inside_cut / self.scale
+            return dpen + self.cw * dcut / self.scale, dpen, hs
+        score = dpen + self.cw * 6.0 * inside_cut / self.scale
         if self.shape:
             ext = sum(self.ext[x] for x in units)
             a = sum(self.uarea[x] for x in units)
@@ -223,7 +236,7 @@ class _Search:
             pd_ = self.P[dst] + l_src + l_other + ext - l_dst
             before = self.compactness(self.A[src], self.P[src]) + self.compactness(self.A[dst], self.P[dst])
             after = self.compactness(self.A[src] - a, ps) + self.compactness(self.A[dst] + a, pd_)
-            score -= self.opts.compactness_weight * (after - before)
+            score -= self.pw * (after - before)
         return score, dpen, hs
 
     # ------------------------------------------------------------------ moves
@@ -252,7 +265,39 @@ class _Search:
             return None
         return piece
 
-    def candidates(self, r: int, *, both: bool = False, strict: bool = True) -> list[_Move]:
+    def paths(self, unit: int, src: int) -> list[frozenset]:
+        """Units of ``src`` with households reached from ``unit`` through units without any.
+
+        Empty units (a yard, a block without homes) on a grid's edge would otherwise wall
+        off the buildings behind them: moving one alone changes no household count. Each
+        path runs from ``unit`` through empty units of ``src`` to one unit with households.
+        """
+        lab, h, nbr = self.lab, self.h, self.nbr
+        parent = {unit: -1}
+        queue = [unit]
+        found: list[int] = []
+        i = 0
+        while i < len(queue) and len(queue) <= self.opts.max_path:
+            x = queue[i]
+            i += 1
+            for y in nbr[x]:
+                if y in parent or lab[y] != src:
+                    continue
+                parent[y] = x
+                if h[y] > 0:
+                    found.append(y)
+                else:
+                    queue.append(y)
+        out = []
+        for y in found:
+            path = [y]
+            while parent[path[-1]] != -1:
+                path.append(parent[path[-1]])
+            if len(path) < len(self.members[src]):
+                out.append(frozenset(path))
+        return out
+
+    def candidates(self, r: int, *, both: bool = False, strict: bool = True, gain: bool = False) -> list[_Move]:
         """Moves that take households out of ``r`` (above its mean) or into it (below).
 
         With ``both``, moves in either direction (the compactness polish).
@@ -276,6 +321,8 @@ class _Search:
                 sets.append(piece)
             if piece is None or len(piece) > 1:  # a single building (splitting its block costs cut_weight)
                 sets.append(frozenset([x]))
+            if self.h[x] == 0:
+                sets += self.paths(x, src)
             for units in sets:
                 if src == r:
                     dsts = sorted({lab[w] for y in units for w in nbr[y]} - {src})
@@ -285,7 +332,7 @@ class _Search:
                     if self.fixed[d] or self.piece_of[d] != self.piece_of[src] or (units, d) in seen:
                         continue
                     seen.add((units, d))
-                    ev = self.evaluate(units, src, d, strict=strict)
+                    ev = self.evaluate(units, src, d, strict=strict, gain=gain)
                     if ev is not None:
                         out.append((ev[0], ev[1], min(units), units, src, d, ev[2]))
         out.sort(key=lambda m: (m[0], m[2], m[5]))
@@ -343,7 +390,7 @@ class _Search:
         self.T[dst] += hs
 
     def single(self, r: int, *, both: bool = False) -> tuple[int, int] | None:
-        for score, _, _, units, src, dst, hs in self.candidates(r, both=both):
+        for score, _, _, units, src, dst, hs in self.candidates(r, both=both, gain=not both):
             if score >= -_MIN_GAIN:
                 return None
             if self.stays_connected(src, units):
@@ -352,25 +399,59 @@ class _Search:
         return None
 
     def chain(self, r: int) -> tuple[int, ...] | None:
-        # the first move may take a neighbour out of the tolerance if the second brings it back
-        first = sorted(self.candidates(r, strict=False), key=lambda m: (m[1], m[2], m[5]))
-        for score1, _, _, units1, src1, dst1, hs1 in first[: self.opts.chain_candidates]:
-            if not self.stays_connected(src1, units1):
-                continue
-            was_within = {q for q in (src1, dst1) if self.within(q)}
-            self.apply(units1, src1, dst1, hs1)
-            other = dst1 if src1 == r else src1
-            second = sorted([*self.candidates(other), *self.candidates(r)], key=lambda m: (m[0], m[2], m[5]))
-            for score2, _, _, units2, src2, dst2, hs2 in second:
-                if score1 + score2 >= -_MIN_GAIN:
+        """A chain of up to ``chain_depth`` moves that brings ``r`` closer to its mean as a whole.
+
+        The first move may take a neighbour out of the tolerance (or push it over its mean)
+        when a later move brings it back: a move out of that neighbour into a third grid
+        (households pass *through* it), or a move back into ``r`` (a swap of two pieces).
+        The chain is kept when it lowers the objective and every grid it touched that was
+        within the tolerance still is; otherwise every move is undone.
+        """
+        within0: dict[int, bool] = {}
+        done: list[tuple[frozenset, int, int, int]] = []
+
+        def ok(touched: set[int]) -> bool:
+            return all(self.within(q) or not within0[q] for q in touched)
+
+        def step(heads: list[int], total: float, depth: int, touched: set[int]) -> bool:
+            width = self.opts.chain_candidates if depth == 0 else max(2, self.opts.chain_candidates // (2 * depth))
+            moves: list[_Move] = []
+            for q in heads:
+                moves += self.candidates(q, strict=False, gain=depth > 0)
+            moves.sort(key=lambda m: (m[1] + (m[0] - m[1]) * 0.5, m[2], m[4], m[5]))
+            tried = 0
+            last = done[-1] if done else None
+            for score, _, _, units, src, dst, hs in moves:
+                if tried >= width:
                     break
-                if units2 == units1 or not self.stays_connected(src2, units2):
+                if last is not None and units == last[0] and src == last[2] and dst == last[1]:
+                    continue  # undoing the previous move
+                if not self.stays_connected(src, units):
                     continue
-                self.apply(units2, src2, dst2, hs2)
-                if all(self.within(q) for q in was_within):
-                    return src1, dst1, src2, dst2
-                self.apply(units2, dst2, src2, hs2)
-            self.apply(units1, dst1, src1, hs1)
+                tried += 1
+                for q in (src, dst):
+                    within0.setdefault(q, self.within(q))
+                self.apply(units, src, dst, hs)
+                done.append((units, src, dst, hs))
+                now = total + score
+                t2 = touched | {src, dst}
+                if now < -_MIN_GAIN and ok(t2):
+                    return True
+                if depth + 1 < self.opts.chain_depth:
+                    nxt = [dst if src in heads else src]
+                    if r not in nxt:
+                        nxt.append(r)
+                    if step(nxt, now, depth + 1, t2):
+                        return True
+                done.pop()
+                self.apply(units, dst, src, hs)
+            return False
+
+        if step([r], 0.0, 0, set()):
+            out: list[int] = []
+            for _, src, dst, _ in done:
+                out += [src, dst]
+            return tuple(out)
         return None
 
     def neighbours(self, regions: Iterable[int]) -> set[int]:
@@ -384,6 +465,7 @@ class _Search:
     def polish(self) -> int:
         """Moves in either direction that lower the objective: compactness inside the tolerance."""
         steps = 0
+        self.cw, self.pw = self.opts.polish_cut_weight, self.opts.polish_compactness_weight
         active = [r for r in range(self.k) if not self.fixed[r]]
         while active and steps < self.opts.max_steps:
             nxt: set[int] = set()
