@@ -123,6 +123,11 @@ class _Search:
         for i, r in enumerate(self.lab):
             piece_of[r] = int(comp[i])
         self.piece_of = piece_of
+        #: bumped whenever a grid changes; what :meth:`single` found for a grid before stays
+        #: true while it and its neighbours keep their versions
+        self.ver = [0] * k
+        self._failed: dict[tuple[bool, int], tuple[int, dict[int, int]]] = {}
+        self.around: set[int] = set()
         size = [len(m) for m in self.members]
         self.fixed = [(size[r] == 1 and self.T[r] > hi) for r in range(k)]
         for i in np.flatnonzero(fixed).tolist():
@@ -297,19 +302,26 @@ class _Search:
                 out.append(frozenset(path))
         return out
 
-    def candidates(self, r: int, *, both: bool = False, strict: bool = True, gain: bool = False) -> list[_Move]:
+    def candidates(self, r: int, *, both: bool = False, strict: bool = True, gain: bool = False,
+                   unchanged: dict[int, int] | None = None) -> list[_Move]:
         """Moves that take households out of ``r`` (above its mean) or into it (below).
 
-        With ``both``, moves in either direction (the compactness polish).
+        With ``both``, moves in either direction (the compactness polish). Moves between
+        ``r`` and a neighbour whose version is still the one in ``unchanged`` are left out
+        (their scores and connectivity are what they were). :attr:`around` is left holding
+        the neighbouring grids of ``r``.
         """
-        lab, nbr = self.lab, self.nbr
+        lab, nbr, ver = self.lab, self.nbr, self.ver
         above = self.T[r] > self.mean[r]
         boundary = [x for x in sorted(self.members[r]) if any(lab[w] != r for w in nbr[x])]
+        outside = sorted({(w, lab[w]) for x in boundary for w in nbr[x] if lab[w] != r})
+        self.around = {q for _, q in outside}
+        skip = set() if unchanged is None else {q for q in self.around if unchanged.get(q) == ver[q]}
         pairs: list[tuple[int, int]] = []
         if above or both:
             pairs += [(x, r) for x in boundary]
         if not above or both:
-            pairs += sorted({(w, lab[w]) for x in boundary for w in nbr[x] if lab[w] != r})
+            pairs += [(w, q) for w, q in outside if q not in skip]
         out: list[_Move] = []
         seen: set[tuple[frozenset, int]] = set()
         for x, src in pairs:
@@ -329,7 +341,8 @@ class _Search:
                 else:
                     dsts = [r]
                 for d in dsts:
-                    if self.fixed[d] or self.piece_of[d] != self.piece_of[src] or (units, d) in seen:
+                    if (self.fixed[d] or self.piece_of[d] != self.piece_of[src] or (units, d) in seen
+                            or d in skip):
                         continue
                     seen.add((units, d))
                     ev = self.evaluate(units, src, d, strict=strict, gain=gain)
@@ -386,16 +399,28 @@ class _Search:
             self._pieces.pop(self.block[x], None)
         self.members[src] -= units
         self.members[dst] |= units
+        self.ver[src] += 1
+        self.ver[dst] += 1
         self.T[src] -= hs
         self.T[dst] += hs
 
     def single(self, r: int, *, both: bool = False) -> tuple[int, int] | None:
-        for score, _, _, units, src, dst, hs in self.candidates(r, both=both, gain=not both):
+        """The best move of ``r`` that lowers the objective, applied; None when there is none.
+
+        When ``r`` found no move before and has not changed since, only moves with the
+        neighbours that changed are scored: the others would fail again (same result,
+        less work).
+        """
+        key = (both, r)
+        failed = self._failed.get(key)
+        unchanged = failed[1] if failed is not None and failed[0] == self.ver[r] else None
+        for score, _, _, units, src, dst, hs in self.candidates(r, both=both, gain=not both, unchanged=unchanged):
             if score >= -_MIN_GAIN:
-                return None
+                break
             if self.stays_connected(src, units):
                 self.apply(units, src, dst, hs)
                 return src, dst
+        self._failed[key] = (self.ver[r], {q: self.ver[q] for q in self.around})
         return None
 
     def chain(self, r: int) -> tuple[int, ...] | None:
