@@ -167,6 +167,10 @@ class _Search:
             pr = np.bincount(labels, weights=np.asarray(perimeter, dtype=float), minlength=k)
             internal = np.bincount(labels[u][~cross], weights=2 * length[~cross], minlength=k)
             self.P = (pr - internal).tolist()
+            self.pp = [self.compactness(a, p) for a, p in zip(self.A, self.P)]
+        #: (neighbour, cut cost, shared length, inside a block) per unit
+        self.adj = [list(zip(*t)) for t in zip(self.nbr, self.ncost, self.nlen, self.inside)]
+        self.pen = [self.penalty(self.T[r], self.mean[r]) if self.mean[r] > 0 else 0.0 for r in range(k)]
 
     @staticmethod
     def _per_entry(values: np.ndarray, order: np.ndarray, ptr: np.ndarray, n: int) -> list[list[float]]:
@@ -194,7 +198,11 @@ class _Search:
 
     def evaluate(self, units: frozenset, src: int, dst: int, *, strict: bool = True, gain: bool = False
                  ) -> tuple[float, float, int] | None:
-        hs = sum(self.h[x] for x in units)
+        if len(units) == 1:
+            (x,) = units
+            hs = self.h[x]
+        else:
+            hs = sum(self.h[x] for x in units)
         ts, td = self.T[src], self.T[dst]
         lo, hi = self.lo, self.hi
         # never leave the bounds; outside them, never move further out
@@ -203,23 +211,25 @@ class _Search:
         if ts < lo and ts - hs < ts or td > hi and hs > 0:
             return None
         m = self.mean[src]
+        if m <= 0:
+            return None  # a piece without households: nothing to balance
         # a grid within the tolerance never leaves it (the share within can only grow)
         band = self.opts.tolerance * m
         if strict and (abs(ts - m) <= band < abs(ts - hs - m) or abs(td - m) <= band < abs(td + hs - m)):
             return None
-        dpen = (self.penalty(ts - hs, m) + self.penalty(td + hs, m)
-                - self.penalty(ts, m) - self.penalty(td, m))
+        pen = self.pen
+        dpen = self.penalty(ts - hs, m) + self.penalty(td + hs, m) - pen[src] - pen[dst]
         if gain and dpen > -_MIN_GAIN:
             return None  # the balancing phase takes only moves that balance
         inside_cut = dcut = 0.0
         l_src = l_dst = l_other = 0.0
-        lab = self.lab
+        lab, adj = self.lab, self.adj
         for x in units:
-            for w, c, ln, ins in zip(self.nbr[x], self.ncost[x], self.nlen[x], self.inside[x]):
-                if w in units:
-                    continue
+            for w, c, ln, ins in adj[x]:
                 lw = lab[w]
                 if lw == src:
+                    if w in units:
+                        continue
                     l_src += ln
                     dcut += c
                     if ins:
@@ -234,14 +244,16 @@ class _Search:
         if not self.shape:
             return dpen + self.cw * dcut / self.scale, dpen, hs
         score = dpen + self.cw * 6.0 * inside_cut / self.scale
-        if self.shape:
+        if len(units) == 1:
+            (x,) = units
+            ext, a = self.ext[x], self.uarea[x]
+        else:
             ext = sum(self.ext[x] for x in units)
             a = sum(self.uarea[x] for x in units)
-            ps = self.P[src] + l_src - l_dst - l_other - ext
-            pd_ = self.P[dst] + l_src + l_other + ext - l_dst
-            before = self.compactness(self.A[src], self.P[src]) + self.compactness(self.A[dst], self.P[dst])
-            after = self.compactness(self.A[src] - a, ps) + self.compactness(self.A[dst] + a, pd_)
-            score -= self.pw * (after - before)
+        ps = self.P[src] + l_src - l_dst - l_other - ext
+        pd_ = self.P[dst] + l_src + l_other + ext - l_dst
+        after = self.compactness(self.A[src] - a, ps) + self.compactness(self.A[dst] + a, pd_)
+        score -= self.pw * (after - self.pp[src] - self.pp[dst])
         return score, dpen, hs
 
     # ------------------------------------------------------------------ moves
@@ -403,6 +415,11 @@ class _Search:
         self.ver[dst] += 1
         self.T[src] -= hs
         self.T[dst] += hs
+        for r in (src, dst):
+            if self.mean[r] > 0:
+                self.pen[r] = self.penalty(self.T[r], self.mean[r])
+            if self.shape:
+                self.pp[r] = self.compactness(self.A[r], self.P[r])
 
     def single(self, r: int, *, both: bool = False) -> tuple[int, int] | None:
         """The best move of ``r`` that lowers the objective, applied; None when there is none.
