@@ -128,6 +128,15 @@ class _Search:
         self.ver = [0] * k
         self._failed: dict[tuple[bool, int], tuple[int, dict[int, int]]] = {}
         self.around: set[int] = set()
+        #: the units of each grid with a neighbour in another grid
+        lab_a = labels.astype(np.int64)
+        on_edge = np.zeros(n, dtype=bool)
+        cut = lab_a[u] != lab_a[v]
+        on_edge[u[cut]] = True
+        on_edge[v[cut]] = True
+        self.edge: list[set[int]] = [set() for _ in range(k)]
+        for i in np.flatnonzero(on_edge).tolist():
+            self.edge[self.lab[i]].add(i)
         size = [len(m) for m in self.members]
         self.fixed = [(size[r] == 1 and self.T[r] > hi) for r in range(k)]
         for i in np.flatnonzero(fixed).tolist():
@@ -325,7 +334,7 @@ class _Search:
         """
         lab, nbr, ver = self.lab, self.nbr, self.ver
         above = self.T[r] > self.mean[r]
-        boundary = [x for x in sorted(self.members[r]) if any(lab[w] != r for w in nbr[x])]
+        boundary = sorted(self.edge[r])
         outside = sorted({(w, lab[w]) for x in boundary for w in nbr[x] if lab[w] != r})
         self.around = {q for _, q in outside}
         skip = set() if unchanged is None else {q for q in self.around if unchanged.get(q) == ver[q]}
@@ -406,9 +415,18 @@ class _Search:
             self.P[dst] += l_src + l_other + ext - l_dst
             self.A[src] -= a
             self.A[dst] += a
+        lab, nbr, edge = self.lab, self.nbr, self.edge
         for x in units:
-            self.lab[x] = dst
+            lab[x] = dst
             self._pieces.pop(self.block[x], None)
+        for x in units:
+            edge[src].discard(x)
+            for y in (x, *nbr[x]):
+                ly = lab[y]
+                if any(lab[w] != ly for w in nbr[y]):
+                    edge[ly].add(y)
+                else:
+                    edge[ly].discard(y)
         self.members[src] -= units
         self.members[dst] |= units
         self.ver[src] += 1
