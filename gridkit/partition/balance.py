@@ -517,7 +517,7 @@ class _Search:
     def neighbours(self, regions: Iterable[int]) -> set[int]:
         out = set(regions)
         for r in list(out):
-            for x in self.members[r]:
+            for x in self.edge[r]:
                 for w in self.nbr[x]:
                     out.add(self.lab[w])
         return out
