@@ -6,7 +6,9 @@ units between neighbouring grids to bring every grid close to its community's me
 never breaking a hard rule:
 
 - a move takes a *piece* — the units of one street block that a grid holds, so the new
-  boundary runs along streets — or, where no piece fits, one unit (one building);
+  boundary runs along streets — or, where no piece fits, one unit (one building), or a
+  short path through units without households (a yard, an empty block) to the building
+  behind them, which a move of the empty units alone would never reach;
 - the giving grid stays connected (checked exactly), the receiving grid touches what it
   receives, so every grid stays one piece;
 - a grid inside the bounds stays inside them, and one outside them never moves further out;
@@ -19,11 +21,17 @@ penalty that grows gently with a grid's deviation from the mean, steeply beyond 
 quarters of the tolerance and by a step outside it; plus ``cut_weight`` times the grid
 boundary drawn inside street blocks (so boundaries stay on streets); minus
 ``compactness_weight`` times the grids' Polsby-Popper compactness (exact, from unit areas
-and shared lengths). Moves go from grids above their mean to grids below; then a polish
-lets any move through that lowers the objective (compactness inside the tolerance). When
-no single move helps a grid outside the tolerance, a chain of two moves is tried (give a
-piece, take another), so a grid holding one large building can trade it for smaller
-ones. Every step lowers the objective, so the search ends; the result is deterministic.
+and shared lengths). Moves go from grids above their mean to grids below and must lower
+the balance penalty; then a polish lets any move through that lowers the objective
+(compactness and streets inside the tolerance). When no single move helps a grid outside
+the tolerance, a chain of up to ``chain_depth`` moves is tried: households passed on
+through a neighbour to a third grid, or a swap (give a piece, take another), so a grid
+holding one large building can trade it for smaller ones. Every step lowers the
+objective, so the search ends; the result is deterministic.
+
+Work per step is kept small: each grid's edge units, penalty and compactness are updated
+on every move, and a grid that found no move is scored again only against the
+neighbours that changed since.
 """
 
 from __future__ import annotations
@@ -67,8 +75,8 @@ class BalanceOptions:
     chain_depth
         Most moves in one chain.
     max_path
-        Most empty units (no households) searched through to reach the buildings behind
-        them (see :meth:`_Search.paths`).
+        Most units without households on a path from a grid's edge to the building
+        behind them (see :meth:`_Search.paths`); 0: no such paths.
     max_steps
         A safety bound on accepted steps.
     """
@@ -79,9 +87,7 @@ class BalanceOptions:
     max_piece: int = 40
     chain_candidates: int = 8
     chain_depth: int = 3
-    polish_cut_weight: float = 1.0
-    polish_compactness_weight: float = 1.5
-    max_path: int = 2
+    max_path: int = 1
     max_steps: int = 200_000
 
 
@@ -300,20 +306,17 @@ class _Search:
         """
         lab, h, nbr = self.lab, self.h, self.nbr
         parent = {unit: -1}
-        queue = [unit]
+        level = [unit]
         found: list[int] = []
-        i = 0
-        while i < len(queue) and len(queue) <= self.opts.max_path:
-            x = queue[i]
-            i += 1
-            for y in nbr[x]:
-                if y in parent or lab[y] != src:
-                    continue
-                parent[y] = x
-                if h[y] > 0:
-                    found.append(y)
-                else:
-                    queue.append(y)
+        for _ in range(self.opts.max_path):  # each level one more empty unit on the path
+            nxt = []
+            for x in level:
+                for y in nbr[x]:
+                    if y in parent or lab[y] != src:
+                        continue
+                    parent[y] = x
+                    (found if h[y] > 0 else nxt).append(y)
+            level = nxt
         out = []
         for y in found:
             path = [y]
@@ -525,7 +528,6 @@ class _Search:
     def polish(self) -> int:
         """Moves in either direction that lower the objective: compactness inside the tolerance."""
         steps = 0
-        self.cw, self.pw = self.opts.polish_cut_weight, self.opts.polish_compactness_weight
         active = [r for r in range(self.k) if not self.fixed[r]]
         while active and steps < self.opts.max_steps:
             nxt: set[int] = set()
