@@ -327,20 +327,21 @@ class _Search:
         return out
 
     def candidates(self, r: int, *, both: bool = False, strict: bool = True, gain: bool = False,
-                   unchanged: dict[int, int] | None = None) -> list[_Move]:
+                   memo: bool = False) -> list[_Move]:
         """Moves that take households out of ``r`` (above its mean) or into it (below).
 
-        With ``both``, moves in either direction (the compactness polish). Moves between
-        ``r`` and a neighbour whose version is still the one in ``unchanged`` are left out
-        (their scores and connectivity are what they were). :attr:`around` is left holding
-        the neighbouring grids of ``r``.
+        With ``both``, moves in either direction (the compactness polish). With ``memo``
+        (:meth:`single`), moves between ``r`` and a neighbour are left out when an earlier
+        search found none of them good and neither grid has changed since (see
+        :meth:`_settled`). :attr:`around` is left holding the neighbouring grids of ``r``.
         """
         lab, nbr, ver = self.lab, self.nbr, self.ver
         above = self.T[r] > self.mean[r]
         boundary = sorted(self.edge[r])
         outside = sorted({(w, lab[w]) for x in boundary for w in nbr[x] if lab[w] != r})
         self.around = {q for _, q in outside}
-        skip = set() if unchanged is None else {q for q in self.around if unchanged.get(q) == ver[q]}
+        own, theirs = self._settled(r, both) if memo else (set(), set())
+        skip = own | theirs
         pairs: list[tuple[int, int]] = []
         if above or both:
             pairs += [(x, r) for x in boundary]
@@ -357,16 +358,20 @@ class _Search:
                 sets.append(piece)
             if piece is None or len(piece) > 1:  # a single building (splitting its block costs cut_weight)
                 sets.append(frozenset([x]))
+            n_plain = len(sets)
             if self.h[x] == 0:
                 sets += self.paths(x, src)
-            for units in sets:
+            # a path from an edge unit not on the neighbour's side: that neighbour's search never saw it
+            near = {lab[w] for w in nbr[x]} if len(sets) > n_plain and theirs else set()
+            for i, units in enumerate(sets):
+                drop = skip if i < n_plain else own | (theirs & near)
                 if src == r:
                     dsts = sorted({lab[w] for y in units for w in nbr[y]} - {src})
                 else:
                     dsts = [r]
                 for d in dsts:
                     if (self.fixed[d] or self.piece_of[d] != self.piece_of[src] or (units, d) in seen
-                            or d in skip):
+                            or d in drop):
                         continue
                     seen.add((units, d))
                     ev = self.evaluate(units, src, d, strict=strict, gain=gain)
@@ -449,17 +454,38 @@ class _Search:
         neighbours that changed are scored: the others would fail again (same result,
         less work).
         """
-        key = (both, r)
-        failed = self._failed.get(key)
-        unchanged = failed[1] if failed is not None and failed[0] == self.ver[r] else None
-        for score, _, _, units, src, dst, hs in self.candidates(r, both=both, gain=not both, unchanged=unchanged):
+        for score, _, _, units, src, dst, hs in self.candidates(r, both=both, gain=not both, memo=True):
             if score >= -_MIN_GAIN:
                 break
             if self.stays_connected(src, units):
                 self.apply(units, src, dst, hs)
                 return src, dst
-        self._failed[key] = (self.ver[r], {q: self.ver[q] for q in self.around})
+        self._failed[(both, r)] = (self.ver[r], {q: self.ver[q] for q in self.around})
         return None
+
+    def _settled(self, r: int, both: bool) -> tuple[set[int], set[int]]:
+        """Neighbours of ``r`` (in :attr:`around`) whose moves with ``r`` need no new look.
+
+        A search of :meth:`single` that found no move covered every move between its grid
+        and each neighbour in the direction it looked; while both grids keep their
+        versions, those moves score and connect as they did, and fail again. That covers
+        the moves of ``r`` with ``q`` when the search was ``r``'s own, or ``q``'s when
+        ``q``'s covered them: in the polish (both directions) always, while balancing when
+        ``q`` was above its mean (it gave) and ``r`` is below (it takes). Returns the
+        neighbours settled by ``r``'s own search, and those settled by theirs (which saw
+        ``r``'s paths through empty units only from the units on their side).
+        """
+        ver, failed = self.ver, self._failed
+        mine = failed.get((both, r))
+        snap = mine[1] if mine is not None and mine[0] == ver[r] else {}
+        own = {q for q in self.around if snap.get(q) == ver[q]}
+        theirs: set[int] = set()
+        if both or self.T[r] <= self.mean[r]:
+            for q in self.around:
+                f = failed.get((both, q))
+                if f is not None and f[0] == ver[q] and f[1].get(r) == ver[r] and (both or self.T[q] > self.mean[q]):
+                    theirs.add(q)
+        return own, theirs - own
 
     def chain(self, r: int) -> tuple[int, ...] | None:
         """A chain of up to ``chain_depth`` moves that brings ``r`` closer to its mean as a whole.
