@@ -309,7 +309,7 @@ class _Search:
         level = [unit]
         found: list[int] = []
         for _ in range(self.opts.max_path):  # each level one more empty unit on the path
-            nxt = []
+            nxt: list[int] = []
             for x in level:
                 for y in nbr[x]:
                     if y in parent or lab[y] != src:
@@ -335,7 +335,7 @@ class _Search:
         search found none of them good and neither grid has changed since (see
         :meth:`_settled`). :attr:`around` is left holding the neighbouring grids of ``r``.
         """
-        lab, nbr, ver = self.lab, self.nbr, self.ver
+        lab, nbr = self.lab, self.nbr
         above = self.T[r] > self.mean[r]
         boundary = sorted(self.edge[r])
         outside = sorted({(w, lab[w]) for x in boundary for w in nbr[x] if lab[w] != r})
