@@ -82,4 +82,7 @@ def test_helsinki_from_osm_only(tmp_path):
     report, grids = _check_outputs(out, communities, osm, int(buildings["households"].sum()))
     assert report["overall"]["households_counted_as"]
     assert report["overall"]["share_boundary_on_streets"] > 0.7
+    # balance floor (measured 94.3 % of 53 grids within ±20 %, median CV 0.107)
+    assert report["overall"]["balance_share_within_tolerance"] >= 0.9
+    assert report["overall"]["balance_median_cv"] <= 0.12
     assert buildings["grid_code"].isin([*grids["grid_code"], ""]).all()

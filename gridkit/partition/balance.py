@@ -6,7 +6,9 @@ units between neighbouring grids to bring every grid close to its community's me
 never breaking a hard rule:
 
 - a move takes a *piece* — the units of one street block that a grid holds, so the new
-  boundary runs along streets — or, where no piece fits, one unit (one building);
+  boundary runs along streets — or, where no piece fits, one unit (one building), or a
+  short path through units without households (a yard, an empty block) to the building
+  behind them, which a move of the empty units alone would never reach;
 - the giving grid stays connected (checked exactly), the receiving grid touches what it
   receives, so every grid stays one piece;
 - a grid inside the bounds stays inside them, and one outside them never moves further out;
@@ -19,11 +21,17 @@ penalty that grows gently with a grid's deviation from the mean, steeply beyond 
 quarters of the tolerance and by a step outside it; plus ``cut_weight`` times the grid
 boundary drawn inside street blocks (so boundaries stay on streets); minus
 ``compactness_weight`` times the grids' Polsby-Popper compactness (exact, from unit areas
-and shared lengths). Moves go from grids above their mean to grids below; then a polish
-lets any move through that lowers the objective (compactness inside the tolerance). When
-no single move helps a grid outside the tolerance, a chain of two moves is tried (give a
-piece, take another), so a grid holding one large building can trade it for smaller
-ones. Every step lowers the objective, so the search ends; the result is deterministic.
+and shared lengths). Moves go from grids above their mean to grids below and must lower
+the balance penalty; then a polish lets any move through that lowers the objective
+(compactness and streets inside the tolerance). When no single move helps a grid outside
+the tolerance, a chain of up to ``chain_depth`` moves is tried: households passed on
+through a neighbour to a third grid, or a swap (give a piece, take another), so a grid
+holding one large building can trade it for smaller ones. Every step lowers the
+objective, so the search ends; the result is deterministic.
+
+Work per step is kept small: each grid's edge units, penalty and compactness are updated
+on every move, and a grid that found no move is scored again only against the
+neighbours that changed since.
 """
 
 from __future__ import annotations
@@ -62,7 +70,13 @@ class BalanceOptions:
     max_piece
         Largest number of units moved at once as one block piece.
     chain_candidates
-        First moves tried per grid when looking for a chain of two.
+        First moves tried per grid when looking for a chain of moves (fewer at each
+        later step).
+    chain_depth
+        Most moves in one chain.
+    max_path
+        Most units without households on a path from a grid's edge to the building
+        behind them (see :meth:`_Search.paths`); 0: no such paths.
     max_steps
         A safety bound on accepted steps.
     """
@@ -72,13 +86,15 @@ class BalanceOptions:
     compactness_weight: float = 1.5
     max_piece: int = 40
     chain_candidates: int = 8
+    chain_depth: int = 3
+    max_path: int = 1
     max_steps: int = 200_000
 
 
 #: a step must lower the objective by at least this much (no endless crawl of tiny gains)
 _MIN_GAIN = 1e-4
 #: the penalty of a grid outside the tolerance, over its smooth part (so a grid just outside counts)
-_STEP = 0.3
+_STEP = 2.0
 
 _Move = tuple[float, float, int, frozenset, int, int, int]  # score, dpen, first unit, units, src, dst, households
 
@@ -88,6 +104,7 @@ class _Search:
                  opts: BalanceOptions) -> None:
         g = graph
         self.opts = opts
+        self.cw, self.pw = opts.cut_weight, opts.compactness_weight
         self.lo, self.hi = lo, hi
         n = len(labels)
         self.h = g.households.astype(np.int64).tolist()
@@ -112,6 +129,20 @@ class _Search:
         for i, r in enumerate(self.lab):
             piece_of[r] = int(comp[i])
         self.piece_of = piece_of
+        #: bumped whenever a grid changes; what :meth:`single` found for a grid before stays
+        #: true while it and its neighbours keep their versions
+        self.ver = [0] * k
+        self._failed: dict[tuple[bool, int], tuple[int, dict[int, int]]] = {}
+        self.around: set[int] = set()
+        #: the units of each grid with a neighbour in another grid
+        lab_a = labels.astype(np.int64)
+        on_edge = np.zeros(n, dtype=bool)
+        cut = lab_a[u] != lab_a[v]
+        on_edge[u[cut]] = True
+        on_edge[v[cut]] = True
+        self.edge: list[set[int]] = [set() for _ in range(k)]
+        for i in np.flatnonzero(on_edge).tolist():
+            self.edge[self.lab[i]].add(i)
         size = [len(m) for m in self.members]
         self.fixed = [(size[r] == 1 and self.T[r] > hi) for r in range(k)]
         for i in np.flatnonzero(fixed).tolist():
@@ -151,6 +182,10 @@ class _Search:
             pr = np.bincount(labels, weights=np.asarray(perimeter, dtype=float), minlength=k)
             internal = np.bincount(labels[u][~cross], weights=2 * length[~cross], minlength=k)
             self.P = (pr - internal).tolist()
+            self.pp = [self.compactness(a, p) for a, p in zip(self.A, self.P)]
+        #: (neighbour, cut cost, shared length, inside a block) per unit
+        self.adj = [list(zip(*t)) for t in zip(self.nbr, self.ncost, self.nlen, self.inside)]
+        self.pen = [self.penalty(self.T[r], self.mean[r]) if self.mean[r] > 0 else 0.0 for r in range(k)]
 
     @staticmethod
     def _per_entry(values: np.ndarray, order: np.ndarray, ptr: np.ndarray, n: int) -> list[list[float]]:
@@ -176,9 +211,13 @@ class _Search:
     def within(self, r: int) -> bool:
         return abs(self.T[r] - self.mean[r]) <= self.opts.tolerance * self.mean[r]
 
-    def evaluate(self, units: frozenset, src: int, dst: int, *, strict: bool = True
+    def evaluate(self, units: frozenset, src: int, dst: int, *, strict: bool = True, gain: bool = False
                  ) -> tuple[float, float, int] | None:
-        hs = sum(self.h[x] for x in units)
+        if len(units) == 1:
+            (x,) = units
+            hs = self.h[x]
+        else:
+            hs = sum(self.h[x] for x in units)
         ts, td = self.T[src], self.T[dst]
         lo, hi = self.lo, self.hi
         # never leave the bounds; outside them, never move further out
@@ -187,21 +226,25 @@ class _Search:
         if ts < lo and ts - hs < ts or td > hi and hs > 0:
             return None
         m = self.mean[src]
+        if m <= 0:
+            return None  # a piece without households: nothing to balance
         # a grid within the tolerance never leaves it (the share within can only grow)
         band = self.opts.tolerance * m
         if strict and (abs(ts - m) <= band < abs(ts - hs - m) or abs(td - m) <= band < abs(td + hs - m)):
             return None
-        dpen = (self.penalty(ts - hs, m) + self.penalty(td + hs, m)
-                - self.penalty(ts, m) - self.penalty(td, m))
+        pen = self.pen
+        dpen = self.penalty(ts - hs, m) + self.penalty(td + hs, m) - pen[src] - pen[dst]
+        if gain and dpen > -_MIN_GAIN:
+            return None  # the balancing phase takes only moves that balance
         inside_cut = dcut = 0.0
         l_src = l_dst = l_other = 0.0
-        lab = self.lab
+        lab, adj = self.lab, self.adj
         for x in units:
-            for w, c, ln, ins in zip(self.nbr[x], self.ncost[x], self.nlen[x], self.inside[x]):
-                if w in units:
-                    continue
+            for w, c, ln, ins in adj[x]:
                 lw = lab[w]
                 if lw == src:
+                    if w in units:
+                        continue
                     l_src += ln
                     dcut += c
                     if ins:
@@ -214,16 +257,18 @@ class _Search:
                 else:
                     l_other += ln
         if not self.shape:
-            return dpen + self.opts.cut_weight * dcut / self.scale, dpen, hs
-        score = dpen + self.opts.cut_weight * 6.0 * inside_cut / self.scale
-        if self.shape:
+            return dpen + self.cw * dcut / self.scale, dpen, hs
+        score = dpen + self.cw * 6.0 * inside_cut / self.scale
+        if len(units) == 1:
+            (x,) = units
+            ext, a = self.ext[x], self.uarea[x]
+        else:
             ext = sum(self.ext[x] for x in units)
             a = sum(self.uarea[x] for x in units)
-            ps = self.P[src] + l_src - l_dst - l_other - ext
-            pd_ = self.P[dst] + l_src + l_other + ext - l_dst
-            before = self.compactness(self.A[src], self.P[src]) + self.compactness(self.A[dst], self.P[dst])
-            after = self.compactness(self.A[src] - a, ps) + self.compactness(self.A[dst] + a, pd_)
-            score -= self.opts.compactness_weight * (after - before)
+        ps = self.P[src] + l_src - l_dst - l_other - ext
+        pd_ = self.P[dst] + l_src + l_other + ext - l_dst
+        after = self.compactness(self.A[src] - a, ps) + self.compactness(self.A[dst] + a, pd_)
+        score -= self.pw * (after - self.pp[src] - self.pp[dst])
         return score, dpen, hs
 
     # ------------------------------------------------------------------ moves
@@ -252,19 +297,56 @@ class _Search:
             return None
         return piece
 
-    def candidates(self, r: int, *, both: bool = False, strict: bool = True) -> list[_Move]:
+    def paths(self, unit: int, src: int) -> list[frozenset]:
+        """Units of ``src`` with households reached from ``unit`` through units without any.
+
+        Empty units (a yard, a block without homes) on a grid's edge would otherwise wall
+        off the buildings behind them: moving one alone changes no household count. Each
+        path runs from ``unit`` through empty units of ``src`` to one unit with households.
+        """
+        lab, h, nbr = self.lab, self.h, self.nbr
+        parent = {unit: -1}
+        level = [unit]
+        found: list[int] = []
+        for _ in range(self.opts.max_path):  # each level one more empty unit on the path
+            nxt: list[int] = []
+            for x in level:
+                for y in nbr[x]:
+                    if y in parent or lab[y] != src:
+                        continue
+                    parent[y] = x
+                    (found if h[y] > 0 else nxt).append(y)
+            level = nxt
+        out = []
+        for y in found:
+            path = [y]
+            while parent[path[-1]] != -1:
+                path.append(parent[path[-1]])
+            if len(path) < len(self.members[src]):
+                out.append(frozenset(path))
+        return out
+
+    def candidates(self, r: int, *, both: bool = False, strict: bool = True, gain: bool = False,
+                   memo: bool = False) -> list[_Move]:
         """Moves that take households out of ``r`` (above its mean) or into it (below).
 
-        With ``both``, moves in either direction (the compactness polish).
+        With ``both``, moves in either direction (the compactness polish). With ``memo``
+        (:meth:`single`), moves between ``r`` and a neighbour are left out when an earlier
+        search found none of them good and neither grid has changed since (see
+        :meth:`_settled`). :attr:`around` is left holding the neighbouring grids of ``r``.
         """
         lab, nbr = self.lab, self.nbr
         above = self.T[r] > self.mean[r]
-        boundary = [x for x in sorted(self.members[r]) if any(lab[w] != r for w in nbr[x])]
+        boundary = sorted(self.edge[r])
+        outside = sorted({(w, lab[w]) for x in boundary for w in nbr[x] if lab[w] != r})
+        self.around = {q for _, q in outside}
+        own, theirs = self._settled(r, both) if memo else (set(), set())
+        skip = own | theirs
         pairs: list[tuple[int, int]] = []
         if above or both:
             pairs += [(x, r) for x in boundary]
         if not above or both:
-            pairs += sorted({(w, lab[w]) for x in boundary for w in nbr[x] if lab[w] != r})
+            pairs += [(w, q) for w, q in outside if q not in skip]
         out: list[_Move] = []
         seen: set[tuple[frozenset, int]] = set()
         for x, src in pairs:
@@ -276,16 +358,23 @@ class _Search:
                 sets.append(piece)
             if piece is None or len(piece) > 1:  # a single building (splitting its block costs cut_weight)
                 sets.append(frozenset([x]))
-            for units in sets:
+            n_plain = len(sets)
+            if self.h[x] == 0:
+                sets += self.paths(x, src)
+            # a path from an edge unit not on the neighbour's side: that neighbour's search never saw it
+            near = {lab[w] for w in nbr[x]} if len(sets) > n_plain and theirs else set()
+            for i, units in enumerate(sets):
+                drop = skip if i < n_plain else own | (theirs & near)
                 if src == r:
                     dsts = sorted({lab[w] for y in units for w in nbr[y]} - {src})
                 else:
                     dsts = [r]
                 for d in dsts:
-                    if self.fixed[d] or self.piece_of[d] != self.piece_of[src] or (units, d) in seen:
+                    if (self.fixed[d] or self.piece_of[d] != self.piece_of[src] or (units, d) in seen
+                            or d in drop):
                         continue
                     seen.add((units, d))
-                    ev = self.evaluate(units, src, d, strict=strict)
+                    ev = self.evaluate(units, src, d, strict=strict, gain=gain)
                     if ev is not None:
                         out.append((ev[0], ev[1], min(units), units, src, d, ev[2]))
         out.sort(key=lambda m: (m[0], m[2], m[5]))
@@ -334,49 +423,130 @@ class _Search:
             self.P[dst] += l_src + l_other + ext - l_dst
             self.A[src] -= a
             self.A[dst] += a
+        lab, nbr, edge = self.lab, self.nbr, self.edge
         for x in units:
-            self.lab[x] = dst
+            lab[x] = dst
             self._pieces.pop(self.block[x], None)
+        for x in units:
+            edge[src].discard(x)
+            for y in (x, *nbr[x]):
+                ly = lab[y]
+                if any(lab[w] != ly for w in nbr[y]):
+                    edge[ly].add(y)
+                else:
+                    edge[ly].discard(y)
         self.members[src] -= units
         self.members[dst] |= units
+        self.ver[src] += 1
+        self.ver[dst] += 1
         self.T[src] -= hs
         self.T[dst] += hs
+        for r in (src, dst):
+            if self.mean[r] > 0:
+                self.pen[r] = self.penalty(self.T[r], self.mean[r])
+            if self.shape:
+                self.pp[r] = self.compactness(self.A[r], self.P[r])
 
     def single(self, r: int, *, both: bool = False) -> tuple[int, int] | None:
-        for score, _, _, units, src, dst, hs in self.candidates(r, both=both):
+        """The best move of ``r`` that lowers the objective, applied; None when there is none.
+
+        When ``r`` found no move before and has not changed since, only moves with the
+        neighbours that changed are scored: the others would fail again (same result,
+        less work).
+        """
+        for score, _, _, units, src, dst, hs in self.candidates(r, both=both, gain=not both, memo=True):
             if score >= -_MIN_GAIN:
-                return None
+                break
             if self.stays_connected(src, units):
                 self.apply(units, src, dst, hs)
                 return src, dst
+        self._failed[(both, r)] = (self.ver[r], {q: self.ver[q] for q in self.around})
         return None
 
+    def _settled(self, r: int, both: bool) -> tuple[set[int], set[int]]:
+        """Neighbours of ``r`` (in :attr:`around`) whose moves with ``r`` need no new look.
+
+        A search of :meth:`single` that found no move covered every move between its grid
+        and each neighbour in the direction it looked; while both grids keep their
+        versions, those moves score and connect as they did, and fail again. That covers
+        the moves of ``r`` with ``q`` when the search was ``r``'s own, or ``q``'s when
+        ``q``'s covered them: in the polish (both directions) always, while balancing when
+        ``q`` was above its mean (it gave) and ``r`` is below (it takes). Returns the
+        neighbours settled by ``r``'s own search, and those settled by theirs (which saw
+        ``r``'s paths through empty units only from the units on their side).
+        """
+        ver, failed = self.ver, self._failed
+        mine = failed.get((both, r))
+        snap = mine[1] if mine is not None and mine[0] == ver[r] else {}
+        own = {q for q in self.around if snap.get(q) == ver[q]}
+        theirs: set[int] = set()
+        if both or self.T[r] <= self.mean[r]:
+            for q in self.around:
+                f = failed.get((both, q))
+                if f is not None and f[0] == ver[q] and f[1].get(r) == ver[r] and (both or self.T[q] > self.mean[q]):
+                    theirs.add(q)
+        return own, theirs - own
+
     def chain(self, r: int) -> tuple[int, ...] | None:
-        # the first move may take a neighbour out of the tolerance if the second brings it back
-        first = sorted(self.candidates(r, strict=False), key=lambda m: (m[1], m[2], m[5]))
-        for score1, _, _, units1, src1, dst1, hs1 in first[: self.opts.chain_candidates]:
-            if not self.stays_connected(src1, units1):
-                continue
-            was_within = {q for q in (src1, dst1) if self.within(q)}
-            self.apply(units1, src1, dst1, hs1)
-            other = dst1 if src1 == r else src1
-            second = sorted([*self.candidates(other), *self.candidates(r)], key=lambda m: (m[0], m[2], m[5]))
-            for score2, _, _, units2, src2, dst2, hs2 in second:
-                if score1 + score2 >= -_MIN_GAIN:
+        """A chain of up to ``chain_depth`` moves that brings ``r`` closer to its mean as a whole.
+
+        The first move may take a neighbour out of the tolerance (or push it over its mean)
+        when a later move brings it back: a move out of that neighbour into a third grid
+        (households pass *through* it), or a move back into ``r`` (a swap of two pieces).
+        The chain is kept when it lowers the objective and every grid it touched that was
+        within the tolerance still is; otherwise every move is undone.
+        """
+        within0: dict[int, bool] = {}
+        done: list[tuple[frozenset, int, int, int]] = []
+
+        def ok(touched: set[int]) -> bool:
+            return all(self.within(q) or not within0[q] for q in touched)
+
+        def step(heads: list[int], total: float, depth: int, touched: set[int]) -> bool:
+            width = self.opts.chain_candidates if depth == 0 else max(2, self.opts.chain_candidates // (2 * depth))
+            moves: list[_Move] = []
+            for q in heads:
+                moves += self.candidates(q, strict=False, gain=depth > 0)
+            moves.sort(key=lambda m: (m[1] + (m[0] - m[1]) * 0.5, m[2], m[4], m[5]))
+            tried = 0
+            last = done[-1] if done else None
+            for score, _, _, units, src, dst, hs in moves:
+                if tried >= width:
                     break
-                if units2 == units1 or not self.stays_connected(src2, units2):
+                if last is not None and units == last[0] and src == last[2] and dst == last[1]:
+                    continue  # undoing the previous move
+                if not self.stays_connected(src, units):
                     continue
-                self.apply(units2, src2, dst2, hs2)
-                if all(self.within(q) for q in was_within):
-                    return src1, dst1, src2, dst2
-                self.apply(units2, dst2, src2, hs2)
-            self.apply(units1, dst1, src1, hs1)
+                tried += 1
+                for q in (src, dst):
+                    within0.setdefault(q, self.within(q))
+                self.apply(units, src, dst, hs)
+                done.append((units, src, dst, hs))
+                now = total + score
+                t2 = touched | {src, dst}
+                if now < -_MIN_GAIN and ok(t2):
+                    return True
+                if depth + 1 < self.opts.chain_depth:
+                    nxt = [dst if src in heads else src]
+                    if r not in nxt:
+                        nxt.append(r)
+                    if step(nxt, now, depth + 1, t2):
+                        return True
+                done.pop()
+                self.apply(units, dst, src, hs)
+            return False
+
+        if step([r], 0.0, 0, set()):
+            out: list[int] = []
+            for _, src, dst, _ in done:
+                out += [src, dst]
+            return tuple(out)
         return None
 
     def neighbours(self, regions: Iterable[int]) -> set[int]:
         out = set(regions)
         for r in list(out):
-            for x in self.members[r]:
+            for x in self.edge[r]:
                 for w in self.nbr[x]:
                     out.add(self.lab[w])
         return out
