@@ -111,6 +111,17 @@ def map_jobs(
     return _map_on_dask(func, jobs, names, scheduler=scheduler, progress=progress)
 
 
+#: the function and jobs of the running :func:`_map_in_processes`, for the workers forked from this process
+_INHERITED: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
+
+
+def _inherited_job(i: int) -> Any:
+    """Job ``i`` of the map that forked this worker: sent as its number, not pickled."""
+    assert _INHERITED is not None, "a worker forked outside _map_in_processes"
+    func, jobs = _INHERITED
+    return func(jobs[i])
+
+
 def _map_in_processes(func: Callable[[Any], R], jobs: Sequence[Any], names: list[str], *, workers: int,
                       progress: Progress) -> list[R]:
     # fork where the system has it: the workers start at once, with gridkit already imported
@@ -122,14 +133,21 @@ def _map_in_processes(func: Callable[[Any], R], jobs: Sequence[Any], names: list
     # otherwise touch, and so copy, every page of the parent's heap
     gc.freeze()
     pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context)
+    inherited = context.get_start_method() == "fork"
+    global _INHERITED
     try:
-        futures = {pool.submit(func, job): i for i, job in enumerate(jobs)}
+        if inherited:  # forked workers (all started at the first submit) find the jobs in their copy of this module
+            _INHERITED = (func, jobs)
+            futures = {pool.submit(_inherited_job, i): i for i in range(len(jobs))}
+        else:
+            futures = {pool.submit(func, job): i for i, job in enumerate(jobs)}
         for done, fut in enumerate(as_completed(futures), start=1):
             i = futures[fut]
             results[i] = fut.result()
             progress(done, len(jobs), names[i])
     finally:  # on an error or Ctrl-C, start no further job
         pool.shutdown(wait=True, cancel_futures=True)
+        _INHERITED = None
         gc.unfreeze()
     log.info("ran %d jobs in %d local processes", len(jobs), workers)
     return results
