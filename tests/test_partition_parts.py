@@ -351,3 +351,21 @@ def test_components_of_a_path(n):
     assert count == 1 and (labels == 0).all()
     assert components(n, u[:0], u[:0])[0] == n
     assert len(list(itertools.islice(labels, n))) == n
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), n=st.one_of(st.integers(1, 60), st.integers(590, 620)))
+def test_components_label_like_networkx_numbered_by_lowest_node(data, n):
+    """Small graphs take the numpy path, larger ones scipy's: the same labels either way."""
+    m = data.draw(st.integers(0, 3 * n))
+    u = np.asarray(data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), dtype=np.int64)
+    v = np.asarray(data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), dtype=np.int64)
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from(zip(u.tolist(), v.tolist()))
+    expected = np.empty(n, dtype=np.int64)
+    for label, piece in enumerate(sorted(nx.connected_components(g), key=min)):
+        expected[list(piece)] = label
+    count, labels = components(n, u, v)
+    assert count == nx.number_connected_components(g)
+    assert labels.tolist() == expected.tolist()
