@@ -128,8 +128,7 @@ def _ring_segments(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     """Every ring segment of every face, orientation-free: (lo, hi) end points, owning face, and
     the permutation sorting segments so that a segment shared by two faces sits in two
     neighbouring rows."""
-    rings, ring_face = shapely.get_rings(faces, return_index=True)
-    coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
+    coords, ring_idx, ring_face = _ring_coordinates(faces)
     same_ring = ring_idx[1:] == ring_idx[:-1]
     p = coords[:-1][same_ring]
     q = coords[1:][same_ring]
@@ -140,6 +139,32 @@ def _ring_segments(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     keys = np.ascontiguousarray(np.hstack([lo, hi])).view(np.dtype((np.void, 32))).ravel()
     order = np.argsort(keys, kind="stable")
     return lo, hi, seg_face, order
+
+
+def _ring_coordinates(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The coordinates of every ring of every face, the ring of each, and the face of each ring.
+
+    As ``get_coordinates(get_rings(faces))`` gives them, without copying the rings of the
+    faces without holes (nearly all), whose one ring is all their coordinates.
+    """
+    coords, coord_face = shapely.get_coordinates(faces, return_index=True)
+    holes = shapely.get_num_interior_rings(faces)
+    rings_per_face = np.where(shapely.is_empty(faces) | shapely.is_missing(faces), 0, holes + 1)
+    ring_face = np.repeat(np.arange(len(faces)), rings_per_face)
+    ring_len = np.bincount(coord_face, minlength=len(faces))[ring_face]  # a face's one ring: all of it
+    holed = np.flatnonzero(rings_per_face > 1)
+    if len(holed):
+        first = np.cumsum(rings_per_face) - rings_per_face  # position of each face's first ring
+        at = np.repeat(first[holed], rings_per_face[holed]) + _ranges(rings_per_face[holed])
+        ring_len[at] = shapely.get_num_coordinates(shapely.get_rings(faces[holed]))
+    ring_idx = np.repeat(np.arange(len(ring_len)), ring_len)
+    return coords, ring_idx, ring_face
+
+
+def _ranges(counts: np.ndarray) -> np.ndarray:
+    """``0..c-1`` for each count ``c``, concatenated."""
+    ends = np.cumsum(counts)
+    return np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(ends - counts, counts)
 
 
 def _shared(lo: np.ndarray, hi: np.ndarray, order: np.ndarray) -> np.ndarray:
