@@ -199,6 +199,10 @@ class Beside(Generic[R]):
             try:
                 self._process = context.Process(target=_run_beside, args=(func, args, child_end), daemon=True)
                 self._process.start()
+            except (AssertionError, OSError) as exc:  # a daemon process (a Dask worker) may not fork one
+                log.debug("no child process (%s): computing here", exc)
+                self._process = None
+                self._conn.close()
             finally:
                 gc.unfreeze()
             child_end.close()

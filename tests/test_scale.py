@@ -150,3 +150,15 @@ def test_a_job_beside_that_fails_fails_here_as_itself():
         Beside(_fails_on_odd, 3).result()
     # a child that dies without sending anything: the value is computed here
     assert Beside(_dies, os.getpid()).result() == -os.getpid()
+
+
+def _beside_in_a_daemon(n: int) -> int:
+    return Beside(_logs_and_doubles, n).result()
+
+
+def test_a_job_beside_in_a_daemon_process_runs_there():
+    """A daemonic process (a multiprocessing pool's, a Dask worker's) may not start a child: computed in place."""
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_beside_in_a_daemon, (5,)) == 10
