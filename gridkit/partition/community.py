@@ -108,7 +108,7 @@ def grids_for_community(job: CommunityJob) -> CommunityGrids:
     length = cu.edges["length"].to_numpy()
     on_street = cu.edges["street"].to_numpy()
     return CommunityGrids(
-        geometries=dissolve_faces(cu.faces, unit_grid[cu.face_unit], k),
+        geometries=dissolve_faces(cu.faces, unit_grid[cu.face_unit], k, segments=cu.segments),
         households=np.bincount(unit_grid, weights=weights, minlength=k).astype(np.int64),
         buildings=np.bincount(unit_grid, weights=cu.unit_buildings, minlength=k).astype(np.int64),
         reasons=reasons,

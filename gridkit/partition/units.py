@@ -31,7 +31,8 @@ from shapely import Geometry
 
 from gridkit.errors import InputDataError
 
-__all__ = ["CommunityUnits", "assign_to_polygons", "dissolve_faces", "face_adjacency", "generator_points", "units_for_community"]
+__all__ = ["CommunityUnits", "FaceSegments", "assign_to_polygons", "dissolve_faces", "face_adjacency", "face_segments",
+           "generator_points", "units_for_community"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class CommunityUnits:
     generator_unit: np.ndarray
     edges: pd.DataFrame
     n_enclosures: int
+    segments: FaceSegments | None = None
 
     @property
     def n_units(self) -> int:
@@ -80,7 +82,7 @@ class CommunityUnits:
 
     def unit_geometries(self) -> np.ndarray:
         """One polygon per unit, the union of its faces."""
-        return dissolve_faces(self.faces, self.face_unit, self.n_units)
+        return dissolve_faces(self.faces, self.face_unit, self.n_units, segments=self.segments)
 
 
 def assign_to_polygons(geoms: np.ndarray, polygons: np.ndarray) -> np.ndarray:
@@ -122,6 +124,28 @@ def generator_points(geoms: np.ndarray, containers: np.ndarray) -> np.ndarray:
         parts = shapely.intersection(geoms[outside], containers[outside])
         pts[outside] = shapely.point_on_surface(parts)
     return pts
+
+
+@dataclass
+class FaceSegments:
+    """Every ring segment of a set of faces (:func:`face_segments`), computed once for several uses.
+
+    ``lo``/``hi`` are the end points (orientation-free), ``face`` the owning face, ``order``
+    sorts equal segments next to each other and ``dup`` holds the positions ``i`` in
+    ``order`` where segments ``order[i]`` and ``order[i + 1]`` coincide.
+    """
+
+    lo: np.ndarray
+    hi: np.ndarray
+    face: np.ndarray
+    order: np.ndarray
+    dup: np.ndarray
+
+
+def face_segments(faces: np.ndarray) -> FaceSegments:
+    """The ring segments of ``faces``, for :func:`face_adjacency` and :func:`dissolve_faces` on the same faces."""
+    lo, hi, seg_face, order = _ring_segments(faces)
+    return FaceSegments(lo, hi, seg_face, order, _shared(lo, hi, order))
 
 
 def _ring_segments(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -173,14 +197,15 @@ def _shared(lo: np.ndarray, hi: np.ndarray, order: np.ndarray) -> np.ndarray:
     return np.flatnonzero((lo[a] == lo[b]).all(axis=1) & (hi[a] == hi[b]).all(axis=1))
 
 
-def face_adjacency(faces: np.ndarray) -> pd.DataFrame:
+def face_adjacency(faces: np.ndarray, *, segments: FaceSegments | None = None) -> pd.DataFrame:
     """Pairs of faces sharing boundary segments, with the shared length.
 
     Faces must come from one polygonize call (identical vertices on shared edges).
-    Returns columns ``a < b`` and ``length``.
+    Returns columns ``a < b`` and ``length``. ``segments``: :func:`face_segments` of
+    ``faces``, when already at hand.
     """
-    lo, hi, seg_face, order = _ring_segments(faces)
-    dup = _shared(lo, hi, order)
+    seg = face_segments(faces) if segments is None else segments
+    lo, hi, seg_face, order, dup = seg.lo, seg.hi, seg.face, seg.order, seg.dup
     a = seg_face[order[dup]]
     b = seg_face[order[dup + 1]]
     length = np.hypot(*(hi[order[dup]] - lo[order[dup]]).T)
@@ -190,16 +215,18 @@ def face_adjacency(faces: np.ndarray) -> pd.DataFrame:
     return pairs.groupby(["a", "b"], as_index=False, sort=True).agg(length=("length", "sum"))
 
 
-def dissolve_faces(faces: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+def dissolve_faces(faces: np.ndarray, labels: np.ndarray, n: int, *, segments: FaceSegments | None = None
+                   ) -> np.ndarray:
     """One geometry per label 0..n-1: the union of its faces, without a union per label.
 
     The outline of every label is the set of face segments whose two sides carry
     different labels (or that have one side only); one polygonize of those segments
     gives the label polygons, which a probe point per polygon sends to its label.
-    Faces must come from one polygonize call.
+    Faces must come from one polygonize call. ``segments``: :func:`face_segments` of
+    ``faces``, when already at hand.
     """
-    lo, hi, seg_face, order = _ring_segments(faces)
-    dup = _shared(lo, hi, order)
+    seg = face_segments(faces) if segments is None else segments
+    lo, hi, seg_face, order, dup = seg.lo, seg.hi, seg.face, seg.order, seg.dup
     edge = np.ones(len(lo), dtype=bool)
     edge[order[dup + 1]] = False  # a shared segment once
     same = labels[seg_face[order[dup]]] == labels[seg_face[order[dup + 1]]]
@@ -356,7 +383,8 @@ def units_for_community(
         last_lowest = np.lexsort((-wrapped[wi], fi))
         face_owner[fi[last_lowest]] = wrapped[wi[last_lowest]]
 
-    adjacency = face_adjacency(faces)
+    segments = face_segments(faces)
+    adjacency = face_adjacency(faces, segments=segments)
     face_unit = _label_faces(face_owner, gen_face, face_enclosure, adjacency)
     n_units = int(face_unit.max()) + 1
 
@@ -397,6 +425,7 @@ def units_for_community(
         generator_unit=gen_unit,
         edges=unit_edges,
         n_enclosures=len(enclosures),
+        segments=segments,
     )
 
 
