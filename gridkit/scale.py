@@ -23,12 +23,12 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from gridkit._progress import Progress, no_progress
 from gridkit.errors import DependencyError, ParameterError
 
-__all__ = ["MIN_PARALLEL_ITEMS", "auto_workers", "available_cores", "dask_client", "map_jobs"]
+__all__ = ["MIN_PARALLEL_ITEMS", "Beside", "auto_workers", "available_cores", "dask_client", "map_jobs"]
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,17 @@ def map_jobs(
     return _map_on_dask(func, jobs, names, scheduler=scheduler, progress=progress)
 
 
+#: the function and jobs of the running :func:`_map_in_processes`, for the workers forked from this process
+_INHERITED: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
+
+
+def _inherited_job(i: int) -> Any:
+    """Job ``i`` of the map that forked this worker: sent as its number, not pickled."""
+    assert _INHERITED is not None, "a worker forked outside _map_in_processes"
+    func, jobs = _INHERITED
+    return func(jobs[i])
+
+
 def _map_in_processes(func: Callable[[Any], R], jobs: Sequence[Any], names: list[str], *, workers: int,
                       progress: Progress) -> list[R]:
     # fork where the system has it: the workers start at once, with gridkit already imported
@@ -122,14 +133,21 @@ def _map_in_processes(func: Callable[[Any], R], jobs: Sequence[Any], names: list
     # otherwise touch, and so copy, every page of the parent's heap
     gc.freeze()
     pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context)
+    inherited = context.get_start_method() == "fork"
+    global _INHERITED
     try:
-        futures = {pool.submit(func, job): i for i, job in enumerate(jobs)}
+        if inherited:  # forked workers (all started at the first submit) find the jobs in their copy of this module
+            _INHERITED = (func, jobs)
+            futures = {pool.submit(_inherited_job, i): i for i in range(len(jobs))}
+        else:
+            futures = {pool.submit(func, job): i for i, job in enumerate(jobs)}
         for done, fut in enumerate(as_completed(futures), start=1):
             i = futures[fut]
             results[i] = fut.result()
             progress(done, len(jobs), names[i])
     finally:  # on an error or Ctrl-C, start no further job
         pool.shutdown(wait=True, cancel_futures=True)
+        _INHERITED = None
         gc.unfreeze()
     log.info("ran %d jobs in %d local processes", len(jobs), workers)
     return results
@@ -151,6 +169,95 @@ def _map_on_dask(
             progress(done, len(jobs), names[i])
         log.info("ran %d jobs on the Dask scheduler at %s", len(jobs), scheduler)
         return results
+
+
+class Beside(Generic[R]):
+    """``func(*args)`` computed in a forked child process while this one does other work.
+
+    With ``enabled`` False, or where the system cannot fork, nothing starts and
+    :meth:`result` calls ``func`` here. The child's log records are passed back and
+    logged here, in this process's handlers. When the child fails in any way (an
+    exception, a crash, a result that cannot be sent back), :meth:`result` calls
+    ``func`` again here, so a failure raises exactly as a serial run would. ``func``
+    must not write anything the parent relies on: only its return value comes back.
+
+    Examples
+    --------
+    >>> job = Beside(sum, [1, 2, 3])
+    >>> job.result()
+    6
+    """
+
+    def __init__(self, func: Callable[..., R], *args: Any, enabled: bool = True) -> None:
+        self._func, self._args = func, args
+        self._process: Any = None
+        self._conn: Any = None
+        if enabled and "fork" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("fork")
+            self._conn, child_end = context.Pipe(duplex=False)
+            gc.freeze()  # as in _map_in_processes: the child's collections would copy the parent's heap
+            try:
+                self._process = context.Process(target=_run_beside, args=(func, args, child_end), daemon=True)
+                self._process.start()
+            except (AssertionError, OSError) as exc:  # a daemon process (a Dask worker) may not fork one
+                log.debug("no child process (%s): computing here", exc)
+                self._process = None
+                self._conn.close()
+            finally:
+                gc.unfreeze()
+            child_end.close()
+
+    def result(self) -> R:
+        """The value of ``func(*args)``: the child's when it succeeded, else computed here."""
+        if self._process is not None:
+            try:
+                status, value, records = self._conn.recv()
+            except (EOFError, OSError):  # the child died before sending
+                status, value, records = "failed", None, []
+            finally:
+                self.close()
+            for record in records:
+                logging.getLogger(record.name).handle(record)
+            if status == "ok":
+                return value
+            log.debug("the child process failed (%s); computing here", value)
+        return self._func(*self._args)
+
+    def close(self) -> None:
+        """Stop the child if it still runs (on an error in the parent, say)."""
+        if self._process is not None:
+            if self._process.is_alive():
+                self._process.terminate()
+            self._process.join()
+            self._conn.close()
+            self._process = None
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        record.msg, record.args, record.exc_info, record.exc_text = record.getMessage(), None, None, None
+        self.records.append(record)
+
+
+def _run_beside(func: Callable[..., Any], args: tuple[Any, ...], conn: Any) -> None:
+    root = logging.getLogger()
+    collector = _Records()
+    root.handlers = [collector]  # this (child) process's handlers only: the parent logs the records
+    try:
+        value = func(*args)
+        message: tuple[str, Any, list[logging.LogRecord]] = ("ok", value, collector.records)
+    except BaseException as exc:  # noqa: BLE001 - any failure: the parent computes it again
+        message = ("failed", repr(exc), [])
+    try:
+        conn.send(message)
+    except Exception as exc:  # noqa: BLE001 - a value that cannot be pickled
+        conn.send(("failed", repr(exc), []))
+    finally:
+        conn.close()
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from gridkit.partition.feasibility import packable, reasons_for_regions
 from gridkit.partition.graph import Graph, components, rook_edges
 from gridkit.partition.reasons import REASONS
 from gridkit.partition.regionalize import regions_from_graph
-from gridkit.partition.units import generator_points, units_for_community
+from gridkit.partition.units import _ring_coordinates, generator_points, units_for_community
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -351,3 +351,42 @@ def test_components_of_a_path(n):
     assert count == 1 and (labels == 0).all()
     assert components(n, u[:0], u[:0])[0] == n
     assert len(list(itertools.islice(labels, n))) == n
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), n=st.one_of(st.integers(1, 60), st.integers(590, 620)))
+def test_components_label_like_networkx_numbered_by_lowest_node(data, n):
+    """Small graphs take the numpy path, larger ones scipy's: the same labels either way."""
+    m = data.draw(st.integers(0, 3 * n))
+    u = np.asarray(data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), dtype=np.int64)
+    v = np.asarray(data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), dtype=np.int64)
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from(zip(u.tolist(), v.tolist()))
+    expected = np.empty(n, dtype=np.int64)
+    for label, piece in enumerate(sorted(nx.connected_components(g), key=min)):
+        expected[list(piece)] = label
+    count, labels = components(n, u, v)
+    assert count == nx.number_connected_components(g)
+    assert labels.tolist() == expected.tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(0, 8))
+def test_ring_coordinates_are_those_of_the_rings(seed, n):
+    """Faces with holes, without, and empty ones: the coordinates, ring and face numbers of get_rings."""
+    rng = np.random.default_rng(seed)
+    faces = []
+    for _ in range(n):
+        x, y = rng.uniform(0, 1000, 2)
+        outer = shapely.box(x, y, x + 100, y + 100)
+        holes = [shapely.box(x + 10 + 30 * k, y + 10, x + 30 + 30 * k, y + 30).exterior.coords
+                 for k in range(int(rng.integers(0, 3)))]
+        faces.append(shapely.Polygon() if rng.random() < 0.15 else shapely.Polygon(outer.exterior.coords, holes))
+    faces_arr = np.array(faces, dtype=object)
+    rings, ring_face = shapely.get_rings(faces_arr, return_index=True)
+    coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
+    got_coords, got_ring, got_face = _ring_coordinates(faces_arr)
+    assert got_coords.tolist() == coords.tolist()
+    assert got_ring.tolist() == ring_idx.tolist()
+    assert got_face.tolist() == ring_face.tolist()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import re
 import socket
 
 import geopandas as gpd
@@ -13,7 +17,7 @@ from gridkit_cli.main import main
 from gridkit.datasets import get_path
 from gridkit.errors import ParameterError
 from gridkit.partition.pipeline import partition
-from gridkit.scale import MIN_PARALLEL_ITEMS, auto_workers, available_cores, map_jobs
+from gridkit.scale import MIN_PARALLEL_ITEMS, Beside, auto_workers, available_cores, map_jobs
 from gridkit.synth.county import synth_county
 
 
@@ -56,7 +60,7 @@ def test_map_jobs_keeps_job_order_on_the_cluster(cluster):
 def test_cli_workers_write_the_same_files(tmp_path):
     sample = {name: get_path("sample_county", f"{name}.gpkg")
               for name in ("communities", "buildings", "streets", "dedicated")}
-    outs = {}
+    outs, pages, reports = {}, {}, {}
     for workers in (1, 2):
         out = tmp_path / f"w{workers}"
         code = main(["--quiet", "partition", str(sample["communities"]), "--buildings", str(sample["buildings"]),
@@ -64,8 +68,19 @@ def test_cli_workers_write_the_same_files(tmp_path):
                      "--workers", str(workers), "-o", str(out)])
         assert code == 0
         outs[workers] = gpd.read_file(out / "grids.gpkg", layer="grids")
+        report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+        del report["overall"]["seconds"], report["reproduce"]["parameters"]  # the time, the -o and --workers given
+        pages[workers], reports[workers] = _without_ids((out / "map.html").read_text(encoding="utf-8")), report
     assert outs[1].drop(columns="geometry").equals(outs[2].drop(columns="geometry"))
     assert outs[1].geometry.geom_equals_exact(outs[2].geometry, 0).all()
+    assert reports[1] == reports[2]
+    assert pages[1] == pages[2]  # the page built beside the layers (2 workers) is the serial one
+
+
+def _without_ids(page: str) -> str:
+    """The page with folium's random element ids numbered in order of appearance."""
+    ids: dict[str, str] = {}
+    return re.sub(r"[0-9a-f]{32}", lambda m: ids.setdefault(m.group(0), f"id{len(ids)}"), page)
 
 
 def test_unreachable_scheduler_is_a_usage_error(tmp_path, capsys):
@@ -109,3 +124,41 @@ def test_every_core_is_used_only_when_the_work_pays_for_it():
     assert auto_workers(50, MIN_PARALLEL_ITEMS - 1) == 1
     assert auto_workers(50, MIN_PARALLEL_ITEMS) == min(cores, 50)
     assert auto_workers(2, 10 * MIN_PARALLEL_ITEMS) == min(cores, 2)
+
+
+def _logs_and_doubles(n: int) -> int:
+    logging.getLogger("gridkit.test_scale").warning("doubling %d in process %d", n, os.getpid())
+    return 2 * n
+
+
+def _dies(n: int) -> int:
+    if os.getpid() != n:  # in the child: end it without a word, as a crash would
+        os._exit(3)
+    return -n
+
+
+def test_a_job_beside_gives_its_value_and_its_log_records_here(caplog):
+    with caplog.at_level(logging.WARNING, logger="gridkit.test_scale"):
+        assert Beside(_logs_and_doubles, 21).result() == 42
+    messages = [r.getMessage() for r in caplog.records if r.name == "gridkit.test_scale"]
+    assert len(messages) == 1 and messages[0].startswith("doubling 21 in process ")
+    assert Beside(_logs_and_doubles, 4, enabled=False).result() == 8
+
+
+def test_a_job_beside_that_fails_fails_here_as_itself():
+    with pytest.raises(ParameterError, match="odd job 3"):
+        Beside(_fails_on_odd, 3).result()
+    # a child that dies without sending anything: the value is computed here
+    assert Beside(_dies, os.getpid()).result() == -os.getpid()
+
+
+def _beside_in_a_daemon(n: int) -> int:
+    return Beside(_logs_and_doubles, n).result()
+
+
+def test_a_job_beside_in_a_daemon_process_runs_there():
+    """A daemonic process (a multiprocessing pool's, a Dask worker's) may not start a child: computed in place."""
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_beside_in_a_daemon, (5,)) == 10

@@ -34,6 +34,8 @@ import shapely
 from folium.template import Template
 from numpy.typing import NDArray
 
+from gridkit.maps._packed import RawText
+
 __all__ = ["QUANTUM", "CanvasLayer", "pack_geometries", "unpack_geometries"]
 
 #: Degrees per unit of the packed coordinates (1e-6 degree: about 0.1 m).
@@ -187,12 +189,29 @@ class CanvasLayer(folium.map.Layer):
         self.style = {"kind": self.kind, "pane": pane, "clusterBelow": cluster_below, **style}
         self.library = CANVAS_JS
 
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # folium's layers render to the figure
+        # folium reads a layer's rendered script back as a template: with megabytes of coordinates in it
+        # that costs seconds, so the script is rendered round a mark and the data put in afterwards
+        packed, self.packed_json = self.packed_json, _MARK
+        try:
+            super().render(**kwargs)
+        finally:
+            self.packed_json = packed
+        script = self.get_root().script  # type: ignore[attr-defined]
+        name = self.get_name()
+        text = script._children[name].render(**kwargs)
+        script.add_child(RawText(text.replace(_MARK, packed, 1)), name=name)
+
     @property
     def data(self) -> dict[str, Any]:
         """The features the layer draws, as a GeoJSON FeatureCollection (no properties)."""
         return {"type": "FeatureCollection",
                 "features": [{"type": "Feature", "properties": {}, "geometry": json.loads(text)}
                              for text in shapely.to_geojson(self.geoms)]}
+
+
+#: where a layer's packed coordinates go in its script while folium renders it
+_MARK = json.dumps("@@GRIDKIT_PACKED_COORDINATES@@")
 
 
 # The layer class, defined once per page (every CanvasLayer's script starts with it).

@@ -77,8 +77,9 @@ def to_geojson(layer: gpd.GeoDataFrame, columns: Sequence[str]) -> dict[str, Any
     drawn = layer.geometry.notna() & ~layer.geometry.is_empty
     geoms = shapely.to_geojson(layer.geometry[drawn].to_numpy())
     records = props[drawn].to_dict("records")
-    features = [{"type": "Feature", "properties": rec, "geometry": json.loads(g)}
-                for rec, g in zip(records, geoms, strict=True)]
+    shapes = json.loads("[" + ",".join(geoms.tolist()) + "]")  # one parse, not one per feature
+    features = [{"type": "Feature", "properties": rec, "geometry": g}
+                for rec, g in zip(records, shapes, strict=True)]
     return {"type": "FeatureCollection", "features": features}
 
 

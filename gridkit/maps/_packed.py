@@ -97,12 +97,26 @@ class PackedGeoJson(folium.GeoJson):
     """
 
     def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # folium's layers render to the figure
-        super().render(**kwargs)
-        # the layer's script again (its style maps are set now), the data call replaced by the packed one
-        text = self._template.module.__dict__["script"](self, kwargs)
+        # folium renders the layer's script and reads it back as a template: without the data in it
+        # (a link instead), that is cheap; the script is replaced below anyway
+        if not self.embed:  # pragma: no cover - data from a link: left as folium writes it
+            super().render(**kwargs)
+            return
+        self.embed = False
+        try:
+            super().render(**kwargs)
+        finally:
+            self.embed = True
+        # the layer's script again (its style maps are set now), its data call replaced by the packed one:
+        # rendered with no features, as the packed data replaces that call
+        data, self.data = self.data, {"type": "FeatureCollection", "features": []}
+        try:
+            text = self._template.module.__dict__["script"](self, kwargs)
+        finally:
+            self.data = data
         call = f"{self.get_name()}_add("
         second = text.find(call)  # the call (the definition reads "NAME_add (data)")
-        if second < 0:  # pragma: no cover - not embedded: left as folium wrote it
+        if second < 0:  # pragma: no cover - folium's template changed: left as folium wrote it
             return
         end = text.find("\n", second)
         end = len(text) if end < 0 else end
@@ -110,10 +124,10 @@ class PackedGeoJson(folium.GeoJson):
         packed = json.dumps(json.dumps(pack_features(self.data), ensure_ascii=False, separators=(",", ":")),
                             ensure_ascii=False).replace("</", "<\\/")
         script = f"{text[:second]}{DECODE_JS}{call}L.gridkitGeoJson(JSON.parse({packed})));{text[end:]}"
-        self.get_root().script.add_child(_Raw(script), name=self.get_name())  # type: ignore[attr-defined]
+        self.get_root().script.add_child(RawText(script), name=self.get_name())  # type: ignore[attr-defined]
 
 
-class _Raw(Element):
+class RawText(Element):
     """Text written into the page as it is (not read as a template)."""
 
     def __init__(self, text: str) -> None:

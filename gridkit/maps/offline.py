@@ -38,7 +38,7 @@ from gridkit.errors import DependencyError
 from gridkit.io import write_text
 from gridkit.maps.budget import MAP_BUDGET_BYTES, stamp_size
 
-__all__ = ["external_references", "inline_assets", "save_map"]
+__all__ = ["external_references", "inline_assets", "render_page", "save_map", "save_page"]
 
 log = logging.getLogger(__name__)
 
@@ -150,10 +150,21 @@ def save_map(m: folium.Map, path: str | Path, *, offline: bool = False,
     past the budget a warning is logged (the command line shows it), unless ``warn=False``
     (for a caller that says so itself).
     """
+    return save_page(render_page(m, offline=offline, budget_bytes=budget_bytes), path, offline=offline,
+                     budget_bytes=budget_bytes, warn=warn)
+
+
+def render_page(m: folium.Map, *, offline: bool = False, budget_bytes: int = MAP_BUDGET_BYTES) -> str:
+    """The HTML :func:`save_map` writes for ``m``: rendered, assets embedded when ``offline``, size stamped."""
     html = m.get_root().render()
     if offline:
         html = inline_assets(html)
-    html = stamp_size(html, budget_bytes=budget_bytes)
+    return stamp_size(html, budget_bytes=budget_bytes)
+
+
+def save_page(html: str, path: str | Path, *, offline: bool = False, budget_bytes: int = MAP_BUDGET_BYTES,
+              warn: bool = True) -> Path:
+    """Write a page from :func:`render_page` atomically, logging a warning past ``budget_bytes``."""
     out = write_text(path, html)
     size = len(html.encode())
     log.info("wrote %s (%.1f MB%s)", out, size / 2**20, ", offline" if offline else "")

@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import folium
 import geopandas as gpd
@@ -336,7 +338,10 @@ def _grid_layer(g: gpd.GeoDataFrame, table: pd.DataFrame, tol: float, lang: Lang
                  else pd.Series(False, index=g.index))
     status = np.where(table["breaks_rule"], "rule", np.where(table["within_tolerance"], "ok", "tolerance"))
     data = g[[g.geometry.name]].copy()
-    data["_tip"] = [_tooltip(row, t, lang) for (_, row), (_, t) in zip(g.iterrows(), table.iterrows(), strict=True)]
+    fields = [f for f in ("grid_code", "community_name", "dedicated_name", "households", "dedicated") if f in g.columns]
+    rows = pd.DataFrame(g[fields]).to_dict("records")
+    data["_tip"] = [_tooltip(row, t, lang) for row, t in zip(
+        rows, table[["deviation", "mean_households", "regular_grids", "reasons"]].to_dict("records"), strict=True)]
     data["_fill"] = [_fill(d, ded, tol) for d, ded in zip(table["deviation"], dedicated, strict=True)]
     data["_stroke"] = np.select([status == "rule", status == "tolerance"], [RULE_COLOUR, TOLERANCE_COLOUR], _LINE)
     data["_status"] = status
@@ -359,7 +364,7 @@ def _grid_layer(g: gpd.GeoDataFrame, table: pd.DataFrame, tol: float, lang: Lang
                           pane=GRID_PANE)
 
 
-def _tooltip(grid: pd.Series, row: pd.Series, lang: Lang) -> str:
+def _tooltip(grid: Mapping[Any, Any], row: Mapping[Any, Any], lang: Lang) -> str:
     code = str(grid["grid_code"])
     lines = [f"<b>{html.escape(code[-3:])}</b> {html.escape(code)}"]
     for field in ("community_name", "dedicated_name"):

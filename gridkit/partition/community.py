@@ -8,9 +8,11 @@ it to Dask workers (:mod:`gridkit.scale`) and get identical results either way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import shapely
 from shapely import Geometry
 
 from gridkit.partition.balance import BalanceOptions
@@ -62,6 +64,21 @@ class CommunityGrids:
     street_cut_length: float
     previous: PreviousFit | None = None
 
+    # Sent back from worker processes: the geometries as one array of WKB each way (the same
+    # bytes a geometry pickles to, without a Python call per unit)
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["geometries"] = shapely.to_wkb(self.geometries, include_srid=True)
+        state["units"] = self.units.assign(geometry=shapely.to_wkb(self.units["geometry"].to_numpy(),
+                                                                   include_srid=True))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state["geometries"] = shapely.from_wkb(state["geometries"])
+        units = state["units"]
+        units["geometry"] = shapely.from_wkb(units["geometry"].to_numpy())
+        self.__dict__.update(state)
+
 
 def grids_for_community(job: CommunityJob) -> CommunityGrids:
     """Cut one community into units and divide them into grids.
@@ -91,7 +108,7 @@ def grids_for_community(job: CommunityJob) -> CommunityGrids:
     length = cu.edges["length"].to_numpy()
     on_street = cu.edges["street"].to_numpy()
     return CommunityGrids(
-        geometries=dissolve_faces(cu.faces, unit_grid[cu.face_unit], k),
+        geometries=dissolve_faces(cu.faces, unit_grid[cu.face_unit], k, segments=cu.segments),
         households=np.bincount(unit_grid, weights=weights, minlength=k).astype(np.int64),
         buildings=np.bincount(unit_grid, weights=cu.unit_buildings, minlength=k).astype(np.int64),
         reasons=reasons,

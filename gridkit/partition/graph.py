@@ -72,9 +72,33 @@ def components(n: int, u: np.ndarray, v: np.ndarray) -> tuple[int, np.ndarray]:
     >>> components(4, np.array([0, 2]), np.array([1, 3]))[1].tolist()
     [0, 0, 1, 1]
     """
-    m = coo_matrix((np.ones(len(u), dtype=np.int8), (u, v)), shape=(n, n)).tocsr()
-    n_comp, labels = connected_components(m, directed=False)
-    return int(n_comp), labels
+    u = np.asarray(u, dtype=np.int64)
+    v = np.asarray(v, dtype=np.int64)
+    if n > _SMALL_GRAPH:
+        m = coo_matrix((np.ones(len(u), dtype=np.int8), (u, v)), shape=(n, n)).tocsr()
+        n_comp, labels = connected_components(m, directed=False)
+        return int(n_comp), labels
+    # small graphs (the bisection's thousands of calls): hooking and pointer jumping in numpy, without
+    # scipy's sparse set-up; the same labels, numbered by each component's lowest node as scipy does
+    root = np.arange(n)
+    while len(u):
+        ru, rv = root[u], root[v]
+        apart = ru != rv
+        if not apart.any():
+            break
+        ru, rv = ru[apart], rv[apart]
+        np.minimum.at(root, np.maximum(ru, rv), np.minimum(ru, rv))  # each root hooks under its lowest neighbour
+        while True:
+            up = root[root]
+            if (up == root).all():
+                break
+            root = up
+    low, labels = np.unique(root, return_inverse=True)
+    return len(low), labels.ravel().astype(np.int32)
+
+
+#: above this many nodes :func:`components` hands the graph to scipy
+_SMALL_GRAPH = 600
 
 
 #: cutting a shared edge inside a street block costs this many times cutting along a street

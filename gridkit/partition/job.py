@@ -151,7 +151,7 @@ def partition_files(
     result = partition(communities, buildings, streets=layers["streets"], dedicated=layers["dedicated"],
                        options=opts, progress=progress, previous=layers.get("previous"))
     report = write_partition(result, outdir, parameters=_parameters(files, opts) if parameters is None else parameters,
-                             streets=layers["streets"])
+                             streets=layers["streets"], workers=opts.workers)
     out = Path(outdir)
     names = OUTPUT_FILES + (CHANGE_FILES if result.changes is not None else ())
     return PartitionRun(result=result, report=report, outdir=out, files=tuple(out / name for name in names))

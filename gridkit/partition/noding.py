@@ -33,7 +33,7 @@ import pyproj
 import shapely
 
 from gridkit.partition.graph import spread_labels
-from gridkit.partition.units import dissolve_faces, face_adjacency
+from gridkit.partition.units import dissolve_faces, face_adjacency, face_segments
 
 __all__ = ["exact_output", "grids_in_output_crs"]
 
@@ -122,8 +122,9 @@ def grids_in_output_crs(
         faces = _faces(np.concatenate([ring_p, cut_p]), np.concatenate([ring_q, cut_q]), boundaries_o[c], probe)
         approx = grids_w[mine] if move is None else shapely.transform(grids_w[mine], move)
         labels = _labels(faces, approx, probe)
-        grids_o[mine] = dissolve_faces(faces, labels, len(mine))
-        outlines[c] = dissolve_faces(faces, np.zeros(len(faces), dtype=np.int64), 1)[0]
+        segments = face_segments(faces)
+        grids_o[mine] = dissolve_faces(faces, labels, len(mine), segments=segments)
+        outlines[c] = dissolve_faces(faces, np.zeros(len(faces), dtype=np.int64), 1, segments=segments)[0]
         lost = shapely.is_empty(grids_o[mine])
         if lost.any():  # a grid the rebuilt faces missed: keep it as moved rather than drop it
             log.warning("community %d: %d grids could not be rebuilt on the exact border; written as projected",

@@ -42,33 +42,43 @@ def report_from_result(result: PartitionResult, *, parameters: dict[str, Any] | 
     regular = ~grids["dedicated"]
     balance = fig.get("balance_communities")
     reasons = fig.get("balance_reasons")
-    outside_tol = grids.assign(balance_reason=reasons) if reasons is not None else None
+    outside_tol: dict[str, list[Any]] = {}
+    if reasons is not None:
+        off = grids.assign(balance_reason=reasons).loc[lambda g: ~g["balanced"].astype(bool)]
+        _records_by(off, ["grid_code", "households", "deviation", "balance_reason"], outside_tol)
+    rules_not_met: dict[str, list[Any]] = {}
+    _records_by(result.issues, ["rule", "code", "grid_code", "reason"], rules_not_met)
+    # every figure per community from one pass over the grids, not one filter per community
+    codes = grids["community_code"]
+    per = grids.groupby(codes, sort=True)
+    first = per[["community_name", "kind"]].first()
+    households = per["households"].sum()
+    sizes = per.size()
+    dedicated_grids = per["dedicated"].sum()
+    regular_hh = grids.loc[~grids["dedicated"].astype(bool), "households"].groupby(codes[~grids["dedicated"].astype(bool)])
+    hh_min, hh_median, hh_max = regular_hh.min(), regular_hh.median(), regular_hh.max()
     per_community = []
-    for code, part in grids.groupby("community_code", sort=True):
+    for code in sizes.index:
         load = balance.loc[code] if balance is not None and code in balance.index else None
-        out = ([] if outside_tol is None else
-               outside_tol[(outside_tol["community_code"] == code) & ~outside_tol["balanced"]]
-               [["grid_code", "households", "deviation", "balance_reason"]].to_dict("records"))
-        hh = part.loc[~part["dedicated"], "households"]
-        issues = result.issues[result.issues["community_code"] == code]
+        has_regular = code in hh_min.index
         per_community.append({
             "community_code": code,
-            "community_name": str(part["community_name"].iat[0]),
-            "kind": str(part["kind"].iat[0]),
-            "households": int(part["households"].sum()),
-            "grids": len(part),
-            "dedicated_grids": int(part["dedicated"].sum()),
-            "min_households": int(hh.min()) if len(hh) else 0,
-            "median_households": float(hh.median()) if len(hh) else 0.0,
-            "max_households": int(hh.max()) if len(hh) else 0,
+            "community_name": str(first.at[code, "community_name"]),
+            "kind": str(first.at[code, "kind"]),
+            "households": int(households[code]),
+            "grids": int(sizes[code]),
+            "dedicated_grids": int(dedicated_grids[code]),
+            "min_households": int(hh_min[code]) if has_regular else 0,
+            "median_households": float(hh_median[code]) if has_regular else 0.0,
+            "max_households": int(hh_max[code]) if has_regular else 0,
             "feasible": code in feasible_comm,
             "tiling_error": float(tiling[code]),
             "mean_households": None if load is None else float(load["mean"]),
             "cv": None if load is None else float(load["cv"]),
             "share_within_tolerance": (None if load is None or pd.isna(load["share_within_tolerance"])
                                        else float(load["share_within_tolerance"])),
-            "outside_tolerance": out,
-            "rules_not_met": issues[["rule", "code", "grid_code", "reason"]].to_dict("records"),
+            "outside_tolerance": outside_tol.get(code, []) if reasons is not None else [],
+            "rules_not_met": rules_not_met.get(code, []),
         })
     pieces_ok = one_piece(grids)
     boundary_m = fig["grid_boundary_m"]
@@ -111,6 +121,13 @@ def report_from_result(result: PartitionResult, *, parameters: dict[str, Any] | 
             "versions": package_versions(),
         },
     }
+
+
+def _records_by(frame: pd.DataFrame, columns: list[str], into: dict[str, list[Any]]) -> None:
+    """``frame[columns]`` as records, appended in row order to ``into[community_code]``."""
+    records = frame[columns].to_dict("records")
+    for code, record in zip(frame["community_code"].tolist(), records, strict=True):
+        into.setdefault(code, []).append(record)
 
 
 def _share(values: pd.Series) -> float:

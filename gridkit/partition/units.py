@@ -31,7 +31,8 @@ from shapely import Geometry
 
 from gridkit.errors import InputDataError
 
-__all__ = ["CommunityUnits", "assign_to_polygons", "dissolve_faces", "face_adjacency", "generator_points", "units_for_community"]
+__all__ = ["CommunityUnits", "FaceSegments", "assign_to_polygons", "dissolve_faces", "face_adjacency", "face_segments",
+           "generator_points", "units_for_community"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class CommunityUnits:
     generator_unit: np.ndarray
     edges: pd.DataFrame
     n_enclosures: int
+    segments: FaceSegments | None = None
 
     @property
     def n_units(self) -> int:
@@ -80,7 +82,7 @@ class CommunityUnits:
 
     def unit_geometries(self) -> np.ndarray:
         """One polygon per unit, the union of its faces."""
-        return dissolve_faces(self.faces, self.face_unit, self.n_units)
+        return dissolve_faces(self.faces, self.face_unit, self.n_units, segments=self.segments)
 
 
 def assign_to_polygons(geoms: np.ndarray, polygons: np.ndarray) -> np.ndarray:
@@ -124,12 +126,33 @@ def generator_points(geoms: np.ndarray, containers: np.ndarray) -> np.ndarray:
     return pts
 
 
+@dataclass
+class FaceSegments:
+    """Every ring segment of a set of faces (:func:`face_segments`), computed once for several uses.
+
+    ``lo``/``hi`` are the end points (orientation-free), ``face`` the owning face, ``order``
+    sorts equal segments next to each other and ``dup`` holds the positions ``i`` in
+    ``order`` where segments ``order[i]`` and ``order[i + 1]`` coincide.
+    """
+
+    lo: np.ndarray
+    hi: np.ndarray
+    face: np.ndarray
+    order: np.ndarray
+    dup: np.ndarray
+
+
+def face_segments(faces: np.ndarray) -> FaceSegments:
+    """The ring segments of ``faces``, for :func:`face_adjacency` and :func:`dissolve_faces` on the same faces."""
+    lo, hi, seg_face, order = _ring_segments(faces)
+    return FaceSegments(lo, hi, seg_face, order, _shared(lo, hi, order))
+
+
 def _ring_segments(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every ring segment of every face, orientation-free: (lo, hi) end points, owning face, and
     the permutation sorting segments so that a segment shared by two faces sits in two
     neighbouring rows."""
-    rings, ring_face = shapely.get_rings(faces, return_index=True)
-    coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
+    coords, ring_idx, ring_face = _ring_coordinates(faces)
     same_ring = ring_idx[1:] == ring_idx[:-1]
     p = coords[:-1][same_ring]
     q = coords[1:][same_ring]
@@ -142,20 +165,47 @@ def _ring_segments(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return lo, hi, seg_face, order
 
 
+def _ring_coordinates(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The coordinates of every ring of every face, the ring of each, and the face of each ring.
+
+    As ``get_coordinates(get_rings(faces))`` gives them, without copying the rings of the
+    faces without holes (nearly all), whose one ring is all their coordinates.
+    """
+    coords, coord_face = shapely.get_coordinates(faces, return_index=True)
+    holes = shapely.get_num_interior_rings(faces)
+    rings_per_face = np.where(shapely.is_empty(faces) | shapely.is_missing(faces), 0, holes + 1)
+    ring_face = np.repeat(np.arange(len(faces)), rings_per_face)
+    ring_len = np.bincount(coord_face, minlength=len(faces))[ring_face]  # a face's one ring: all of it
+    holed = np.flatnonzero(rings_per_face > 1)
+    if len(holed):
+        first = np.cumsum(rings_per_face) - rings_per_face  # position of each face's first ring
+        at = np.repeat(first[holed], rings_per_face[holed]) + _ranges(rings_per_face[holed])
+        ring_len[at] = shapely.get_num_coordinates(shapely.get_rings(faces[holed]))
+    ring_idx = np.repeat(np.arange(len(ring_len)), ring_len)
+    return coords, ring_idx, ring_face
+
+
+def _ranges(counts: np.ndarray) -> np.ndarray:
+    """``0..c-1`` for each count ``c``, concatenated."""
+    ends = np.cumsum(counts)
+    return np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(ends - counts, counts)
+
+
 def _shared(lo: np.ndarray, hi: np.ndarray, order: np.ndarray) -> np.ndarray:
     """Positions ``i`` in ``order`` where segments ``order[i]`` and ``order[i + 1]`` coincide."""
     a, b = order[:-1], order[1:]
     return np.flatnonzero((lo[a] == lo[b]).all(axis=1) & (hi[a] == hi[b]).all(axis=1))
 
 
-def face_adjacency(faces: np.ndarray) -> pd.DataFrame:
+def face_adjacency(faces: np.ndarray, *, segments: FaceSegments | None = None) -> pd.DataFrame:
     """Pairs of faces sharing boundary segments, with the shared length.
 
     Faces must come from one polygonize call (identical vertices on shared edges).
-    Returns columns ``a < b`` and ``length``.
+    Returns columns ``a < b`` and ``length``. ``segments``: :func:`face_segments` of
+    ``faces``, when already at hand.
     """
-    lo, hi, seg_face, order = _ring_segments(faces)
-    dup = _shared(lo, hi, order)
+    seg = face_segments(faces) if segments is None else segments
+    lo, hi, seg_face, order, dup = seg.lo, seg.hi, seg.face, seg.order, seg.dup
     a = seg_face[order[dup]]
     b = seg_face[order[dup + 1]]
     length = np.hypot(*(hi[order[dup]] - lo[order[dup]]).T)
@@ -165,16 +215,18 @@ def face_adjacency(faces: np.ndarray) -> pd.DataFrame:
     return pairs.groupby(["a", "b"], as_index=False, sort=True).agg(length=("length", "sum"))
 
 
-def dissolve_faces(faces: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+def dissolve_faces(faces: np.ndarray, labels: np.ndarray, n: int, *, segments: FaceSegments | None = None
+                   ) -> np.ndarray:
     """One geometry per label 0..n-1: the union of its faces, without a union per label.
 
     The outline of every label is the set of face segments whose two sides carry
     different labels (or that have one side only); one polygonize of those segments
     gives the label polygons, which a probe point per polygon sends to its label.
-    Faces must come from one polygonize call.
+    Faces must come from one polygonize call. ``segments``: :func:`face_segments` of
+    ``faces``, when already at hand.
     """
-    lo, hi, seg_face, order = _ring_segments(faces)
-    dup = _shared(lo, hi, order)
+    seg = face_segments(faces) if segments is None else segments
+    lo, hi, seg_face, order, dup = seg.lo, seg.hi, seg.face, seg.order, seg.dup
     edge = np.ones(len(lo), dtype=bool)
     edge[order[dup + 1]] = False  # a shared segment once
     same = labels[seg_face[order[dup]]] == labels[seg_face[order[dup + 1]]]
@@ -331,7 +383,8 @@ def units_for_community(
         last_lowest = np.lexsort((-wrapped[wi], fi))
         face_owner[fi[last_lowest]] = wrapped[wi[last_lowest]]
 
-    adjacency = face_adjacency(faces)
+    segments = face_segments(faces)
+    adjacency = face_adjacency(faces, segments=segments)
     face_unit = _label_faces(face_owner, gen_face, face_enclosure, adjacency)
     n_units = int(face_unit.max()) + 1
 
@@ -372,6 +425,7 @@ def units_for_community(
         generator_unit=gen_unit,
         edges=unit_edges,
         n_enclosures=len(enclosures),
+        segments=segments,
     )
 
 
