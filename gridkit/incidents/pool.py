@@ -190,16 +190,17 @@ def _run(ctx: ChunkContext, points_path: PathLike, fmt: PointFormat, specs: list
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_set_context, initargs=(ctx,))
     try:
         pending: set[Future[ChunkSummary]] = set()
-        for func, args in jobs:
-            pending.add(pool.submit(func, *args))
-            while len(pending) >= limit:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    total = total.add(fut.result())
-                    n += 1
-                    if progress is not None:
-                        progress(total.rows, n_rows, f"{workers} processes")
-        while pending:
+        submitting = True
+        while submitting or pending:
+            # submit until ``limit`` chunks are in flight (or the input ends), then take one that finished
+            while submitting and len(pending) < limit:
+                job = next(jobs, None)
+                if job is None:
+                    submitting = False
+                else:
+                    pending.add(pool.submit(job[0], *job[1]))
+            if not pending:
+                break
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
                 total = total.add(fut.result())
